@@ -1,0 +1,30 @@
+# Two commands do all the set-up: `make run` and `make test`. Each installs what it needs into
+# local virtual environments (.tools for uv, .venv for the project) the first time.
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV_STAMP := .venv/.synced
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+
+.PHONY: run test ui install bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
+
+$(VENV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	touch $@
+
+install: $(VENV_STAMP)
+
+run: $(VENV_STAMP)  ## generate a dataset end to end on the embedded model
+	.venv/bin/python -m cosmo_assets run $(ARGS)
+
+test: $(VENV_STAMP)  ## the test suite
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+ui: $(VENV_STAMP)  ## Dagster UI and daemon on http://127.0.0.1:3000, same instance as `make run`
+	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

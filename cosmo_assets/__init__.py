@@ -1,0 +1,1 @@
+"""cosmo-assets."""

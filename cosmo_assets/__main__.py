@@ -1,0 +1,3 @@
+from cosmo_assets.cli import main
+
+raise SystemExit(main())

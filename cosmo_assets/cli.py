@@ -1,0 +1,110 @@
+"""`python -m cosmo_assets run`: the main job, every partition through all five stages on one
+Dagster instance (the project's dagster_home/), so the UI shows the runs afterwards."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from cosmo_assets.config import PROJECT_ROOT, ConfigError, load_config
+
+DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "dagster_home"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cosmo_assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="generate a dataset end to end: seeds -> ... -> dataset_export")
+    size = run.add_mutually_exclusive_group()
+    size.add_argument("--seeds", type=int, metavar="N", help="seeds per partition (default: configs/project.yaml)")
+    size.add_argument("--full", action="store_true", help="every seed of every knowledge base")
+    run.add_argument("--domains", help="comma-separated domains (default: all configured)")
+    run.add_argument("--languages", help="comma-separated languages (default: all enabled)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        return 2
+    return run_everything(config, args)
+
+
+def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
+    if not requested:
+        return available
+    chosen = [x.strip() for x in requested.split(",") if x.strip()]
+    unknown = [x for x in chosen if x not in available]
+    if unknown:
+        raise SystemExit(f"unknown {what} {unknown}; configured: {available}")
+    return chosen
+
+
+def run_everything(config, args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from cosmo_assets.definitions import defs
+    from cosmo_assets.defs.schedules import GENERATE_JOB, RELEASE_JOB
+    from cosmo_assets.storage import Storage
+
+    domains = _pick(args.domains, config.domain_names, "domains")
+    languages = _pick(args.languages, config.enabled_languages, "languages")
+    resource_config = {"full_size": bool(args.full)}
+    if args.seeds:
+        resource_config["seeds_per_partition"] = args.seeds
+    run_config = {"resources": {"cosmo": {"config": resource_config}}}
+
+    instance = dg.DagsterInstance.get()
+    started = time.perf_counter()
+    failures: list[str] = []
+
+    def execute(job_name: str, key) -> None:
+        label = f"{job_name} {key}"
+        print(f"-> {label}", flush=True)
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
+        )
+        if not result.success:
+            failures.append(f"{label} (run {result.run_id})")
+            print(f"   FAILED: {label}; see the run {result.run_id} in the Dagster UI", flush=True)
+
+    for language in languages:
+        for domain in domains:
+            execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
+        execute(RELEASE_JOB, language)
+
+    storage = Storage(config.duckdb_path())
+    summary = storage.query(
+        """
+        SELECT d.language, count(*) AS drafts,
+               count(*) FILTER (WHERE f.draft_id IS NOT NULL) AS kept,
+               sum(d.completion_tokens) AS completion_tokens
+        FROM drafts d LEFT JOIN filtered_articles f USING (draft_id, domain, language)
+        WHERE d.language IN (SELECT unnest($languages)) AND d.domain IN (SELECT unnest($domains))
+        GROUP BY d.language ORDER BY d.language
+        """,
+        {"languages": languages, "domains": domains},
+    )
+    released = storage.query("SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language")
+    released_by_language = dict(released.iter_rows()) if released.height else {}
+    print(f"\nfinished in {time.perf_counter() - started:.0f} s")
+    print(f"DuckDB file: {storage.path}")
+    for language, drafts, kept, tokens in summary.iter_rows():
+        export = config.export_dir() / language
+        print(
+            f"[{language}] drafts {drafts}, kept {kept} ({kept / drafts:.0%}), completion tokens {tokens}, "
+            f"released {released_by_language.get(language, 0)}; export: {export}"
+        )
+    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
+    if failures:
+        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0

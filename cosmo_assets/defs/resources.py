@@ -1,0 +1,31 @@
+"""The one resource: where the config lives and how big a run is; everything else derives from it."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import dagster as dg
+
+from cosmo_assets.config import CosmoConfig, load_config
+from cosmo_assets.storage import Storage
+
+
+class CosmoResource(dg.ConfigurableResource):
+    """Project settings for a run. Fields left unset fall back to configs/ (and its env overrides)."""
+
+    config_dir: str | None = None
+    seeds_per_partition: int | None = None  # overrides configs/project.yaml run.seeds_per_partition
+    full_size: bool = False  # every seed of the knowledge base, whatever the configured sample size
+
+    @cached_property
+    def config(self) -> CosmoConfig:
+        return load_config(self.config_dir)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.config.duckdb_path())
+
+    def seed_limit(self) -> int | None:
+        if self.full_size:
+            return None
+        return self.seeds_per_partition or self.config.project.run.seeds_per_partition

@@ -1,0 +1,243 @@
+"""The one storage path: stage tables in a DuckDB file, written a whole partition at a time."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+FACT = "STRUCT(property VARCHAR, value VARCHAR)"
+
+# Score columns shared by filtered_articles and rejected_drafts, so a reader compares like with like.
+SCORE_COLUMNS: dict[str, str] = {
+    "word_count": "INTEGER",
+    "mean_word_length": "DOUBLE",
+    "duplicate_line_share": "DOUBLE",
+    "top_trigram_share": "DOUBLE",
+    "duplicate_5gram_share": "DOUBLE",
+    "language_detected": "VARCHAR",
+    "language_confidence": "DOUBLE",
+    "quality_score": "DOUBLE",
+}
+
+# Column order here is only for reading; rows are always inserted by name.
+TABLES: dict[str, dict[str, str]] = {
+    "seeds": {
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR NOT NULL",
+        "description": "VARCHAR",
+        "facts": f"{FACT}[]",
+        "keywords": "VARCHAR[]",
+        "source": "VARCHAR NOT NULL",
+        "source_id": "VARCHAR NOT NULL",
+    },
+    "outlines": {
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR NOT NULL",
+        "content_type": "VARCHAR NOT NULL",
+        "audience": "VARCHAR NOT NULL",
+        "style": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "variant": "INTEGER NOT NULL",
+        "sections": "VARCHAR[]",
+        "required_facts": f"{FACT}[]",
+        "prompt": "VARCHAR NOT NULL",
+        "prompt_hash": "VARCHAR NOT NULL",
+    },
+    "drafts": {
+        "draft_id": "VARCHAR NOT NULL",
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "model": "VARCHAR NOT NULL",
+        "text": "VARCHAR",
+        "prompt_tokens": "INTEGER",
+        "completion_tokens": "INTEGER",
+        "cost_usd": "DOUBLE",
+        "latency_s": "DOUBLE",
+        "attempts": "INTEGER",
+        "status": "VARCHAR NOT NULL",
+        "error": "VARCHAR",
+        "cache_hit": "BOOLEAN",
+        "finish_reason": "VARCHAR",
+    },
+    "filtered_articles": {
+        "draft_id": "VARCHAR NOT NULL",
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "text": "VARCHAR NOT NULL",
+        **SCORE_COLUMNS,
+    },
+    "rejected_drafts": {
+        "draft_id": "VARCHAR NOT NULL",
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "text": "VARCHAR",
+        **SCORE_COLUMNS,
+        "reject_reasons": "VARCHAR[] NOT NULL",
+        "near_dup_of": "VARCHAR",
+    },
+    "balanced_dataset": {
+        "id": "VARCHAR NOT NULL",
+        "text": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR NOT NULL",
+        "content_type": "VARCHAR NOT NULL",
+        "audience": "VARCHAR NOT NULL",
+        "style": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "model": "VARCHAR NOT NULL",
+        "token_count": "INTEGER NOT NULL",
+        "quality_score": "DOUBLE NOT NULL",
+        "source": "VARCHAR NOT NULL",
+    },
+}
+
+# Which columns name a table's partition.
+PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "seeds": ("domain", "language"),
+    "outlines": ("domain", "language"),
+    "drafts": ("domain", "language"),
+    "filtered_articles": ("domain", "language"),
+    "rejected_drafts": ("domain", "language"),
+    "balanced_dataset": ("language",),
+}
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+
+
+class StorageError(RuntimeError):
+    """A frame does not fit its table, or the database could not be reached."""
+
+
+class Storage:
+    """A DuckDB file. Connections are held only for one read or one write, never across model calls,
+    because DuckDB lets one process write a file at a time."""
+
+    def __init__(self, path: str | Path, lock_timeout_s: float = 300.0):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not self.path.exists():
+            read_only = False  # a read-only connection cannot create the file
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                # Another process holds the write lock: wait for it rather than fail the partition.
+                if not any(m in str(exc) for m in _LOCK_MARKERS) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def replace_partition(self, table: str, frame: pl.DataFrame, partition: Mapping[str, str]) -> int:
+        """Replace exactly the rows of one partition with `frame` (which may be empty); returns rows written."""
+        _check_frame(table, frame, partition)
+        where, params = _partition_filter(table, partition)
+        with self.connect() as con:
+            create_tables(con, table)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
+                if frame.height:
+                    con.register("incoming_rows", frame.to_arrow())
+                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
+                    con.unregister("incoming_rows")
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        return frame.height
+
+    def read_partition(self, table: str, partition: Mapping[str, str]) -> pl.DataFrame:
+        where, params = _partition_filter(table, partition)
+        return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, table: str | None = None) -> pl.DataFrame:
+        with self.connect(read_only=True) as con:
+            if table and not _table_exists(con, table):
+                return empty_frame(table)
+            return con.execute(sql, dict(params or {})).pl()
+
+
+@functools.cache
+def frame_schema(table: str) -> pl.Schema:
+    """The polars schema of a table, so stages build frames that insert without casts."""
+    return empty_frame(table).schema
+
+
+def empty_frame(table: str) -> pl.DataFrame:
+    """An empty frame with the table's columns, for partitions that were never written."""
+    con = duckdb.connect()
+    try:
+        create_tables(con, table)
+        return con.execute(f'SELECT * FROM "{table}"').pl()
+    finally:
+        con.close()
+
+
+def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for table in tables or TABLES:
+        columns = ", ".join(f'"{c}" {t}' for c, t in TABLES[table].items())
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def _partition_filter(table: str, partition: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    keys = PARTITION_COLUMNS[table]
+    if set(partition) != set(keys):
+        raise StorageError(f"{table}: a partition needs exactly {list(keys)}, got {sorted(partition)}")
+    return " AND ".join(f'"{k}" = ${k}' for k in keys), {k: partition[k] for k in keys}
+
+
+def _check_frame(table: str, frame: pl.DataFrame, partition: Mapping[str, str]) -> None:
+    columns = TABLES[table]
+    unknown = [c for c in frame.columns if c not in columns]
+    if unknown:
+        raise StorageError(f"{table}: columns {unknown} are not in the table; expected some of {list(columns)}")
+    if frame.height == 0:
+        return
+    required = [c for c, t in columns.items() if "NOT NULL" in t]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise StorageError(f"{table}: required columns {missing} are missing from the frame")
+    for key, value in partition.items():
+        others = frame.filter(pl.col(key) != value).height
+        if others:
+            raise StorageError(f"{table}: {others} rows have {key} other than {value!r}, the partition being written")

@@ -1,0 +1,101 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 for tests: real HTTP, with counters and injectable faults."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ARTICLE = (
+    "Rivers shape the land they cross. Water gathers in the hills, runs downhill and carves valleys over "
+    "thousands of years. Along the way a river carries sand and silt, which settle where the current slows. "
+)
+
+
+def default_reply(prompt: str) -> str:
+    # Long enough to pass the default filters, and different per prompt so drafts are not duplicates.
+    words = prompt.split()
+    lines = [f"{ARTICLE} This part concerns {' '.join(words[i:i + 6])}." for i in range(0, min(len(words), 60), 6)]
+    return "\n\n".join(lines)
+
+
+class FakeLLMServer:
+    """`behaviour(prompt)` may return text, or an int HTTP status to fail with."""
+
+    def __init__(self, delay_s: float = 0.0, behaviour: Callable[[str], str | int] = default_reply):
+        self.delay_s = delay_s
+        self.behaviour = behaviour
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.auth_headers: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with server._lock:
+                    server.requests += 1
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server.auth_headers.append(self.headers.get("Authorization", ""))
+                try:
+                    time.sleep(server.delay_s)
+                    prompt = body["messages"][-1]["content"]
+                    outcome = server.behaviour(prompt)
+                    if isinstance(outcome, int):
+                        payload = json.dumps({"error": {"message": f"injected {outcome}", "type": "server_error"}})
+                        self._send(outcome, payload)
+                        return
+                    payload = json.dumps(
+                        {
+                            "id": "chatcmpl-test",
+                            "object": "chat.completion",
+                            "created": int(time.time()),
+                            "model": body.get("model", "test"),
+                            "choices": [
+                                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": outcome}}
+                            ],
+                            "usage": {
+                                "prompt_tokens": len(prompt.split()),
+                                "completion_tokens": len(outcome.split()),
+                                "total_tokens": len(prompt.split()) + len(outcome.split()),
+                            },
+                        }
+                    )
+                    self._send(200, payload)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _send(self, status: int, payload: str):
+                data = payload.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "FakeLLMServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,87 @@
+"""The config loader: the shipped configs are complete, and bad files fail naming file and field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cosmo_assets.config import ConfigError, load_config
+from cosmo_assets.stages.seeds import read_curated_jsonl
+from cosmo_assets_tests.conftest import edit_yaml
+
+
+def test_shipped_config_is_complete():
+    config = load_config()
+    assert len(config.domains) >= 3
+    assert config.enabled_languages == ["en"]
+    assert {lang.code for lang in config.languages} >= {"en", "fr", "es", "de"}
+    assert len(config.outlines.content_types) >= 5
+    assert len(config.outlines.audiences) >= 4
+    assert len(config.outlines.styles) >= 3
+    for content_type in config.outlines.content_types:
+        assert config.template_path(content_type.template).is_file()
+    assert config.model.model == "embedded/smollm2-135m-instruct"
+
+
+def test_every_bundled_knowledge_base_has_forty_entities_with_facts():
+    config = load_config()
+    for domain in config.domains:
+        entities = read_curated_jsonl(config.knowledge_base_path(domain.name))
+        assert len(entities) >= 40, domain.name
+        assert all(len(e.facts) >= 3 for e in entities), domain.name
+        assert len({e.topic_type for e in entities}) >= 3, domain.name
+
+
+def test_wrong_type_names_file_and_field(config_dir):
+    edit_yaml(config_dir / "model.yaml", lambda d: d.update(temperature="hot"))
+    with pytest.raises(ConfigError) as err:
+        load_config(config_dir)
+    message = str(err.value)
+    assert str(config_dir / "model.yaml") in message
+    assert "'temperature'" in message and "valid number" in message and "'hot'" in message
+
+
+def test_misspelt_key_is_refused(config_dir):
+    edit_yaml(config_dir / "filters.yaml", lambda d: d.update(min_wrods=10))
+    with pytest.raises(ConfigError, match=r"filters\.yaml: field 'min_wrods': Extra inputs are not permitted"):
+        load_config(config_dir)
+
+
+def test_missing_template_names_the_content_type(config_dir):
+    (config_dir / "templates" / "story.j2").unlink()
+    with pytest.raises(ConfigError, match=r"outlines\.yaml: field 'content_types\.2\.template': template .*story\.j2 not found"):
+        load_config(config_dir)
+
+
+def test_domain_file_must_match_its_name_and_knowledge_base(config_dir):
+    edit_yaml(config_dir / "domains" / "alpha.yaml", lambda d: d.update(knowledge_base="knowledge_base/nope.jsonl"))
+    with pytest.raises(ConfigError, match=r"alpha\.yaml: field 'knowledge_base': file .*nope\.jsonl not found"):
+        load_config(config_dir)
+
+
+def test_no_enabled_language_is_refused(config_dir):
+    edit_yaml(config_dir / "languages.yaml", lambda d: [lang.update(enabled=False) for lang in d["languages"]])
+    with pytest.raises(ConfigError, match="at least one language must have enabled: true"):
+        load_config(config_dir)
+
+
+def test_environment_overrides_the_model(config_dir, monkeypatch):
+    monkeypatch.setenv("COSMO_LLM_MODEL", "openai/some-model")
+    monkeypatch.setenv("COSMO_LLM_API_BASE", "http://127.0.0.1:9/v1")
+    config = load_config(config_dir)
+    assert config.model.model == "openai/some-model"
+    assert config.model.api_base == "http://127.0.0.1:9/v1"
+    assert not config.model.is_embedded
+
+
+def test_main_command_refuses_a_bad_config_before_writing_anything(config_dir, tmp_path):
+    edit_yaml(config_dir / "balance.yaml", lambda d: d.update(max_per_seed=0))
+    env = {"COSMO_CONFIG_DIR": str(config_dir), "DAGSTER_HOME": str(tmp_path / "dh"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cosmo_assets", "run"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "balance.yaml: field 'max_per_seed': Input should be greater than or equal to 1" in result.stderr
+    assert not (tmp_path / "data").exists()

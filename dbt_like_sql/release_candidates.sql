@@ -1,0 +1,27 @@
+-- Every kept article of one language, with the metadata its outline and draft carry.
+SELECT
+    f.draft_id AS id,
+    f.text,
+    f.domain,
+    f.language,
+    o.title,
+    o.topic_type,
+    o.content_type,
+    o.audience,
+    o.style,
+    o.template_id,
+    o.template_version,
+    f.seed_id,
+    d.model,
+    coalesce(d.completion_tokens, f.word_count)::INTEGER AS token_count,
+    f.quality_score,
+    'synthetic' AS source,
+    -- Exact duplicates across domains share this key (case and whitespace do not count).
+    md5(regexp_replace(lower(f.text), '\s+', ' ', 'g')) AS text_key
+FROM {{ ref('filtered_articles') }} AS f
+JOIN {{ ref('outlines') }} AS o
+  ON o.outline_id = f.outline_id AND o.domain = f.domain AND o.language = f.language
+JOIN {{ ref('drafts') }} AS d
+  ON d.draft_id = f.draft_id AND d.domain = f.domain AND d.language = f.language
+WHERE f.language = {{ var('language') }}
+  AND f.quality_score >= {{ var('min_quality_score') }}
