@@ -19,7 +19,7 @@ def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource
     config = config or load_config()
     return dg.Definitions(
         assets=build_assets(config),
-        jobs=build_jobs(config),
+        jobs=build_jobs(),
         schedules=[build_nightly_schedule(config)],
         resources={"cosmo": resource or CosmoResource(config_dir=str(config.root))},
     )

@@ -8,17 +8,26 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ARTICLE = (
-    "Rivers shape the land they cross. Water gathers in the hills, runs downhill and carves valleys over "
-    "thousands of years. Along the way a river carries sand and silt, which settle where the current slows. "
-)
+SENTENCES = [
+    "Rivers shape the land they cross, carving valleys over thousands of years.",
+    "Water gathers in the hills and runs downhill toward the sea.",
+    "Along the way a river carries sand and silt, which settle where the current slows.",
+    "Farmers have long settled near rivers because the floods leave fertile soil behind.",
+    "Cities grew at river crossings, where traders met and goods changed hands.",
+    "Engineers build dams to store water, control floods and make electricity.",
+    "A delta forms where a river meets still water and drops its load of sediment.",
+    "Scientists measure a river's flow in cubic metres of water per second.",
+    "Fish, birds and plants depend on the seasonal rise and fall of the water.",
+    "Pollution upstream can harm every community that lives further down the river.",
+    "Maps of old river courses help geologists understand how landscapes change.",
+    "Many languages name their great rivers with words that simply mean water.",
+]
 
 
 def default_reply(prompt: str) -> str:
-    # Long enough to pass the default filters, and different per prompt so drafts are not duplicates.
-    words = prompt.split()
-    lines = [f"{ARTICLE} This part concerns {' '.join(words[i:i + 6])}." for i in range(0, min(len(words), 60), 6)]
-    return "\n\n".join(lines)
+    # Long enough to pass the default filters, free of repetition, and different per prompt.
+    topic = " ".join(prompt.split()[:12])
+    return f"This article is about {topic}.\n\n" + "\n\n".join(" ".join(SENTENCES[i:i + 3]) for i in range(0, 12, 3))
 
 
 class FakeLLMServer:

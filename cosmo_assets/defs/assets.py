@@ -162,7 +162,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         kept, rejected = filter_drafts(draft_frame, cosmo.config.filters, part["language"])
         cosmo.storage.replace_partition("filtered_articles", kept, part)
         cosmo.storage.replace_partition("rejected_drafts", rejected, part)
-        reasons = dict(rejected["reject_reasons"].explode().value_counts().iter_rows()) if rejected.height else {}
+        reasons = dict(rejected["reject_reasons"].explode(empty_as_null=False).value_counts().iter_rows()) if rejected.height else {}
         return dg.MaterializeResult(
             metadata={
                 "kept": kept.height,

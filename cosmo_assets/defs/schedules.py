@@ -5,23 +5,21 @@ from __future__ import annotations
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig
-from cosmo_assets.defs.partitions import domain_language_partitions, language_partitions
+from cosmo_assets.defs.partitions import domain_language_partitions
 
 GENERATE_JOB = "generate"
 RELEASE_JOB = "release"
 
 
-def build_jobs(config: CosmoConfig) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     generate = dg.define_asset_job(
         GENERATE_JOB,
         selection=dg.AssetSelection.assets("seeds", "outlines", "drafts", "filtered_articles"),
-        partitions_def=domain_language_partitions(config),
         description="Seeds to filtered articles for one domain x language partition.",
     )
     release = dg.define_asset_job(
         RELEASE_JOB,
         selection=dg.AssetSelection.assets("balanced_dataset", "dataset_export"),
-        partitions_def=language_partitions(config),
         description="Balanced dataset and export for one language, across every domain.",
     )
     return [generate, release]

@@ -83,7 +83,7 @@ def score_drafts(drafts: pl.DataFrame) -> pl.DataFrame:
     scored = drafts.with_columns(
         word_count(), mean_word_length(), duplicate_line_share(), top_trigram_share(), duplicate_5gram_share()
     )
-    return pl.concat([scored, identify_language(drafts["text"])], how="horizontal")
+    return scored.hstack(identify_language(drafts["text"]))
 
 
 def reject_reasons(settings: FilterSettings, language: str) -> pl.Expr:

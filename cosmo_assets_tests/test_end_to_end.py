@@ -1,0 +1,147 @@
+"""One partition through every stage on a real Dagster instance and a real DuckDB file: first on the
+embedded SmolLM2 model, then on a model elsewhere reached through COSMO_LLM_MODEL / COSMO_LLM_API_BASE."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from cosmo_assets.config import load_config
+from cosmo_assets.definitions import build_definitions
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets_tests.fake_llm_server import FakeLLMServer
+
+ALPHA_EN = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
+
+
+def definitions(config_dir: Path, seeds: int) -> dg.Definitions:
+    config = load_config(config_dir)
+    return build_definitions(config, CosmoResource(config_dir=str(config_dir), seeds_per_partition=seeds))
+
+
+def table(config_dir: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(load_config(config_dir).duckdb_path()), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def instance_in(tmp_path: Path):
+    """A real, SQLite-backed Dagster instance in its own folder."""
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    return dg.instance_for_test(temp_dir=str(home))
+
+
+def check_outcomes(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp_path):
+    defs = definitions(config_dir, seeds=3)
+    with instance_in(tmp_path) as instance:
+        generated = defs.resolve_job_def("generate").execute_in_process(partition_key=ALPHA_EN, instance=instance)
+        assert generated.success
+        assert check_outcomes(generated) == {
+            "seeds_contract": True, "outlines_contract": True, "drafts_contract": True, "filter_contract": True,
+        }
+        released = defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance)
+        assert released.success
+        assert check_outcomes(released) == {"balanced_contract": True, "export_contract": True}
+        assert len(instance.get_runs()) == 2
+
+    counts = dict(table(config_dir, """
+        SELECT 'seeds', count(*) FROM seeds UNION ALL SELECT 'outlines', count(*) FROM outlines
+        UNION ALL SELECT 'drafts', count(*) FROM drafts UNION ALL SELECT 'kept', count(*) FROM filtered_articles
+        UNION ALL SELECT 'rejected', count(*) FROM rejected_drafts UNION ALL SELECT 'released', count(*) FROM balanced_dataset
+    """))
+    assert counts["seeds"] == counts["outlines"] == counts["drafts"] == 3
+    assert counts["kept"] + counts["rejected"] == 3
+    assert counts["kept"] >= 1, "the embedded model should write at least one keepable article out of three"
+    assert counts["released"] == counts["kept"]
+
+    drafts = table(config_dir, "SELECT status, model, completion_tokens, cost_usd, latency_s, text FROM drafts")
+    for status, model, tokens, cost, latency, text in drafts:
+        assert status == "ok" and model == "embedded/smollm2-135m-instruct"
+        assert tokens > 50 and cost == 0.0 and latency > 0 and len(text.split()) > 30
+
+    rejected = table(config_dir, "SELECT reject_reasons FROM rejected_drafts")
+    assert all(len(reasons) >= 1 for (reasons,) in rejected)
+
+    released = table(config_dir, """
+        SELECT id, domain, language, title, topic_type, content_type, audience, style, template_id, model,
+               token_count, quality_score, source FROM balanced_dataset""")
+    assert all(None not in row for row in released)
+    assert {row[-1] for row in released} == {"synthetic"}
+
+    export = load_config(config_dir).export_dir() / "en"
+    shards = sorted((export / "data").glob("*.parquet"))
+    exported = pq.read_table(shards)
+    assert exported.num_rows == counts["released"]
+    assert sorted(exported.column("id").to_pylist()) == sorted(row[0] for row in released)
+    assert "language:\n  - en" in (export / "README.md").read_text()
+
+
+def test_rematerialising_a_partition_replaces_its_rows(config_dir, tmp_path, monkeypatch):
+    with FakeLLMServer() as server:
+        monkeypatch.setenv("COSMO_LLM_MODEL", "openai/test-model")
+        monkeypatch.setenv("COSMO_LLM_API_BASE", server.api_base)
+        monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
+        defs = definitions(config_dir, seeds=4)
+        with instance_in(tmp_path) as instance:
+            job = defs.resolve_job_def("generate")
+            assert job.execute_in_process(partition_key=ALPHA_EN, instance=instance).success
+            first = table(config_dir, "SELECT draft_id, model, status FROM drafts ORDER BY draft_id")
+            assert job.execute_in_process(partition_key=ALPHA_EN, instance=instance).success
+            second = table(config_dir, "SELECT draft_id, model, status FROM drafts ORDER BY draft_id")
+    assert first == second
+    assert len(first) == 4 and {row[1:] for row in first} == {("openai/test-model", "ok")}
+    assert server.requests == 8  # two runs of four drafts, each through the configured server
+    assert table(config_dir, "SELECT count(*), count(DISTINCT seed_id) FROM seeds") == [(4, 4)]
+
+
+def test_a_failing_check_stops_the_downstream_stages(config_dir, tmp_path):
+    (config_dir / "knowledge_base" / "tiny_kb.jsonl").write_text("")
+    defs = definitions(config_dir, seeds=3)
+    with instance_in(tmp_path) as instance:
+        result = defs.resolve_job_def("generate").execute_in_process(
+            partition_key=ALPHA_EN, instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "seeds_contract" and not evaluation.passed
+    assert evaluation.description == "the partition has no seeds"
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"seeds"}
+
+
+def test_main_command_runs_every_partition_and_says_where_outputs_are(config_dir, tmp_path):
+    with FakeLLMServer() as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("COSMO_")},
+            "COSMO_CONFIG_DIR": str(config_dir),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "COSMO_LLM_MODEL": "openai/test-model",
+            "COSMO_LLM_API_BASE": server.api_base,
+            "COSMO_LLM_API_KEY": "test-key-not-secret",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "cosmo_assets", "run", "--seeds", "2"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = load_config(config_dir)
+    assert f"DuckDB file: {config.duckdb_path()}" in result.stdout
+    assert f"export: {config.export_dir() / 'en'}" in result.stdout
+    assert "[en] drafts 4, kept" in result.stdout
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        runs = instance.get_runs()
+    assert sorted((r.job_name, r.tags.get("dagster/partition")) for r in runs) == [
+        ("generate", "alpha|en"), ("generate", "beta|en"), ("release", "en"),
+    ]
+    assert all(r.is_success for r in runs)
