@@ -60,7 +60,10 @@ def run_everything(config, args: argparse.Namespace) -> int:
     resource_config = {"full_size": bool(args.full)}
     if args.seeds:
         resource_config["seeds_per_partition"] = args.seeds
-    run_config = {"resources": {"cosmo": {"config": resource_config}}}
+    run_config = {
+        "resources": {"cosmo": {"config": resource_config}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},  # step-level DEBUG events stay in the UI
+    }
 
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
