@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -82,42 +82,206 @@ class LanguagesFile(_Strict):
 
 # --- configs/domains/*.yaml -------------------------------------------------------------------
 
+TopicType = Literal["person", "concept", "event", "place", "organisation", "creative_work"]
+WikidataId = Annotated[str, Field(pattern=r"^Q[1-9][0-9]*$")]
+
+
+class _Source(_Strict):
+    name: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9_]*$", description="Recorded as each seed's source; defaults to the kind."
+    )
+    path: str = Field(description="The file, relative to configs/ unless absolute.")
+
+    @property
+    def source_name(self) -> str:
+        return self.name or self.kind  # type: ignore[attr-defined]
+
+
+class CuratedJsonlSource(_Source):
+    """One JSON object per line: id, title, topic_type, description, facts, keywords."""
+
+    kind: Literal["curated_jsonl"]
+
+
+class WikidataSource(_Source):
+    """A Wikidata JSON dump (.json, .json.gz or .json.bz2): a JSON array with one entity per line."""
+
+    kind: Literal["wikidata"]
+    topic_types: dict[TopicType, list[WikidataId]] = Field(
+        default_factory=dict,
+        description="instance-of (P31) classes per topic type, checked before seeds.yaml wikidata.topic_types.",
+    )
+
+
+class ColumnMapping(_Strict):
+    id: str
+    title: str
+    topic_type: str | None = None
+    description: str | None = None
+    keywords: str | None = Field(default=None, description="One column; values split on the source's list_separator.")
+    language: str | None = Field(default=None, description="When set, only rows of the partition's language are read.")
+    instance_of: str | None = Field(default=None, description="Classes matched by the domain's instance_of filter.")
+
+
+class TabularSource(_Source):
+    """CSV or Parquet: one row per entity, columns named by `columns`, one fact per column in `facts`."""
+
+    kind: Literal["csv", "parquet"]
+    columns: ColumnMapping
+    facts: dict[str, str] = Field(default_factory=dict, description="Column name -> fact property.")
+    topic_type: TopicType | None = Field(default=None, description="The topic type of rows with no topic_type column or value.")
+    topic_types: dict[str, TopicType] = Field(default_factory=dict, description="topic_type column value -> topic type.")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    list_separator: str = Field(default=";", min_length=1)
+
+
+Source = Annotated[CuratedJsonlSource | WikidataSource | TabularSource, Field(discriminator="kind")]
+
+
+class DomainFilters(_Strict):
+    """Which entities of the sources belong to the domain; an empty list does not filter."""
+
+    ids: list[str] = Field(default_factory=list, description="Source ids to keep (e.g. Q7186).")
+    instance_of: list[str] = Field(default_factory=list, description="Keep entities that are an instance of one of these classes.")
+    keywords: list[str] = Field(default_factory=list, description="Keep entities whose title, description, aliases or keywords contain one.")
+
 
 class Domain(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     description: str = ""
-    knowledge_base: str = Field(description="Path of the JSONL knowledge base, relative to configs/.")
+    knowledge_base: str | None = Field(
+        default=None, description="Shorthand for one curated JSONL source: its path relative to configs/."
+    )
+    sources: list[Source] = Field(default_factory=list)
+    filters: DomainFilters = DomainFilters()
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Domain":
+        names = [s.source_name for s in self.all_sources]
+        if not names:
+            raise ValueError("expected at least one source: set 'sources' (or 'knowledge_base' for one curated JSONL file)")
+        if len(set(names)) != len(names):
+            raise ValueError(f"sources: names must be unique within a domain (set 'name'), got {names}")
+        return self
+
+    @property
+    def all_sources(self) -> list[CuratedJsonlSource | WikidataSource | TabularSource]:
+        shorthand = [CuratedJsonlSource(kind="curated_jsonl", path=self.knowledge_base)] if self.knowledge_base else []
+        return shorthand + list(self.sources)
+
+
+# --- configs/seeds.yaml -----------------------------------------------------------------------
+
+
+class SeedLimits(_Strict):
+    """A row with a field past its limit is quarantined as oversized, not truncated."""
+
+    title_chars: int = Field(default=200, ge=1)
+    description_chars: int = Field(default=1000, ge=1)
+    fact_value_chars: int = Field(default=500, ge=1)
+    facts: int = Field(default=60, ge=1)
+    keywords: int = Field(default=50, ge=0)
+    row_bytes: int = Field(default=16_000_000, ge=1, description="One line or row, before parsing.")
+
+
+class WikidataSettings(_Strict):
+    topic_types: dict[TopicType, list[WikidataId]] = Field(description="instance-of (P31) classes per topic type.")
+    label_fallback: list[str] = Field(
+        default_factory=lambda: ["mul"], description="Label languages tried after the partition's own."
+    )
+    values_per_property: int = Field(default=3, ge=1)
+
+
+class SeedSettings(_Strict):
+    max_bad_share: float = Field(default=0.05, ge=0, le=1, description="Above this quarantined share the seeds check fails.")
+    limits: SeedLimits = SeedLimits()
+    wikidata: WikidataSettings
+
+
+class WikidataVocabulary(_Strict):
+    """configs/wikidata_properties.yaml: readable names of the properties (and units) seeds keep."""
+
+    properties: dict[Annotated[str, Field(pattern=r"^P[1-9][0-9]*$")], dict[str, str]] = Field(min_length=1)
+    units: dict[WikidataId, dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _english_names(self) -> "WikidataVocabulary":
+        for kind, table in (("properties", self.properties), ("units", self.units)):
+            missing = [k for k, names in table.items() if "en" not in names]
+            if missing:
+                raise ValueError(f"{kind}: every entry needs an 'en' name, missing for {missing}")
+        return self
+
+    @property
+    def canonical_names(self) -> dict[str, str]:
+        """Any language's property name (lower case) -> its English name, so outline rules are written once."""
+        return {name.lower(): names["en"] for names in self.properties.values() for name in names.values()}
 
 
 # --- configs/outlines.yaml --------------------------------------------------------------------
 
+_ID = r"^[a-z][a-z0-9_]*$"
+
 
 class ContentType(_Strict):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(pattern=_ID)
     template: str = Field(description="Jinja2 file under configs/templates/.")
     description: str
     weight: float = Field(default=1.0, gt=0)
+    structure: str = Field(
+        default="topic",
+        description="'topic' (the seed's topic type's structure), 'timeline' (dated facts in order), or a name in structures.",
+    )
+    topic_types: list[TopicType] | None = Field(default=None, description="Seeds it suits; null means every topic type.")
+    audiences: list[str] | None = Field(default=None, description="Audiences it suits; null means all.")
+    styles: list[str] | None = Field(default=None, description="Styles it suits; null means all.")
+    min_dated_facts: int = Field(default=0, ge=0, description="Seeds need at least this many dated facts.")
 
 
 class Audience(_Strict):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(pattern=_ID)
     description: str
     weight: float = Field(default=1.0, gt=0)
 
 
 class Style(_Strict):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(pattern=_ID)
     description: str
     weight: float = Field(default=1.0, gt=0)
+
+
+class OutlineSection(_Strict):
+    heading: dict[str, str] = Field(description="The heading in every declared language.")
+    match: list[str] = Field(
+        default_factory=list, description="Facts whose English property name contains one of these go here."
+    )
+    rest: bool = Field(default=False, description="Takes the facts no other section matches.")
+    keep: bool = Field(default=False, description="Kept in the outline even when no fact lands in it.")
+
+
+class ModelOutlineSettings(_Strict):
+    """Outlines proposed by the model (JSON), k variants per seed; off by default (SmolLM2 is too small for it)."""
+
+    enabled: bool = False
+    variants: int = Field(default=2, ge=1)
+    template: str = "outline_request.j2"
+    max_tokens: int = Field(default=400, ge=16)
+    temperature: float = Field(default=0.0, ge=0, le=2)
 
 
 class OutlineSettings(_Strict):
     content_types: list[ContentType] = Field(min_length=1)
     audiences: list[Audience] = Field(min_length=1)
     styles: list[Style] = Field(min_length=1)
-    sections: dict[str, list[str]] = Field(description="Section plan per topic type.")
+    structures: dict[str, list[OutlineSection]] = Field(
+        description="Section plan per topic type, 'timeline', and any structure a content type names."
+    )
+    outlines_per_seed: int = Field(default=1, ge=1)
     max_facts_in_prompt: int = Field(default=8, ge=1)
+    mix_tolerance_pp: float = Field(default=5.0, gt=0, le=100)
+    near_duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
+    model_outlines: ModelOutlineSettings = ModelOutlineSettings()
 
     @model_validator(mode="after")
     def _checks(self) -> "OutlineSettings":
@@ -125,9 +289,23 @@ class OutlineSettings(_Strict):
             ids = [i.id for i in items]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"{kind}: ids must be unique, got {ids}")
-        missing = [t for t in TOPIC_TYPES if t not in self.sections]
+        missing = [t for t in (*TOPIC_TYPES, "timeline") if t not in self.structures]
         if missing:
-            raise ValueError(f"sections: expected a section plan for every topic type, missing {missing}")
+            raise ValueError(f"structures: expected a section plan for every topic type and 'timeline', missing {missing}")
+        for name, sections in self.structures.items():
+            if not sections:
+                raise ValueError(f"structures.{name}: expected at least one section")
+            rest = sum(s.rest for s in sections)
+            if rest != 1:
+                raise ValueError(f"structures.{name}: expected exactly one section with rest: true (got {rest}), so every fact has a place")
+        audiences, styles = {a.id for a in self.audiences}, {s.id for s in self.styles}
+        for i, ct in enumerate(self.content_types):
+            if ct.structure != "topic" and ct.structure not in self.structures:
+                raise ValueError(f"content_types.{i}.structure: {ct.structure!r} is not 'topic' or one of {sorted(self.structures)}")
+            for field_name, allowed in (("audiences", audiences), ("styles", styles)):
+                unknown = sorted(set(getattr(ct, field_name) or ()) - allowed)
+                if unknown:
+                    raise ValueError(f"content_types.{i}.{field_name}: {unknown} are not configured {field_name}")
         return self
 
 
@@ -212,6 +390,8 @@ class CosmoConfig:
     model: ModelSettings
     filters: FilterSettings
     balance: BalanceSettings
+    seeds: SeedSettings
+    wikidata_vocabulary: WikidataVocabulary
 
     @property
     def enabled_languages(self) -> list[str]:
@@ -234,7 +414,15 @@ class CosmoConfig:
         raise KeyError(f"unknown language {code!r}")
 
     def knowledge_base_path(self, domain: str) -> Path:
-        return (self.root / self.domain(domain).knowledge_base).resolve()
+        """The domain's first source file (the bundled JSONL for the shipped domains)."""
+        return self.source_paths(domain)[0]
+
+    def source_paths(self, domain: str) -> list[Path]:
+        """Every file the domain's seeds are read from, in source order."""
+        return [self.source_path(s) for s in self.domain(domain).all_sources]
+
+    def source_path(self, source: CuratedJsonlSource | WikidataSource | TabularSource) -> Path:
+        return (self.root / source.path).resolve()
 
     def template_path(self, template: str) -> Path:
         return self.root / "templates" / template
@@ -299,6 +487,9 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
     filters = load("filters.yaml", FilterSettings)
     balance = load("balance.yaml", BalanceSettings)
 
+    seeds = load("seeds.yaml", SeedSettings)
+    vocabulary = load("wikidata_properties.yaml", WikidataVocabulary)
+
     domain_files = sorted((root / "domains").glob("*.yaml"))
     if not domain_files:
         raise ConfigError(f"{root / 'domains'}: expected at least one domain file (*.yaml)")
@@ -307,16 +498,35 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
         domain = _validate(Domain, path, _read_yaml(path))
         if domain.name != path.stem:
             raise ConfigError(f"{path}: field 'name': expected {path.stem!r} (the file name), got {domain.name!r}")
-        if not (root / domain.knowledge_base).is_file():
+        if domain.knowledge_base and not (root / domain.knowledge_base).is_file():
             raise ConfigError(f"{path}: field 'knowledge_base': file {root / domain.knowledge_base} not found")
+        for i, source in enumerate(domain.sources):
+            if not (root / source.path).is_file():
+                raise ConfigError(f"{path}: field 'sources.{i}.path': file {(root / source.path).resolve()} not found")
         domains.append(domain)
 
+    outlines_path = root / "outlines.yaml"
     for i, ct in enumerate(outlines.content_types):
         if not (root / "templates" / ct.template).is_file():
             raise ConfigError(
-                f"{root / 'outlines.yaml'}: field 'content_types.{i}.template': "
+                f"{outlines_path}: field 'content_types.{i}.template': "
                 f"template {root / 'templates' / ct.template} not found"
             )
+    if outlines.model_outlines.enabled and not (root / "templates" / outlines.model_outlines.template).is_file():
+        raise ConfigError(
+            f"{outlines_path}: field 'model_outlines.template': "
+            f"template {root / 'templates' / outlines.model_outlines.template} not found"
+        )
+    # Headings go into prompts, so each declared language needs its own.
+    declared = [lang.code for lang in languages]
+    for name, sections in outlines.structures.items():
+        for j, section in enumerate(sections):
+            missing = [code for code in declared if code not in section.heading]
+            if missing:
+                raise ConfigError(
+                    f"{outlines_path}: field 'structures.{name}.{j}.heading': expected a heading for every "
+                    f"language in languages.yaml, missing {missing}"
+                )
 
     return CosmoConfig(
         root=root,
@@ -327,4 +537,6 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
         model=model,
         filters=filters,
         balance=balance,
+        seeds=seeds,
+        wikidata_vocabulary=vocabulary,
     )

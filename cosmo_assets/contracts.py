@@ -31,7 +31,10 @@ def _unique(frame: pl.DataFrame, column: str) -> int:
     return int(frame[column].is_duplicated().sum()) if frame.height else 0
 
 
-def check_seeds(seeds: pl.DataFrame) -> CheckOutcome:
+def check_seeds(
+    seeds: pl.DataFrame, quarantine: pl.DataFrame | None = None, read: int | None = None, max_bad_share: float = 1.0
+) -> CheckOutcome:
+    """`quarantine` holds the bad rows of the partition's sources and `read` every row of the domain (good or bad)."""
     f: list[str] = []
     _expect(f, seeds.height > 0, "the partition has no seeds")
     dup = _unique(seeds, "seed_id")
@@ -40,7 +43,19 @@ def check_seeds(seeds: pl.DataFrame) -> CheckOutcome:
     _expect(f, blank == 0, f"{blank} seeds have no title")
     bad_types = sorted(set(seeds["topic_type"].to_list()) - set(TOPIC_TYPES))
     _expect(f, not bad_types, f"unknown topic types {bad_types}")
-    return CheckOutcome(not f, f, {"rows": seeds.height, "duplicate_ids": dup, "blank_titles": blank})
+    quarantined = quarantine.height if quarantine is not None else 0
+    share = quarantined / read if read else 0.0
+    if quarantined:
+        reasons = dict(sorted(quarantine.group_by("reason").len().iter_rows()))
+        _expect(
+            f, share <= max_bad_share,
+            f"{share:.1%} of the knowledge-base rows were quarantined (limit {max_bad_share:.0%}): {reasons}; "
+            "see the seed_quarantine table",
+        )
+    return CheckOutcome(
+        not f, f,
+        {"rows": seeds.height, "duplicate_ids": dup, "blank_titles": blank, "quarantined": quarantined, "bad_share": round(share, 4)},
+    )
 
 
 def check_outlines(outlines: pl.DataFrame, seeds: pl.DataFrame, config: CosmoConfig) -> CheckOutcome:
@@ -59,7 +74,33 @@ def check_outlines(outlines: pl.DataFrame, seeds: pl.DataFrame, config: CosmoCon
     for column, values in allowed.items():
         unknown = sorted(set(outlines[column].to_list()) - values)
         _expect(f, not unknown, f"{column} values {unknown} are not configured")
-    return CheckOutcome(not f, f, {"rows": outlines.height, "seeds_without_outline": unplanned})
+    # Grounding: an outline lists facts of its own seed, and only those; a seed with facts gives it some.
+    seed_facts = {s["seed_id"]: {(x["property"], x["value"]) for x in s["facts"] or []} for s in seeds.iter_rows(named=True)}
+    ungrounded = without_facts = 0
+    for o in outlines.iter_rows(named=True):
+        listed = {(x["property"], x["value"]) for x in o["required_facts"] or []}
+        known = seed_facts.get(o["seed_id"], set())
+        ungrounded += bool(listed - known)
+        without_facts += bool(known and not listed)
+    _expect(f, ungrounded == 0, f"{ungrounded} outlines list facts their seed does not have")
+    _expect(f, without_facts == 0, f"{without_facts} outlines list none of their seed's facts")
+    no_sections = outlines.filter(pl.col("sections").list.len().fill_null(0) == 0).height if outlines.height else 0
+    _expect(f, no_sections == 0, f"{no_sections} outlines have no sections")
+    return CheckOutcome(not f, f, {"rows": outlines.height, "seeds_without_outline": unplanned, "ungrounded": ungrounded})
+
+
+def check_outline_mix(mix: dict[str, dict], rows: int, tolerance_pp: float) -> CheckOutcome:
+    """Each content type, audience and style is within tolerance of its configured share; a partition of N
+    outlines cannot get closer than 100/N points, so that is the floor."""
+    f: list[str] = []
+    allowed = max(tolerance_pp, 100 / rows) if rows else 100.0
+    for column, report in mix.items():
+        over = {o: r["deviation_pp"] for o, r in report["options"].items() if r["deviation_pp"] > allowed}
+        _expect(f, not over, f"{column}: {over} are more than {allowed:.1f} points from the configured mix")
+    return CheckOutcome(
+        not f, f,
+        {"allowed_deviation_pp": round(allowed, 2), **{f"max_{c}_deviation_pp": r["max_deviation_pp"] for c, r in mix.items()}},
+    )
 
 
 def check_drafts(drafts: pl.DataFrame, outlines: pl.DataFrame, max_failed_share: float) -> CheckOutcome:

@@ -40,6 +40,19 @@ TABLES: dict[str, dict[str, str]] = {
         "source": "VARCHAR NOT NULL",
         "source_id": "VARCHAR NOT NULL",
     },
+    # Knowledge-base rows that could not become seeds, each with its reason (see knowledge_base/records.py).
+    "seed_quarantine": {
+        "quarantine_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "path": "VARCHAR NOT NULL",
+        "location": "VARCHAR NOT NULL",
+        "source_id": "VARCHAR",
+        "reason": "VARCHAR NOT NULL",
+        "detail": "VARCHAR NOT NULL",
+        "raw": "VARCHAR",
+    },
     "outlines": {
         "outline_id": "VARCHAR NOT NULL",
         "seed_id": "VARCHAR NOT NULL",
@@ -57,6 +70,9 @@ TABLES: dict[str, dict[str, str]] = {
         "required_facts": f"{FACT}[]",
         "prompt": "VARCHAR NOT NULL",
         "prompt_hash": "VARCHAR NOT NULL",
+        "outline_source": "VARCHAR",
+        "seed_source": "VARCHAR",
+        "seed_source_id": "VARCHAR",
     },
     "drafts": {
         "draft_id": "VARCHAR NOT NULL",
@@ -113,12 +129,16 @@ TABLES: dict[str, dict[str, str]] = {
         "token_count": "INTEGER NOT NULL",
         "quality_score": "DOUBLE NOT NULL",
         "source": "VARCHAR NOT NULL",
+        "sections": "VARCHAR[]",
+        "seed_source": "VARCHAR",
+        "seed_source_id": "VARCHAR",
     },
 }
 
 # Which columns name a table's partition.
 PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "seeds": ("domain", "language"),
+    "seed_quarantine": ("domain", "language"),
     "outlines": ("domain", "language"),
     "drafts": ("domain", "language"),
     "filtered_articles": ("domain", "language"),
@@ -213,6 +233,12 @@ def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     for table in tables or TABLES:
         columns = ", ".join(f'"{c}" {t}' for c, t in TABLES[table].items())
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+        # A file made by an earlier version keeps its rows (drafts cost money); new columns start empty.
+        present = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        for column, kind in TABLES[table].items():
+            if column not in present:
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind.replace("NOT NULL", "").strip()}')
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cosmo_assets.config import ConfigError, load_config
-from cosmo_assets.stages.seeds import read_curated_jsonl
+from cosmo_assets.stages.seeds import read_seeds
 from cosmo_assets_tests.conftest import edit_yaml
 
 
@@ -25,13 +25,15 @@ def test_shipped_config_is_complete():
     assert config.model.model == "embedded/smollm2-135m-instruct"
 
 
-def test_every_bundled_knowledge_base_has_forty_entities_with_facts():
+def test_every_bundled_knowledge_base_has_eighty_clean_entities_with_facts():
     config = load_config()
+    assert len(config.domains) >= 6
     for domain in config.domains:
-        entities = read_curated_jsonl(config.knowledge_base_path(domain.name))
-        assert len(entities) >= 40, domain.name
-        assert all(len(e.facts) >= 3 for e in entities), domain.name
-        assert len({e.topic_type for e in entities}) >= 3, domain.name
+        batch = read_seeds(config, domain.name, "en", limit=None)
+        assert batch.quarantine.height == 0, batch.quarantine.select("location", "reason", "detail").rows()
+        assert batch.seeds.height >= 80, domain.name
+        assert all(len(facts) >= 3 for facts in batch.seeds["facts"]), domain.name
+        assert batch.seeds["topic_type"].n_unique() >= 3, domain.name
 
 
 def test_wrong_type_names_file_and_field(config_dir):
@@ -50,8 +52,8 @@ def test_misspelt_key_is_refused(config_dir):
 
 
 def test_missing_template_names_the_content_type(config_dir):
-    (config_dir / "templates" / "story.j2").unlink()
-    with pytest.raises(ConfigError, match=r"outlines\.yaml: field 'content_types\.2\.template': template .*story\.j2 not found"):
+    (config_dir / "templates" / "blog_post.j2").unlink()
+    with pytest.raises(ConfigError, match=r"outlines\.yaml: field 'content_types\.2\.template': template .*blog_post\.j2 not found"):
         load_config(config_dir)
 
 

@@ -15,7 +15,7 @@ ranked AS (
     FROM per_seed
 )
 SELECT id, text, domain, language, title, topic_type, content_type, audience, style, template_id,
-       template_version, seed_id, model, token_count, quality_score, source
+       template_version, seed_id, model, token_count, quality_score, source, sections, seed_source, seed_source_id
 FROM ranked
 WHERE {{ var('max_per_language') }} IS NULL OR release_rank <= {{ var('max_per_language') }}
 ORDER BY domain, id

@@ -12,12 +12,13 @@ from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.partitions import domain_language_partitions, language_partitions, partition_of
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.diversity import diversity_figures
 from cosmo_assets.stages.balancing import SQL_DIR, build_balanced_dataset
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 from cosmo_assets.stages.export import export_dataset
 from cosmo_assets.stages.filtering import filter_drafts
-from cosmo_assets.stages.outlines import build_outlines
-from cosmo_assets.stages.seeds import build_seeds
+from cosmo_assets.stages.outlines import plan_outlines
+from cosmo_assets.stages.seeds import read_seeds
 from cosmo_assets.sql_runner import SqlProject
 from cosmo_assets.storage import TABLES
 
@@ -61,21 +62,31 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_1_seeds",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
-        check_specs=[spec("seeds", "seeds_contract", "Seeds exist, with unique ids, titles and known topic types.", per_domain)],
+        check_specs=[spec("seeds", "seeds_contract", "Seeds exist, with unique ids, titles and known topic types; the quarantined share stays under seeds.yaml max_bad_share.", per_domain)],
     )
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
-        """Entities to write about, one row each with its facts, read from the domain's knowledge base."""
+        """Entities to write about, one row each with its facts, read from the domain's sources; bad rows go to seed_quarantine."""
         part = partition_of(context)
-        frame = build_seeds(cosmo.config, part["domain"], part["language"], cosmo.seed_limit())
+        batch = read_seeds(cosmo.config, part["domain"], part["language"], cosmo.seed_limit())
+        frame = batch.seeds
         cosmo.storage.replace_partition("seeds", frame, part)
+        cosmo.storage.replace_partition("seed_quarantine", batch.quarantine, part)
         return dg.MaterializeResult(
             metadata={
                 "rows": frame.height,
-                "knowledge_base": str(cosmo.config.knowledge_base_path(part["domain"])),
+                "quarantined": batch.quarantine.height,
+                "bad_share": round(batch.bad_share, 4),
+                "sources": dg.MetadataValue.json({r.source: r.as_metadata() for r in batch.reports}),
                 "topic_types": dg.MetadataValue.json(dict(frame.group_by("topic_type").len().iter_rows())),
-                "preview": _preview(frame, ["title", "topic_type", "description"]),
+                "preview": _preview(frame, ["title", "topic_type", "source", "description"]),
+                "quarantine_preview": _preview(batch.quarantine, ["location", "reason", "detail"]),
             },
-            check_results=[_check_result("seeds_contract", contracts.check_seeds(frame))],
+            check_results=[
+                _check_result(
+                    "seeds_contract",
+                    contracts.check_seeds(frame, batch.quarantine, batch.read, cosmo.config.seeds.max_bad_share),
+                )
+            ],
         )
 
     @dg.asset(
@@ -84,23 +95,42 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_2_outlines",
         kinds={"duckdb", "jinja"},
         owners=OWNERS,
-        check_specs=[spec("outlines", "outlines_contract", "Every seed has an outline with a prompt and configured mix values.", per_domain)],
+        check_specs=[
+            spec("outlines", "outlines_contract", "Every seed has an outline with a prompt, configured mix values and facts of its own seed.", per_domain),
+            spec("outlines", "outlines_mix", "Content types, audiences and styles are within mix_tolerance_pp of the configured mix (a warning).", per_domain),
+        ],
     )
     def outlines(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
-        """Article plans: content type, audience, style, template, sections and the rendered prompt."""
+        """Article plans: content type, audience, style, template, sections with the facts to use, and the rendered prompt."""
         part = partition_of(context)
         seed_rows = cosmo.storage.read_partition("seeds", part)
-        frame = build_outlines(cosmo.config, seed_rows)
+        batch = plan_outlines(cosmo.config, seed_rows)
+        frame = batch.outlines
         cosmo.storage.replace_partition("outlines", frame, part)
-        mix = {c: dict(frame.group_by(c).len().iter_rows()) for c in ("content_type", "audience", "style")}
+        if batch.near_duplicate_prompts:
+            context.log.warning(f"{len(batch.near_duplicate_prompts)} pairs of near-duplicate prompts; see the metadata")
+        mix = contracts.check_outline_mix(batch.mix, frame.height, cosmo.config.outlines.mix_tolerance_pp)
         return dg.MaterializeResult(
             metadata={
                 "rows": frame.height,
-                "mix": dg.MetadataValue.json(mix),
+                "mix": dg.MetadataValue.json(batch.mix),
+                "max_mix_deviation_pp": dg.MetadataValue.json({c: r["max_deviation_pp"] for c, r in batch.mix.items()}),
+                "prompt_diversity": dg.MetadataValue.json(batch.prompt_diversity),
+                "near_duplicate_prompts": dg.MetadataValue.json(batch.near_duplicate_prompts[:50]),
+                "near_duplicate_prompt_pairs": len(batch.near_duplicate_prompts),
+                "model_outlines": dg.MetadataValue.json(batch.proposals),
+                "templates": dg.MetadataValue.json(dict(frame.select("template_id", "template_version").unique().sort("template_id").iter_rows())),
                 "preview": _preview(frame, ["title", "content_type", "audience", "style", "prompt"]),
             },
             check_results=[
-                _check_result("outlines_contract", contracts.check_outlines(frame, seed_rows, cosmo.config))
+                _check_result("outlines_contract", contracts.check_outlines(frame, seed_rows, cosmo.config)),
+                dg.AssetCheckResult(
+                    check_name="outlines_mix",
+                    passed=mix.passed,
+                    severity=dg.AssetCheckSeverity.WARN,  # an uneven mix is worth seeing, not worth stopping drafts
+                    description=mix.description,
+                    metadata=mix.metadata,
+                ),
             ],
         )
 
@@ -140,6 +170,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "cost_usd": float(frame["cost_usd"].sum() or 0.0),
                 "wall_s": round(wall, 2),
                 "tokens_per_s": round(tokens / wall, 1) if wall else 0.0,
+                "draft_diversity": dg.MetadataValue.json(diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list())),
                 "preview": _preview(frame, ["status", "completion_tokens", "text"]),
             },
             check_results=[

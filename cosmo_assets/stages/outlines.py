@@ -1,9 +1,11 @@
-"""Stage 2, outlines: turn each seed into an article plan and the prompt that asks for it."""
+"""Stage 2, outlines: turn each seed into article plans (content type, audience, style, sections with the facts
+each must use) and the prompts that ask for them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -11,9 +13,17 @@ import jinja2
 import jinja2.meta
 import polars as pl
 
-from cosmo_assets.config import CosmoConfig
+from cosmo_assets.config import ContentType, CosmoConfig
+from cosmo_assets.diversity import diversity_figures, near_duplicates, signatures
 from cosmo_assets.ids import content_hash, stable_id
+from cosmo_assets.outlining.mix import deal, mix_report
+from cosmo_assets.outlining.proposals import ProposalError, parse_proposal
+from cosmo_assets.outlining.structure import FactReader, PlannedSection, place_facts, select_facts, timeline
 from cosmo_assets.storage import frame_schema
+
+STRUCTURAL = "structural"
+MODEL = "model"
+MODEL_FALLBACK = "structural_fallback"  # the model's outline did not fit the schema
 
 
 class TemplateError(ValueError):
@@ -23,7 +33,7 @@ class TemplateError(ValueError):
 @dataclass(frozen=True)
 class TemplateLibrary:
     """Jinja2 prompt templates under configs/templates, each versioned by the hash of its source
-    and of every template it extends or includes."""
+    and of every template it extends, imports or includes."""
 
     directory: Path
 
@@ -58,64 +68,216 @@ class TemplateLibrary:
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
-def _draw(options: Sequence, weights: Sequence[float], *key: object):
-    """A weighted choice that depends only on `key`: the same seed draws the same option on every run."""
-    point = int(content_hash(*key), 16) / 16**16 * sum(weights)
-    running = 0.0
-    for option, weight in zip(options, weights):
-        running += weight
-        if point < running:
-            return option
-    return options[-1]
+# Completes requests in order (LLMClient.complete_all); given when model-proposed outlines are on.
+Complete = Callable[[Sequence], list]
 
 
-def build_outlines(config: CosmoConfig, seeds: pl.DataFrame) -> pl.DataFrame:
+@dataclass
+class OutlineBatch:
+    outlines: pl.DataFrame
+    mix: dict  # per dimension: configured vs actual share of every option
+    near_duplicate_prompts: list[dict]
+    prompt_diversity: dict
+    proposals: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Item:
+    seed_id: str
+    variant: int
+    origin: str  # STRUCTURAL or MODEL
+
+
+def build_outlines(config: CosmoConfig, seeds: pl.DataFrame, complete: Complete | None = None) -> pl.DataFrame:
+    return plan_outlines(config, seeds, complete).outlines
+
+
+def plan_outlines(config: CosmoConfig, seeds: pl.DataFrame, complete: Complete | None = None) -> OutlineBatch:
+    """Plans for every seed of one partition: the mix is dealt by quota across the partition, each plan's
+    sections come from the seed's facts, and the prompt is rendered from the content type's template."""
     settings = config.outlines
     library = TemplateLibrary(config.root / "templates")
-    versions = {ct.template: library.version(ct.template) for ct in settings.content_types}
-    salt = config.project.run.random_seed
+    reader = FactReader(config.wikidata_vocabulary.canonical_names)
+    by_id = {s["seed_id"]: s for s in seeds.iter_rows(named=True)}
+    model_on = settings.model_outlines.enabled
+    items = [_Item(sid, v, STRUCTURAL) for sid in sorted(by_id) for v in range(settings.outlines_per_seed)]
+    if model_on:
+        first = settings.outlines_per_seed
+        items += [_Item(sid, first + k, MODEL) for sid in sorted(by_id) for k in range(settings.model_outlines.variants)]
+    salt = (config.project.run.random_seed, sorted(set(seeds["domain"])), sorted(set(seeds["language"])))
+
+    content_types = {c.id: c for c in settings.content_types}
+    group = {it: it.seed_id for it in items}
+    facts_of = {sid: [dict(f) for f in (s["facts"] or [])] for sid, s in by_id.items()}
+    dated = {sid: min(reader.dated_count(f), settings.max_facts_in_prompt) for sid, f in facts_of.items()}
+    ct_deal = deal(
+        items,
+        {c.id: c.weight for c in settings.content_types},
+        {it: [c.id for c in settings.content_types if _suits(c, by_id[it.seed_id]["topic_type"], dated[it.seed_id])] for it in items},
+        (salt, "content_type"),
+        group,
+    )
+    audience_ids = [a.id for a in settings.audiences]
+    style_ids = [s.id for s in settings.styles]
+    audience_deal = deal(
+        items,
+        {a.id: a.weight for a in settings.audiences},
+        {it: [a for a in audience_ids if a in (content_types[ct_deal.chosen[it]].audiences or audience_ids)] for it in items},
+        (salt, "audience"),
+        group,
+    )
+    style_deal = deal(
+        items,
+        {s.id: s.weight for s in settings.styles},
+        {it: [s for s in style_ids if s in (content_types[ct_deal.chosen[it]].styles or style_ids)] for it in items},
+        (salt, "style"),
+        group,
+    )
+
+    plans: dict[_Item, tuple[list[PlannedSection], list[dict], str]] = {}
+    for it in items:
+        seed, ct = by_id[it.seed_id], content_types[ct_deal.chosen[it]]
+        facts = select_facts(facts_of[it.seed_id], settings.max_facts_in_prompt, reader, prefer_dated=ct.structure == "timeline")
+        plans[it] = (_structure(config, ct, seed, facts, reader), facts, STRUCTURAL)
+    proposals = {}
+    if model_on:
+        proposals = _propose(config, library, [it for it in items if it.origin == MODEL], by_id, plans, audience_deal.chosen, complete)
+
+    versions = {c.template: library.version(c.template) for c in settings.content_types}
     rows = []
-    for seed in seeds.iter_rows(named=True):
-        variant = 0
-        key = (salt, seed["seed_id"], variant)
-        content_type = _draw(settings.content_types, [c.weight for c in settings.content_types], "content_type", *key)
-        audience = _draw(settings.audiences, [a.weight for a in settings.audiences], "audience", *key)
-        style = _draw(settings.styles, [s.weight for s in settings.styles], "style", *key)
-        sections = settings.sections[seed["topic_type"]]
-        facts = (seed["facts"] or [])[: settings.max_facts_in_prompt]
+    for it in items:
+        seed, ct = by_id[it.seed_id], content_types[ct_deal.chosen[it]]
+        audience, style = audience_deal.chosen[it], style_deal.chosen[it]
+        sections, facts, origin = plans[it]
         prompt = library.render(
-            content_type.template,
+            ct.template,
+            lang=seed["language"],
+            language=config.language(seed["language"]).name,
             title=seed["title"],
             description=seed["description"] or "",
             topic_type=seed["topic_type"],
-            facts=facts,
-            sections=sections,
-            audience=audience.description,
-            style=style.description,
-            language=config.language(seed["language"]).name,
+            content_type=ct.id,
+            audience=audience,
+            style=style,
+            outline=[s.as_dict() for s in sections],
         )
-        template_version = versions[content_type.template]
+        plan_hash = content_hash([s.as_dict() for s in sections])
         rows.append(
             {
                 "outline_id": stable_id(
-                    "outline", seed["seed_id"], content_type.id, audience.id, style.id,
-                    content_type.template, template_version, variant,
+                    "outline", it.seed_id, ct.id, audience, style, ct.template, versions[ct.template],
+                    it.variant, origin, plan_hash,
                 ),
-                "seed_id": seed["seed_id"],
+                "seed_id": it.seed_id,
                 "domain": seed["domain"],
                 "language": seed["language"],
                 "title": seed["title"],
                 "topic_type": seed["topic_type"],
-                "content_type": content_type.id,
-                "audience": audience.id,
-                "style": style.id,
-                "template_id": content_type.template,
-                "template_version": template_version,
-                "variant": variant,
-                "sections": sections,
-                "required_facts": facts,
+                "content_type": ct.id,
+                "audience": audience,
+                "style": style,
+                "template_id": ct.template,
+                "template_version": versions[ct.template],
+                "variant": it.variant,
+                "sections": [s.heading for s in sections],
+                "required_facts": [f for s in sections for f in s.facts],
                 "prompt": prompt,
                 "prompt_hash": content_hash(prompt),
+                "outline_source": origin,
+                "seed_source": seed["source"],
+                "seed_source_id": seed["source_id"],
             }
         )
-    return pl.DataFrame(rows, schema=frame_schema("outlines"))
+    frame = pl.DataFrame(rows, schema=frame_schema("outlines"))
+    return OutlineBatch(
+        outlines=frame,
+        mix=_mix(frame, config, {"content_type": ct_deal.target, "audience": audience_deal.target, "style": style_deal.target}),
+        near_duplicate_prompts=_near_duplicate_prompts(frame, settings.near_duplicate_similarity),
+        prompt_diversity=diversity_figures(frame["prompt"].to_list()),
+        proposals=proposals,
+    )
+
+
+def _suits(ct: ContentType, topic_type: str, dated_facts: int) -> bool:
+    return (ct.topic_types is None or topic_type in ct.topic_types) and dated_facts >= ct.min_dated_facts
+
+
+def _structure(config: CosmoConfig, ct: ContentType, seed: dict, facts: list[dict], reader: FactReader) -> list[PlannedSection]:
+    structures, language = config.outlines.structures, seed["language"]
+    if ct.structure == "timeline":
+        return timeline(structures["timeline"], facts, language, reader)
+    name = seed["topic_type"] if ct.structure == "topic" else ct.structure
+    return place_facts(structures[name], facts, language, reader)
+
+
+def _propose(config, library, items, by_id, plans, audiences, complete: Complete | None) -> dict:
+    """Ask the model for an outline per item; an answer that does not fit keeps the structural plan."""
+    from cosmo_assets.llm.client import CompletionRequest  # litellm loads only where it is used
+
+    settings = config.model.model_copy(
+        update={"max_tokens": config.outlines.model_outlines.max_tokens, "temperature": config.outlines.model_outlines.temperature}
+    )
+    template = config.outlines.model_outlines.template
+    version = library.version(template)
+    requests = []
+    for it in items:
+        seed = by_id[it.seed_id]
+        prompt = library.render(
+            template,
+            lang=seed["language"],
+            title=seed["title"],
+            description=seed["description"] or "",
+            audience=audiences[it],
+            facts=plans[it][1],
+            variant=it.variant,
+        )
+        key = stable_id("outline_request", it.seed_id, it.variant, version, prompt, settings.model, settings.generation_params())
+        requests.append(CompletionRequest(key=key, messages=({"role": "user", "content": prompt},)))
+    if complete is None:
+        from cosmo_assets.llm.client import LLMClient, open_endpoint
+
+        with open_endpoint(settings) as endpoint:
+            completions = LLMClient(settings, endpoint).complete_all(requests)
+    else:
+        completions = complete(requests)
+    errors: Counter = Counter()
+    for it, completion in zip(items, completions):
+        sections, facts, _ = plans[it]
+        try:
+            if completion.status != "ok":
+                raise ProposalError(f"the request failed: {completion.error}")
+            plans[it] = (parse_proposal(completion.text, facts), facts, MODEL)
+        except ProposalError as exc:
+            errors[str(exc).split(":")[0]] += 1
+            plans[it] = (sections, facts, MODEL_FALLBACK)
+    return {
+        "requested": len(items),
+        "accepted": len(items) - sum(errors.values()),
+        "fell_back": sum(errors.values()),
+        "errors": dict(errors),
+        "template_version": version,
+    }
+
+
+def _mix(frame: pl.DataFrame, config: CosmoConfig, targets: dict[str, dict[str, int]]) -> dict:
+    settings = config.outlines
+    weights = {
+        "content_type": {c.id: c.weight for c in settings.content_types},
+        "audience": {a.id: a.weight for a in settings.audiences},
+        "style": {s.id: s.weight for s in settings.styles},
+    }
+    report = {}
+    for column, w in weights.items():
+        report[column] = mix_report(frame[column].to_list(), w)
+        for option, row in report[column]["options"].items():
+            row["reachable_count"] = targets[column].get(option, 0)
+    return report
+
+
+def _near_duplicate_prompts(frame: pl.DataFrame, threshold: float) -> list[dict]:
+    if frame.height < 2:
+        return []
+    keys, prompts = frame["outline_id"].to_list(), frame["prompt"].to_list()
+    pairs = near_duplicates(keys, signatures(prompts), threshold)
+    seed_of = dict(zip(keys, frame["seed_id"].to_list()))
+    return [{**p, "same_seed": seed_of[p["a"]] == seed_of[p["b"]]} for p in pairs]

@@ -1,94 +1,152 @@
-"""Stage 1, seeds: read a domain's knowledge base into one row per entity to write about."""
+"""Stage 1, seeds: read a domain's sources into one row per entity to write about; bad rows go to quarantine."""
 
 from __future__ import annotations
 
-import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cosmo_assets.config import TOPIC_TYPES, CosmoConfig
+from cosmo_assets.config import CosmoConfig, CuratedJsonlSource, TabularSource, WikidataSource
 from cosmo_assets.ids import content_hash, stable_id
+from cosmo_assets.knowledge_base.curated import read_curated_jsonl
+from cosmo_assets.knowledge_base.records import DUPLICATE_ID, BadRow, Entity, EntityFilter, SeedFileError
+from cosmo_assets.knowledge_base.tabular import read_tabular
+from cosmo_assets.knowledge_base.wikidata import WikidataReader
 from cosmo_assets.storage import frame_schema
 
 SOURCE_CURATED = "curated_jsonl"
 
-
-class SeedFileError(ValueError):
-    """A knowledge-base row is malformed; the message names the file, the line and the field."""
+__all__ = ["SOURCE_CURATED", "SeedBatch", "SeedFileError", "build_seeds", "read_seeds"]
 
 
-class _Fact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    property: str = Field(min_length=1)
-    value: str = Field(min_length=1)
+@dataclass
+class SourceReport:
+    """What one source gave a partition: kept rows, quarantined rows by reason, and what was set aside."""
+
+    source: str
+    path: str
+    kept: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    same_title_as_earlier_source: int = 0
+    unresolved_values: int = 0
+
+    def as_metadata(self) -> dict:
+        return {
+            "path": self.path,
+            "kept": self.kept,
+            "quarantined": dict(self.quarantined),
+            "same_title_as_earlier_source": self.same_title_as_earlier_source,
+            "unresolved_values": self.unresolved_values,
+        }
 
 
-class _Entity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    topic_type: str
-    description: str = ""
-    facts: list[_Fact] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+@dataclass
+class SeedBatch:
+    seeds: pl.DataFrame  # the (sampled) seeds of the partition
+    quarantine: pl.DataFrame  # every bad row of the domain's sources, with its reason
+    read: int  # rows of the domain: every good one (before sampling) plus every bad one
+    reports: list[SourceReport]
 
-    def model_post_init(self, _context: object) -> None:
-        if self.topic_type not in TOPIC_TYPES:
-            raise ValueError(f"topic_type {self.topic_type!r} is not one of {list(TOPIC_TYPES)}")
+    @property
+    def bad_share(self) -> float:
+        return self.quarantine.height / self.read if self.read else 0.0
 
 
-def read_curated_jsonl(path: Path) -> list[_Entity]:
-    entities: list[_Entity] = []
-    seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
+def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | None) -> SeedBatch:
+    """Every source of the domain, filtered; `limit` draws a deterministic, seeded sample so small runs span the base."""
+    wanted = EntityFilter.of(config.domain(domain).filters)
+    limits = config.seeds.limits
+    entities: list[tuple[str, Entity]] = []
+    bad: list[tuple[str, Path, BadRow]] = []
+    reports = []
+    titles_seen: set[tuple[str, str]] = set()
+    for source in config.domain(domain).all_sources:
+        path = config.source_path(source)
+        report = SourceReport(source.source_name, str(path))
+        reports.append(report)
+        if not path.is_file():
+            raise SeedFileError(f"{path}: the knowledge base of domain {domain!r} (source {source.source_name!r}) is not there")
+        first_seen: dict[str, str] = {}
+        source_titles: set[tuple[str, str]] = set()
+        reader, rows = _rows(config, source, path, language, wanted)
+        for row in rows:
+            if isinstance(row, Entity) and row.source_id in first_seen:
+                row = BadRow(row.location, DUPLICATE_ID, f"field 'id': {row.source_id!r} already used on {first_seen[row.source_id]}", row.source_id)
+            if isinstance(row, BadRow):
+                bad.append((source.source_name, path, row))
+                report.quarantined[row.reason] += 1
                 continue
-            try:
-                entity = _Entity.model_validate(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(f"{path}:{line_no}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            except (ValidationError, ValueError) as exc:
-                raise SeedFileError(f"{path}:{line_no}: {_describe(exc)}") from None
-            if entity.id in seen:
-                raise SeedFileError(f"{path}:{line_no}: field 'id': {entity.id!r} already used on line {seen[entity.id]}")
-            seen[entity.id] = line_no
-            entities.append(entity)
-    return entities
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"field '{'.'.join(str(p) for p in e['loc']) or '(row)'}': {e['msg']}" for e in exc.errors()
-        )
-    return str(exc)
+            first_seen[row.source_id] = row.location
+            key = (" ".join(row.title.lower().split()), row.topic_type)
+            if key in titles_seen:
+                report.same_title_as_earlier_source += 1  # one entity from two sources: the earlier source wins
+                continue
+            source_titles.add(key)
+            entities.append((source.source_name, row))
+            report.kept += 1
+        titles_seen |= source_titles
+        if isinstance(reader, WikidataReader):
+            report.unresolved_values = reader.unresolved_values
+    read = len(entities) + len(bad)
+    if limit is not None and limit < len(entities):
+        salt = config.project.run.random_seed
+        entities = sorted(entities, key=lambda se: (content_hash(salt, domain, se[1].source_id), se[0]))[:limit]
+    entities.sort(key=lambda se: (se[0], se[1].source_id))
+    return SeedBatch(_seed_frame(entities, domain, language), _quarantine_frame(bad, domain, language), read, reports)
 
 
 def build_seeds(config: CosmoConfig, domain: str, language: str, limit: int | None) -> pl.DataFrame:
-    """One row per entity; `limit` draws a deterministic, seeded sample so small runs span the base."""
-    path = config.knowledge_base_path(domain)
-    entities = read_curated_jsonl(path)
-    if limit is not None and limit < len(entities):
-        salt = config.project.run.random_seed
-        entities = sorted(entities, key=lambda e: content_hash(salt, domain, e.id))[:limit]
-    entities.sort(key=lambda e: e.id)
+    """The seeds of one partition (read_seeds without the quarantine)."""
+    return read_seeds(config, domain, language, limit).seeds
+
+
+def _rows(config: CosmoConfig, source, path: Path, language: str, wanted: EntityFilter):
+    limits = config.seeds.limits
+    if isinstance(source, CuratedJsonlSource):
+        return None, read_curated_jsonl(path, wanted, limits)
+    if isinstance(source, WikidataSource):
+        reader = WikidataReader(path, source, config.seeds.wikidata, config.wikidata_vocabulary, language, wanted, limits)
+        return reader, reader.read()
+    if isinstance(source, TabularSource):
+        return None, read_tabular(path, source, language, wanted, limits)
+    raise SeedFileError(f"{path}: no adapter for source kind {source.kind!r}")
+
+
+def _seed_frame(entities: list[tuple[str, Entity]], domain: str, language: str) -> pl.DataFrame:
     rows = [
         {
-            "seed_id": stable_id("seed", domain, language, SOURCE_CURATED, e.id),
+            "seed_id": stable_id("seed", domain, language, source, e.source_id),
             "domain": domain,
             "language": language,
             "title": e.title,
             "topic_type": e.topic_type,
             "description": e.description,
-            "facts": [f.model_dump() for f in e.facts],
+            "facts": e.facts,
             "keywords": e.keywords,
-            "source": SOURCE_CURATED,
-            "source_id": e.id,
+            "source": source,
+            "source_id": e.source_id,
         }
-        for e in entities
+        for source, e in entities
     ]
     return pl.DataFrame(rows, schema=frame_schema("seeds"))
 
+
+def _quarantine_frame(bad: list[tuple[str, Path, BadRow]], domain: str, language: str) -> pl.DataFrame:
+    rows = [
+        {
+            "quarantine_id": stable_id("quarantine", domain, language, source, str(path), row.location),
+            "domain": domain,
+            "language": language,
+            "source": source,
+            "path": str(path),
+            "location": row.location,
+            "source_id": row.source_id,
+            "reason": row.reason,
+            "detail": row.detail,
+            "raw": row.raw,
+        }
+        for source, path, row in bad
+    ]
+    return pl.DataFrame(rows, schema=frame_schema("seed_quarantine"))
