@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = PROJECT_ROOT / "configs"
 
-TOPIC_TYPES = ("person", "concept", "event", "place", "organisation", "creative_work")
+TopicType = Literal["person", "concept", "event", "place", "organisation", "creative_work"]
+TOPIC_TYPES: tuple[str, ...] = get_args(TopicType)
 
 
 class ConfigError(ValueError):
@@ -82,7 +83,6 @@ class LanguagesFile(_Strict):
 
 # --- configs/domains/*.yaml -------------------------------------------------------------------
 
-TopicType = Literal["person", "concept", "event", "place", "organisation", "creative_work"]
 WikidataId = Annotated[str, Field(pattern=r"^Q[1-9][0-9]*$")]
 
 
@@ -302,6 +302,9 @@ class OutlineSettings(_Strict):
         for i, ct in enumerate(self.content_types):
             if ct.structure != "topic" and ct.structure not in self.structures:
                 raise ValueError(f"content_types.{i}.structure: {ct.structure!r} is not 'topic' or one of {sorted(self.structures)}")
+            for field_name in ("topic_types", "audiences", "styles"):
+                if getattr(ct, field_name) == []:
+                    raise ValueError(f"content_types.{i}.{field_name}: an empty list suits nothing; leave it out to suit all")
             for field_name, allowed in (("audiences", audiences), ("styles", styles)):
                 unknown = sorted(set(getattr(ct, field_name) or ()) - allowed)
                 if unknown:

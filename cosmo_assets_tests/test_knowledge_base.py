@@ -288,3 +288,24 @@ def test_the_seeds_asset_writes_the_quarantine_table_and_goes_on(config_dir, tmp
         rows = con.execute("SELECT domain, language, source, location, source_id, reason, detail FROM seed_quarantine").fetchall()
     assert rows == [("alpha", "en", "curated_jsonl", "line 5", "tiny-planet", "unknown_topic_type",
                      "topic_type 'planet' is not one of ['person', 'concept', 'event', 'place', 'organisation', 'creative_work']")]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: use_sources(d, [{"kind": "sqlite", "path": "knowledge_base/tiny_kb.jsonl"}]),
+         r"alpha\.yaml: field 'sources\.0': Input tag 'sqlite' found using 'kind' does not match any of the expected tags"),
+        (lambda d: use_sources(d, [{"kind": "wikidata", "path": "knowledge_base/tiny_kb.jsonl", "topic_types": {"planet": ["Q5"]}}]),
+         r"alpha\.yaml: field 'sources\.0\.wikidata\.topic_types\.planet\.\[key\]': Input should be 'person'"),
+        (lambda d: edit_yaml(d / "outlines.yaml", lambda x: x["structures"]["person"][0]["heading"].pop("de")),
+         r"outlines\.yaml: field 'structures\.person\.0\.heading': expected a heading for every language in languages\.yaml, missing \['de'\]"),
+        (lambda d: edit_yaml(d / "outlines.yaml", lambda x: x["content_types"][0].update(audiences=["toddlers"])),
+         r"outlines\.yaml: .*content_types\.0\.audiences: \['toddlers'\] are not configured audiences"),
+        (lambda d: edit_yaml(d / "seeds.yaml", lambda x: x.update(max_bad_share=2)),
+         r"seeds\.yaml: field 'max_bad_share': Input should be less than or equal to 1"),
+    ],
+)
+def test_bad_source_and_outline_settings_name_file_and_field(config_dir, change, expected):
+    change(config_dir)
+    with pytest.raises(ConfigError, match=expected):
+        load_config(config_dir)
