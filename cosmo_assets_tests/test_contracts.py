@@ -166,7 +166,7 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         "outline_id is unique": same_as_first("outlines", "outline_id"),
         "every seed has an outline": lambda p: {"frame": p.outlines.slice(1)},
         "every outline plans a seed of the partition": row("outlines", seed_id="seed-of-another-partition"),
-        **{k: v for k, v in mix_values("outlines").items()},
+        **mix_values("outlines"),
         "template_id is one of the templates in outlines.yaml": row("outlines", template_id="limerick.j2"),
         "prompt is not blank": row("outlines", prompt="\n \n"),
         "variant is 0 or more": row("outlines", variant=-1),
