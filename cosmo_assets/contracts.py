@@ -1,13 +1,176 @@
-"""What each stage's output must satisfy, checked on the partition just written (no Dagster here)."""
+"""What each stage's output must satisfy: outcome types for the data contracts, and the rules that
+span tables or rows, which great-expectations does not express on one frame (no Dagster, no GX here).
+
+The great-expectations suites themselves live in `cosmo_assets.expectations`; this module stays free
+of GX so that importing the Dagster definitions does not pay GX's import time.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
-from cosmo_assets.config import TOPIC_TYPES, CosmoConfig
+Severity = Literal["error", "warn"]
+EXAMPLES = 3  # unexpected examples kept per expectation: enough to see the pattern, small in the UI
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """One expectation checked on one partition: its name, whether it held, and what was seen."""
+
+    name: str
+    passed: bool
+    severity: Severity
+    observed: Any = None
+    unexpected_examples: list[Any] = field(default_factory=list)
+    rule: str = ""  # the GX expectation and its arguments, or the polars rule, for a reader to reproduce
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "expectation": self.name,
+            "passed": self.passed,
+            "severity": self.severity,
+            "observed": self.observed,
+            "unexpected_examples": self.unexpected_examples,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True)
+class ContractOutcome:
+    """A table's whole contract on one partition. Failed ERROR expectations block what follows;
+    failed WARN expectations only show."""
+
+    table: str
+    rows: int
+    results: list[ExpectationResult]
+    validation_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> list[ExpectationResult]:
+        # Errors first: they are why a partition stopped.
+        return sorted((r for r in self.results if not r.passed), key=lambda r: r.severity != "error")
+
+    @property
+    def severity(self) -> Severity:
+        """The check's severity: WARN only when there are failures and every one is a warning."""
+        failed = self.failed
+        return "warn" if failed and all(r.severity == "warn" for r in failed) else "error"
+
+    @property
+    def description(self) -> str:
+        if self.passed:
+            return f"all {len(self.results)} expectations met on {self.rows} rows"
+        parts = [f"{r.severity.upper()} {r.name} (observed: {_short(r.observed)})" for r in self.failed]
+        return _clip("; ".join(parts), 1500)
+
+    def markdown(self) -> str:
+        """Every expectation as a table row, failures first, for the Dagster UI."""
+        ordered = self.failed + [r for r in self.results if r.passed]
+        lines = ["| expectation | severity | result | observed | unexpected examples |", "|---|---|---|---|---|"]
+        for r in ordered:
+            result = "passed" if r.passed else "**FAILED**"
+            cells = [r.name, r.severity, result, _short(r.observed), _short(r.unexpected_examples) if r.unexpected_examples else ""]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        return "\n".join(lines)
+
+    def metadata(self) -> dict[str, Any]:
+        """Plain values for the check's metadata; the Dagster layer wraps them."""
+        failed = self.failed
+        return {
+            "rows": self.rows,
+            "expectations_evaluated": len(self.results),
+            "failed_errors": sum(r.severity == "error" for r in failed),
+            "failed_warnings": sum(r.severity == "warn" for r in failed),
+            "validation_s": round(self.validation_s, 3),
+            "expectations": self.markdown(),
+            "failed": [r.as_dict() for r in failed],
+        }
+
+
+# --- rules across tables or rows (GX checks one frame's columns) ----------------------------------
+
+
+def every_draft_decided_once(kept: pl.DataFrame, rejected: pl.DataFrame, drafts: pl.DataFrame) -> ExpectationResult:
+    """Each draft of the partition lands in exactly one of filtered_articles and rejected_drafts."""
+    ids = pl.col("draft_id").cast(pl.String)  # a malformed frame fails its schema expectations, not this rule
+    decided = pl.concat([kept.select(ids), rejected.select(ids)])
+    drafts = drafts.select(ids)
+    undecided = drafts.join(decided, on="draft_id", how="anti")["draft_id"].to_list()
+    twice = sorted(set(decided.filter(pl.col("draft_id").is_duplicated())["draft_id"].to_list()))
+    unknown = decided.join(drafts, on="draft_id", how="anti")["draft_id"].to_list()
+    return ExpectationResult(
+        name="every draft is kept or rejected, once",
+        passed=not (undecided or twice or unknown),
+        severity="error",
+        observed={
+            "drafts": drafts.height, "kept": kept.height, "rejected": rejected.height,
+            "undecided": len(undecided), "decided_twice": len(twice), "not_a_draft_of_this_partition": len(unknown),
+        },
+        unexpected_examples=(undecided + twice + unknown)[:EXAMPLES],
+        rule="polars: drafts anti-join (kept ∪ rejected) is empty, and kept ∩ rejected is empty",
+    )
+
+
+def articles_per_seed_within_cap(dataset: pl.DataFrame, max_per_seed: int) -> ExpectationResult:
+    """No seed has more released articles than balance.yaml max_per_seed allows."""
+    counts = dataset.select(pl.col("seed_id").cast(pl.String)).group_by("seed_id").len()
+    over = counts.filter(pl.col("len") > max_per_seed).sort("len", descending=True)
+    return ExpectationResult(
+        name=f"no seed has more than {max_per_seed} articles (balance.yaml max_per_seed)",
+        passed=over.height == 0,
+        severity="error",
+        observed={"most_articles_of_one_seed": int(counts["len"].max() or 0), "seeds_over_cap": over.height},
+        unexpected_examples=[f"{s}: {n}" for s, n in over.head(EXAMPLES).iter_rows()],
+        rule=f"polars: max(count(*) GROUP BY seed_id) <= {max_per_seed}",
+    )
+
+
+def quarantined_share_within_limit(quarantine: pl.DataFrame, read: int, max_bad_share: float) -> ExpectationResult:
+    """Bad knowledge-base rows go to seed_quarantine; too many of them means the source itself is broken."""
+    share = quarantine.height / read if read else 0.0
+    reasons = dict(sorted(quarantine.group_by("reason").len().iter_rows())) if quarantine.height else {}
+    return ExpectationResult(
+        name=f"quarantined share of knowledge-base rows is at most {max_bad_share:.0%} (seeds.yaml max_bad_share)",
+        passed=share <= max_bad_share,
+        severity="error",
+        observed={"rows_read": read, "quarantined": quarantine.height, "bad_share": round(share, 4), "reasons": reasons},
+        unexpected_examples=[f"{loc}: {reason}" for loc, reason in quarantine.select("location", "reason").head(EXAMPLES).iter_rows()]
+        if quarantine.height else [],
+        rule="polars: count(seed_quarantine) / rows read <= max_bad_share",
+    )
+
+
+def outlines_use_their_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -> ExpectationResult:
+    """Grounding: an outline lists facts of its own seed and only those; a seed with facts gives it some."""
+    seed_facts = {s["seed_id"]: {(x["property"], x["value"]) for x in s["facts"] or []} for s in seeds.iter_rows(named=True)}
+    ungrounded: list[str] = []
+    without_facts: list[str] = []
+    for o in outlines.iter_rows(named=True):
+        listed = {(x["property"], x["value"]) for x in o["required_facts"] or []}
+        known = seed_facts.get(o["seed_id"], set())
+        if listed - known:
+            ungrounded.append(o["outline_id"])
+        if known and not listed:
+            without_facts.append(o["outline_id"])
+    return ExpectationResult(
+        name="every outline lists facts of its own seed, and only those",
+        passed=not (ungrounded or without_facts),
+        severity="error",
+        observed={"outlines": outlines.height, "facts_not_of_their_seed": len(ungrounded), "no_facts": len(without_facts)},
+        unexpected_examples=(ungrounded + without_facts)[:EXAMPLES],
+        rule="polars: required_facts is a non-empty subset of the seed's facts",
+    )
+
+
+# --- the export (files on disk, not a table) ------------------------------------------------------
 
 
 @dataclass
@@ -26,67 +189,40 @@ def _expect(failures: list[str], ok: bool, message: str) -> None:
         failures.append(message)
 
 
-def _unique(frame: pl.DataFrame, column: str) -> int:
-    """Number of rows whose `column` value appears more than once."""
-    return int(frame[column].is_duplicated().sum()) if frame.height else 0
-
-
-def check_seeds(
-    seeds: pl.DataFrame, quarantine: pl.DataFrame | None = None, read: int | None = None, max_bad_share: float = 1.0
-) -> CheckOutcome:
-    """`quarantine` holds the bad rows of the partition's sources and `read` every row of the domain (good or bad)."""
+def check_export(exported: pl.DataFrame, dataset: pl.DataFrame) -> CheckOutcome:
     f: list[str] = []
-    _expect(f, seeds.height > 0, "the partition has no seeds")
-    dup = _unique(seeds, "seed_id")
-    _expect(f, dup == 0, f"{dup} rows share a seed_id")
-    blank = seeds.filter(pl.col("title").fill_null("").str.strip_chars() == "").height
-    _expect(f, blank == 0, f"{blank} seeds have no title")
-    bad_types = sorted(set(seeds["topic_type"].to_list()) - set(TOPIC_TYPES))
-    _expect(f, not bad_types, f"unknown topic types {bad_types}")
-    quarantined = quarantine.height if quarantine is not None else 0
-    share = quarantined / read if read else 0.0
-    if quarantined:
-        reasons = dict(sorted(quarantine.group_by("reason").len().iter_rows()))
-        _expect(
-            f, share <= max_bad_share,
-            f"{share:.1%} of the knowledge-base rows were quarantined (limit {max_bad_share:.0%}): {reasons}; "
-            "see the seed_quarantine table",
-        )
-    return CheckOutcome(
-        not f, f,
-        {"rows": seeds.height, "duplicate_ids": dup, "blank_titles": blank, "quarantined": quarantined, "bad_share": round(share, 4)},
-    )
+    _expect(f, exported.height == dataset.height, f"export has {exported.height} rows, dataset {dataset.height}")
+    if exported.height and dataset.height:
+        differ = set(exported["id"].to_list()) ^ set(dataset["id"].to_list())
+        _expect(f, not differ, f"{len(differ)} ids differ between export and dataset")
+    missing_cols = [c for c in dataset.columns if c not in exported.columns]
+    _expect(f, not missing_cols, f"export lacks columns {missing_cols}")
+    return CheckOutcome(not f, f, {"exported_rows": exported.height, "dataset_rows": dataset.height})
 
 
-def check_outlines(outlines: pl.DataFrame, seeds: pl.DataFrame, config: CosmoConfig) -> CheckOutcome:
-    f: list[str] = []
-    dup = _unique(outlines, "outline_id")
-    _expect(f, dup == 0, f"{dup} rows share an outline_id")
-    unplanned = seeds.join(outlines, on="seed_id", how="anti").height
-    _expect(f, unplanned == 0, f"{unplanned} seeds have no outline")
-    empty = outlines.filter(pl.col("prompt").str.strip_chars() == "").height
-    _expect(f, empty == 0, f"{empty} outlines have an empty prompt")
-    allowed = {
-        "content_type": {c.id for c in config.outlines.content_types},
-        "audience": {a.id for a in config.outlines.audiences},
-        "style": {s.id for s in config.outlines.styles},
-    }
-    for column, values in allowed.items():
-        unknown = sorted(set(outlines[column].to_list()) - values)
-        _expect(f, not unknown, f"{column} values {unknown} are not configured")
-    # Grounding: an outline lists facts of its own seed, and only those; a seed with facts gives it some.
-    seed_facts = {s["seed_id"]: {(x["property"], x["value"]) for x in s["facts"] or []} for s in seeds.iter_rows(named=True)}
-    ungrounded = without_facts = 0
-    for o in outlines.iter_rows(named=True):
-        listed = {(x["property"], x["value"]) for x in o["required_facts"] or []}
-        known = seed_facts.get(o["seed_id"], set())
-        ungrounded += bool(listed - known)
-        without_facts += bool(known and not listed)
-    _expect(f, ungrounded == 0, f"{ungrounded} outlines list facts their seed does not have")
-    _expect(f, without_facts == 0, f"{without_facts} outlines list none of their seed's facts")
-    no_sections = outlines.filter(pl.col("sections").list.len().fill_null(0) == 0).height if outlines.height else 0
-    _expect(f, no_sections == 0, f"{no_sections} outlines have no sections")
-    return CheckOutcome(not f, f, {"rows": outlines.height, "seeds_without_outline": unplanned, "ungrounded": ungrounded})
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def min_kept_articles(drafts: int, min_kept_share: float) -> int:
+    """The fewest kept articles that meet filters.yaml min_kept_share for a partition of `drafts`."""
+    return math.ceil(round(drafts * min_kept_share, 9))
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        value = ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    return _clip(str(value), limit)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
+
 
 
 def check_outline_mix(mix: dict[str, dict], rows: int, tolerance_pp: float) -> CheckOutcome:
@@ -101,56 +237,3 @@ def check_outline_mix(mix: dict[str, dict], rows: int, tolerance_pp: float) -> C
         not f, f,
         {"allowed_deviation_pp": round(allowed, 2), **{f"max_{c}_deviation_pp": r["max_deviation_pp"] for c, r in mix.items()}},
     )
-
-
-def check_drafts(drafts: pl.DataFrame, outlines: pl.DataFrame, max_failed_share: float) -> CheckOutcome:
-    f: list[str] = []
-    dup = _unique(drafts, "draft_id")
-    _expect(f, dup == 0, f"{dup} rows share a draft_id")
-    missing = outlines.join(drafts, on="outline_id", how="anti").height
-    _expect(f, missing == 0, f"{missing} outlines have no draft")
-    failed = drafts.filter(pl.col("status") != "ok").height
-    share = failed / drafts.height if drafts.height else 0.0
-    _expect(f, share <= max_failed_share, f"{share:.1%} of requests failed (limit {max_failed_share:.0%})")
-    negative = drafts.filter(pl.col("cost_usd") < 0).height
-    _expect(f, negative == 0, f"{negative} drafts have a negative cost")
-    return CheckOutcome(not f, f, {"rows": drafts.height, "failed": failed, "failed_share": round(share, 4)})
-
-
-def check_filtered(
-    kept: pl.DataFrame, rejected: pl.DataFrame, drafts: pl.DataFrame, min_kept_share: float
-) -> CheckOutcome:
-    f: list[str] = []
-    decided = pl.concat([kept.select("draft_id"), rejected.select("draft_id")])
-    _expect(f, decided.height == drafts.height, f"{decided.height} decisions for {drafts.height} drafts")
-    _expect(f, _unique(decided, "draft_id") == 0, "a draft is both kept and rejected")
-    vanished = drafts.join(decided, on="draft_id", how="anti").height
-    _expect(f, vanished == 0, f"{vanished} drafts are neither kept nor rejected")
-    out_of_range = kept.filter((pl.col("quality_score") < 0) | (pl.col("quality_score") > 1)).height
-    _expect(f, out_of_range == 0, f"{out_of_range} quality scores outside [0, 1]")
-    share = kept.height / drafts.height if drafts.height else 0.0
-    _expect(f, share >= min_kept_share, f"kept {share:.1%} of drafts (minimum {min_kept_share:.0%})")
-    return CheckOutcome(not f, f, {"kept": kept.height, "rejected": rejected.height, "kept_share": round(share, 4)})
-
-
-def check_balanced(dataset: pl.DataFrame, max_per_seed: int) -> CheckOutcome:
-    f: list[str] = []
-    dup = _unique(dataset, "id")
-    _expect(f, dup == 0, f"{dup} rows share an id")
-    required = ["text", "domain", "language", "title", "topic_type", "content_type", "audience", "style", "model"]
-    nulls = {c: int(dataset[c].null_count()) for c in required if dataset[c].null_count()}
-    _expect(f, not nulls, f"metadata missing: {nulls}")
-    over = dataset.group_by("seed_id").len().filter(pl.col("len") > max_per_seed).height if dataset.height else 0
-    _expect(f, over == 0, f"{over} seeds exceed max_per_seed={max_per_seed}")
-    return CheckOutcome(not f, f, {"rows": dataset.height, "duplicate_ids": dup, "seeds_over_cap": over})
-
-
-def check_export(exported: pl.DataFrame, dataset: pl.DataFrame) -> CheckOutcome:
-    f: list[str] = []
-    _expect(f, exported.height == dataset.height, f"export has {exported.height} rows, dataset {dataset.height}")
-    if exported.height and dataset.height:
-        differ = set(exported["id"].to_list()) ^ set(dataset["id"].to_list())
-        _expect(f, not differ, f"{len(differ)} ids differ between export and dataset")
-    missing_cols = [c for c in dataset.columns if c not in exported.columns]
-    _expect(f, not missing_cols, f"export lacks columns {missing_cols}")
-    return CheckOutcome(not f, f, {"exported_rows": exported.height, "dataset_rows": dataset.height})

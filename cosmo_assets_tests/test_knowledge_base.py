@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cosmo_assets.config import ConfigError, load_config
-from cosmo_assets.contracts import check_seeds
+from cosmo_assets.contracts import quarantined_share_within_limit
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.stages.seeds import SeedFileError, read_seeds
@@ -257,10 +257,10 @@ def test_seeds_check_fails_when_the_bad_share_passes_the_threshold(config_dir):
     config = load_config(config_dir)
     batch = read_seeds(config, "alpha", "en", None)
     assert batch.seeds.height == 4 and batch.read == 5 and batch.bad_share == pytest.approx(0.2)
-    failing = check_seeds(batch.seeds, batch.quarantine, batch.read, max_bad_share=0.05)
+    failing = quarantined_share_within_limit(batch.quarantine, batch.read, max_bad_share=0.05)
     assert not failing.passed
-    assert failing.description.startswith("20.0% of the knowledge-base rows were quarantined (limit 5%): {'malformed_json': 1}")
-    assert check_seeds(batch.seeds, batch.quarantine, batch.read, max_bad_share=0.25).passed
+    assert failing.observed == {"rows_read": 5, "quarantined": 1, "bad_share": 0.2, "reasons": {"malformed_json": 1}}
+    assert quarantined_share_within_limit(batch.quarantine, batch.read, max_bad_share=0.25).passed
 
 
 def test_the_seeds_asset_writes_the_quarantine_table_and_goes_on(config_dir, tmp_path):
@@ -279,10 +279,11 @@ def test_the_seeds_asset_writes_the_quarantine_table_and_goes_on(config_dir, tmp
         )
         assert result.success
         [check] = result.get_asset_check_evaluations()
-        assert check.passed and check.metadata["bad_share"].value == 0.2
+        assert check.passed and "quarantined share of knowledge-base rows" in check.metadata["expectations"].value
         [event] = result.get_asset_materialization_events()
         metadata = event.materialization.metadata
         assert metadata["quarantined"].value == 1 and metadata["rows"].value == 4
+        assert metadata["bad_share"].value == 0.2
     with duckdb.connect(str(config.duckdb_path()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM seeds").fetchone()[0] == 4
         rows = con.execute("SELECT domain, language, source, location, source_id, reason, detail FROM seed_quarantine").fetchall()

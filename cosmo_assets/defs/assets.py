@@ -35,6 +35,23 @@ def _check_result(name: str, outcome: contracts.CheckOutcome) -> dg.AssetCheckRe
     )
 
 
+def _contract_result(name: str, table: str, frame: pl.DataFrame, cosmo: CosmoResource, **inputs) -> dg.AssetCheckResult:
+    """Run `table`'s great-expectations suite (cosmo_assets/expectations.py) on the partition just written;
+    `inputs` are the upstream frames (and quota targets) that `check_partition` takes. The check fails as
+    ERROR (blocking what follows) if any ERROR expectation failed, as WARN if only WARN ones did."""
+    from cosmo_assets.expectations import check_partition  # GX takes 5 s or more to import: only when a check runs
+
+    outcome = check_partition(table, frame, cosmo.config, **inputs)
+    meta = outcome.metadata()
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "error" else dg.AssetCheckSeverity.WARN,
+        description=outcome.description,
+        metadata={**meta, "expectations": dg.MetadataValue.md(meta["expectations"]), "failed": dg.MetadataValue.json(meta["failed"])},
+    )
+
+
 def _preview(frame: pl.DataFrame, columns: list[str], rows: int = 5) -> dg.MetadataValue:
     if frame.height == 0:
         return dg.MetadataValue.md("_empty partition_")
@@ -62,7 +79,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_1_seeds",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
-        check_specs=[spec("seeds", "seeds_contract", "Seeds exist, with unique ids, titles and known topic types; the quarantined share stays under seeds.yaml max_bad_share.", per_domain)],
+        check_specs=[spec("seeds", "seeds_contract", "GX suite (cosmo_assets/expectations.py): schema, unique ids, titles, known topic types; the quarantined share stays under seeds.yaml max_bad_share.", per_domain)],
     )
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Entities to write about, one row each with its facts, read from the domain's sources; bad rows go to seed_quarantine."""
@@ -82,10 +99,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "quarantine_preview": _preview(batch.quarantine, ["location", "reason", "detail"]),
             },
             check_results=[
-                _check_result(
-                    "seeds_contract",
-                    contracts.check_seeds(frame, batch.quarantine, batch.read, cosmo.config.seeds.max_bad_share),
-                )
+                _contract_result("seeds_contract", "seeds", frame, cosmo, quarantine=batch.quarantine, read=batch.read)
             ],
         )
 
@@ -96,7 +110,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         kinds={"duckdb", "jinja"},
         owners=OWNERS,
         check_specs=[
-            spec("outlines", "outlines_contract", "Every seed has an outline with a prompt, configured mix values and facts of its own seed.", per_domain),
+            spec("outlines", "outlines_contract", "GX suite: schema, every seed has an outline with facts of its own seed, configured content types, audiences and styles.", per_domain),
             spec("outlines", "outlines_mix", "Content types, audiences and styles are within mix_tolerance_pp of the configured mix (a warning).", per_domain),
         ],
     )
@@ -123,7 +137,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "preview": _preview(frame, ["title", "content_type", "audience", "style", "prompt"]),
             },
             check_results=[
-                _check_result("outlines_contract", contracts.check_outlines(frame, seed_rows, cosmo.config)),
+                _contract_result("outlines_contract", "outlines", frame, cosmo, seeds=seed_rows),
                 dg.AssetCheckResult(
                     check_name="outlines_mix",
                     passed=mix.passed,
@@ -140,7 +154,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_3_drafts",
         kinds={"duckdb", "litellm"},
         owners=OWNERS,
-        check_specs=[spec("drafts", "drafts_contract", "One draft per outline; the failed share stays under the configured limit.", per_domain)],
+        check_specs=[spec("drafts", "drafts_contract", "GX suite: schema, one draft per outline, failed share under the limit, tokens and cost.", per_domain)],
     )
     def drafts(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """One model completion per outline, with tokens, cost, latency and status."""
@@ -173,9 +187,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "draft_diversity": dg.MetadataValue.json(diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list())),
                 "preview": _preview(frame, ["status", "completion_tokens", "text"]),
             },
-            check_results=[
-                _check_result("drafts_contract", contracts.check_drafts(frame, outline_rows, settings.max_failed_share))
-            ],
+            check_results=[_contract_result("drafts_contract", "drafts", frame, cosmo, outlines=outline_rows)],
         )
 
     @dg.asset(
@@ -184,7 +196,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_4_filtered_articles",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
-        check_specs=[spec("filtered_articles", "filter_contract", "Every draft is kept or rejected with reasons; enough are kept.", per_domain)],
+        check_specs=[spec("filtered_articles", "filter_contract", "GX suite: schema, scores and lengths within the filters, kept share; every draft kept or rejected.", per_domain)],
     )
     def filtered_articles(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Drafts that pass length, repetition and language filters; the rest go to rejected_drafts with every reason."""
@@ -204,10 +216,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "preview": _preview(kept, ["word_count", "quality_score", "text"]),
             },
             check_results=[
-                _check_result(
-                    "filter_contract",
-                    contracts.check_filtered(kept, rejected, draft_frame, cosmo.config.filters.min_kept_share),
-                )
+                _contract_result("filter_contract", "filtered_articles", kept, cosmo, drafts=draft_frame, rejected=rejected)
             ],
         )
 
@@ -225,7 +234,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         kinds={"duckdb", "sql"},
         owners=OWNERS,
         automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[spec("balanced_dataset", "balanced_contract", "Unique ids, full metadata, per-seed caps respected.", per_language)],
+        check_specs=[spec("balanced_dataset", "balanced_contract", "GX suite: schema, unique ids and texts, configured mix values, quality, per-seed cap.", per_language)],
     )
     def balanced_dataset(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """The release of one language across every domain, drawn by the SQL models in dbt_like_sql/."""
@@ -241,9 +250,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "by_content_type": dg.MetadataValue.json(dict(frame.group_by("content_type").len().iter_rows())),
                 "preview": _preview(frame, ["domain", "title", "content_type", "text"]),
             },
-            check_results=[
-                _check_result("balanced_contract", contracts.check_balanced(frame, cosmo.config.balance.max_per_seed))
-            ],
+            check_results=[_contract_result("balanced_contract", "balanced_dataset", frame, cosmo)],
         )
 
     @dg.asset(

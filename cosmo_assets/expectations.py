@@ -1,0 +1,508 @@
+"""The data contracts: one great-expectations suite per stage table, built from config, run on the
+partition just written.
+
+Read a table's contract in its function below (`seeds_expectations`, `outlines_expectations`,
+`drafts_expectations`, `filtered_articles_expectations`, `balanced_dataset_expectations`). Each
+expectation carries its name (GX `description`) and its severity: "critical" failures are ERROR and
+stop the downstream partition; "warning" failures (WARN) show in the UI without blocking.
+Values known only at run time (the upstream partition's ids, the kept-share floor) are GX suite
+parameters ({"$PARAMETER": name}), given to `validate`.
+
+Importing this module imports great_expectations (about 5 s): the Dagster layer imports it inside
+the check, never at definition load.
+"""
+
+from __future__ import annotations
+
+import os
+
+# GX 1.x sends no usage statistics; older 1.x releases read this flag first. Set it before the
+# import so no GX release on the supported range reaches the network from a pipeline run.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import functools  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Mapping, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
+
+import great_expectations as gx  # noqa: E402
+import great_expectations.expectations as gxe  # noqa: E402
+import pandas as pd  # noqa: E402
+import polars as pl  # noqa: E402
+from great_expectations.data_context.types.base import (  # noqa: E402
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.expectations.row_conditions import Column  # noqa: E402
+
+from cosmo_assets.config import TOPIC_TYPES, CosmoConfig  # noqa: E402
+from cosmo_assets.contracts import (  # noqa: E402
+    EXAMPLES,
+    ContractOutcome,
+    ExpectationResult,
+    articles_per_seed_within_cap,
+    every_draft_decided_once,
+    min_kept_articles,
+    outlines_use_their_seed_facts,
+    quarantined_share_within_limit,
+)
+from cosmo_assets.storage import TABLES, frame_schema  # noqa: E402
+
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+WARNING = "warning"  # GX severity of an expectation that shows in the UI but does not block
+BLANK = r"^\s*$"
+
+# The column that names a row, so unexpected examples say which rows broke an expectation.
+ROW_ID = {
+    "seeds": "seed_id",
+    "outlines": "outline_id",
+    "drafts": "draft_id",
+    "filtered_articles": "draft_id",
+    "balanced_dataset": "id",
+}
+
+
+# --- what every table shares: columns, types and NOT NULL exactly as storage.TABLES declares -----
+
+
+def table_shape(table: str) -> list[gxe.Expectation]:
+    columns = TABLES[table]
+    polars_types = frame_schema(table)
+    shape: list[gxe.Expectation] = [
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=list(columns), exact_match=True, description=f"columns are those of the {table} table"
+        )
+    ]
+    for column, sql_type in columns.items():
+        declared = sql_type.removesuffix(" NOT NULL")
+        pandas_type = _pandas_type_name(polars_types[column])
+        if pandas_type:
+            shape.append(
+                gxe.ExpectColumnValuesToBeInTypeList(
+                    column=column, type_list=[pandas_type], description=f"{column} is {declared}"
+                )
+            )
+        if sql_type.endswith("NOT NULL"):
+            shape.append(gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is never null"))
+    return shape
+
+
+def _in_config(column: str, values: Sequence[str], where: str) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=column, value_set=sorted(values), description=f"{column} is one of {where}"
+    )
+
+
+def _partition_keys(config: CosmoConfig, *, with_domain: bool = True) -> list[gxe.Expectation]:
+    keys = [_in_config("language", config.enabled_languages, "the enabled languages (languages.yaml)")]
+    if with_domain:
+        keys.insert(0, _in_config("domain", config.domain_names, "the configured domains (domains/)"))
+    return keys
+
+
+def _article_mix(config: CosmoConfig) -> list[gxe.Expectation]:
+    mix = config.outlines
+    return [
+        _in_config("topic_type", TOPIC_TYPES, "the known topic types"),
+        _in_config("content_type", [c.id for c in mix.content_types], "the content types in outlines.yaml"),
+        _in_config("audience", [a.id for a in mix.audiences], "the audiences in outlines.yaml"),
+        _in_config("style", [s.id for s in mix.styles], "the styles in outlines.yaml"),
+    ]
+
+
+def _unique(column: str, description: str | None = None, **kwargs: Any) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeUnique(column=column, description=description or f"{column} is unique", **kwargs)
+
+
+def _between(column: str, low: float | None, high: float | None, description: str, **kwargs: Any) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column, min_value=low, max_value=high, description=description, **kwargs
+    )
+
+
+def _where_status(status: str) -> dict[str, Any]:
+    return {"row_condition": Column("status") == status}
+
+
+# --- one suite per table ---------------------------------------------------------------------------
+
+
+def seeds_expectations(config: CosmoConfig) -> list[gxe.Expectation]:
+    """Entities read from the knowledge base, one partition (domain × language)."""
+    return [
+        *table_shape("seeds"),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, description="the partition has seeds"),
+        _unique("seed_id"),
+        gxe.ExpectColumnValuesToNotMatchRegex(column="title", regex=BLANK, description="title is not blank"),
+        _in_config("topic_type", TOPIC_TYPES, "the known topic types"),
+        *_partition_keys(config),
+        # Two entities with one title are usually one entity entered twice in the knowledge base.
+        _unique("title", "titles are unique", severity=WARNING),
+    ]
+
+
+def outlines_expectations(config: CosmoConfig) -> list[gxe.Expectation]:
+    """Article plans. Parameter `seed_ids`: the ids of the partition's seeds."""
+    return [
+        *table_shape("outlines"),
+        _unique("outline_id"),
+        gxe.ExpectColumnDistinctValuesToContainSet(
+            column="seed_id", value_set={"$PARAMETER": "seed_ids"}, description="every seed has an outline"
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="seed_id", value_set={"$PARAMETER": "seed_ids"}, description="every outline plans a seed of the partition"
+        ),
+        *_article_mix(config),
+        _in_config("template_id", [c.template for c in config.outlines.content_types], "the templates in outlines.yaml"),
+        *_partition_keys(config),
+        gxe.ExpectColumnValuesToNotMatchRegex(column="prompt", regex=BLANK, description="prompt is not blank"),
+        _between("variant", 0, None, "variant is 0 or more"),
+        # The same prompt twice pays the model twice for one draft.
+        _unique("prompt_hash", "prompts are unique", severity=WARNING),
+    ]
+
+
+def drafts_expectations(config: CosmoConfig) -> list[gxe.Expectation]:
+    """Model completions. Parameter `outline_ids`: the ids of the partition's outlines."""
+    model = config.model
+    ok, failed = _where_status("ok"), _where_status("failed")
+    return [
+        *table_shape("drafts"),
+        _unique("draft_id"),
+        _unique("outline_id", "one draft per outline"),
+        gxe.ExpectColumnDistinctValuesToContainSet(
+            column="outline_id", value_set={"$PARAMETER": "outline_ids"}, description="every outline has a draft"
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="outline_id", value_set={"$PARAMETER": "outline_ids"}, description="every draft expands an outline of the partition"
+        ),
+        *_partition_keys(config),
+        gxe.ExpectColumnValuesToBeInSet(column="model", value_set=[model.model], description="model is the configured model"),
+        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "failed"], description="status is ok or failed"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="status", value_set=["ok"], mostly=round(1 - model.max_failed_share, 6),
+            description=f"at least {1 - model.max_failed_share:.0%} of requests succeed (model.yaml max_failed_share)",
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(column="text", description="an ok draft has text", **ok),
+        gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=BLANK, description="an ok draft's text is not blank", **ok),
+        gxe.ExpectColumnValuesToNotBeNull(column="error", description="a failed draft says why", **failed),
+        _between("cost_usd", 0, None, "cost_usd is 0 or more"),
+        _between("prompt_tokens", 0, None, "prompt_tokens is 0 or more"),
+        _between("completion_tokens", 0, None, "completion_tokens is 0 or more"),
+        _between("latency_s", 0, None, "latency_s is 0 or more"),
+        # Some servers report no usage; the release then falls back to word counts for token_count.
+        _between("completion_tokens", 1, None, "an ok draft reports its completion tokens", severity=WARNING, **ok),
+        _between(
+            "completion_tokens", None, model.max_tokens,
+            f"completion_tokens stay within max_tokens ({model.max_tokens}, model.yaml)", severity=WARNING,
+        ),
+    ]
+
+
+def filtered_articles_expectations(config: CosmoConfig) -> list[gxe.Expectation]:
+    """Kept drafts with their scores. Parameters: `draft_ids` (the partition's drafts), `drafts`
+    (how many) and `min_kept` (the fewest kept articles that meet min_kept_share)."""
+    f = config.filters
+    return [
+        *table_shape("filtered_articles"),
+        _unique("draft_id"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="draft_id", value_set={"$PARAMETER": "draft_ids"}, description="every article is a draft of the partition"
+        ),
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value={"$PARAMETER": "min_kept"}, max_value={"$PARAMETER": "drafts"},
+            description=f"between {f.min_kept_share:.0%} and 100% of drafts are kept (filters.yaml min_kept_share)",
+        ),
+        *_partition_keys(config),
+        gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=BLANK, description="text is not blank"),
+        _between("word_count", f.min_words, f.max_words, f"word_count is within [{f.min_words}, {f.max_words}] (filters.yaml)"),
+        _between("mean_word_length", 0, None, "mean_word_length is 0 or more"),
+        _between("duplicate_line_share", 0, f.max_duplicate_line_share, f"duplicate_line_share is within [0, {f.max_duplicate_line_share}]"),
+        _between("top_trigram_share", 0, f.max_top_trigram_share, f"top_trigram_share is within [0, {f.max_top_trigram_share}]"),
+        _between("duplicate_5gram_share", 0, f.max_duplicate_5gram_share, f"duplicate_5gram_share is within [0, {f.max_duplicate_5gram_share}]"),
+        _between("language_confidence", f.min_language_confidence, 1, f"language_confidence is within [{f.min_language_confidence}, 1]"),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="language_detected", column_B="language", description="the detected language is the partition's"
+        ),
+        _between("quality_score", 0, 1, "quality_score is within [0, 1]"),
+        # Exact copies should not survive filtering; near-duplicate removal belongs to the filters.
+        _unique("text", "article texts are unique", severity=WARNING),
+    ]
+
+
+def balanced_dataset_expectations(
+    config: CosmoConfig,
+    quota_targets: Mapping[str, Mapping[str, float]] | None = None,
+    quota_tolerance: float = 0.05,
+) -> list[gxe.Expectation]:
+    """The release of one language across every domain. Quotas (target shares per column value)
+    are WARN: whether the supply allowed a target is for the balancing stage to judge."""
+    b = config.balance
+    suite = [
+        *table_shape("balanced_dataset"),
+        _unique("id"),
+        _unique("text", "texts are unique across domains"),
+        *_partition_keys(config),
+        *_article_mix(config),
+        gxe.ExpectColumnValuesToBeInSet(column="source", value_set=["real", "synthetic"], description="source is real or synthetic"),
+        _between("token_count", 1, None, "token_count is 1 or more"),
+        _between("quality_score", b.min_quality_score, 1, f"quality_score is within [{b.min_quality_score}, 1] (balance.yaml min_quality_score)"),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, description="the release has articles", severity=WARNING),
+    ]
+    if b.max_per_language:
+        suite.append(
+            gxe.ExpectTableRowCountToBeBetween(
+                max_value=b.max_per_language, description=f"at most {b.max_per_language} articles (balance.yaml max_per_language)"
+            )
+        )
+    if quota_targets:
+        suite += quota_expectations(quota_targets, quota_tolerance)
+    return suite
+
+
+def quota_expectations(targets: Mapping[str, Mapping[str, float]], tolerance: float) -> list[gxe.Expectation]:
+    """For each column and value, its share of the synthetic articles stays within target ± tolerance
+    (WARN; real text mixed into a release is outside the quotas).
+
+    GX has no "share of one value" expectation, so each bound is the `mostly` of an in-set rule:
+    share(value) >= target - tolerance, and share(other values) >= 1 - (target + tolerance).
+    """
+    synthetic = {"row_condition": Column("source") == "synthetic"}
+    quotas = []
+    for column, shares in targets.items():
+        for value, target in shares.items():
+            low, high = max(target - tolerance, 0.0), min(target + tolerance, 1.0)
+            if low > 0:
+                quotas.append(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column=column, value_set=[value], mostly=round(low, 6), severity=WARNING, **synthetic,
+                        description=f"quota: {column} {value} is at least {low:.0%} (target {target:.0%} ± {tolerance:.0%})",
+                    )
+                )
+            if high < 1:
+                quotas.append(
+                    gxe.ExpectColumnValuesToNotBeInSet(
+                        column=column, value_set=[value], mostly=round(1 - high, 6), severity=WARNING, **synthetic,
+                        description=f"quota: {column} {value} is at most {high:.0%} (target {target:.0%} ± {tolerance:.0%})",
+                    )
+                )
+    return quotas
+
+
+SUITES = {
+    "seeds": seeds_expectations,
+    "outlines": outlines_expectations,
+    "drafts": drafts_expectations,
+    "filtered_articles": filtered_articles_expectations,
+    "balanced_dataset": balanced_dataset_expectations,
+}
+
+
+def suite(table: str, config: CosmoConfig, **options: Any) -> gx.ExpectationSuite:
+    expectations = SUITES[table](config, **options)
+    names = [e.description for e in expectations]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{table} suite: expectation names must be unique, repeated: {repeated}")
+    return gx.ExpectationSuite(name=f"{table}_contract", expectations=expectations)
+
+
+# --- running a suite on one partition ---------------------------------------------------------------
+
+
+def validate(
+    table: str,
+    frame: pl.DataFrame,
+    config: CosmoConfig,
+    parameters: Mapping[str, Any] | None = None,
+    cross_table: Sequence[ExpectationResult] = (),
+    **options: Any,
+) -> ContractOutcome:
+    """Run `table`'s suite on one partition's frame; `cross_table` results (rules GX cannot express on
+    one frame) join the same outcome. `options` go to the suite's builder (e.g. quota targets)."""
+    started = time.perf_counter()
+    contract = suite(table, config, **options)
+    parameters = dict(parameters or {})
+    missing = sorted(_parameters_of(contract) - set(parameters))
+    if missing:
+        raise ValueError(f"{table} suite needs parameters {missing}; got {sorted(parameters)}")
+    data = to_pandas(frame)
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
+    run = batch.validate(
+        contract,
+        expectation_parameters=parameters,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+    )
+    by_name = {r.expectation_config.description: r for r in run.results}
+    results = [_result(by_name[e.description], data, ROW_ID[table]) for e in contract.expectations]
+    return ContractOutcome(table, frame.height, results + list(cross_table), time.perf_counter() - started)
+
+
+def check_partition(
+    table: str,
+    frame: pl.DataFrame,
+    config: CosmoConfig,
+    *,
+    quota_targets: Mapping[str, Mapping[str, float]] | None = None,
+    quota_tolerance: float = 0.05,
+    read: int = 0,
+    **upstream: pl.DataFrame,
+) -> ContractOutcome:
+    """The contract of the partition just written. `upstream` holds the frames that cross-table
+    expectations compare against: seeds take their `quarantine` (and `read`, the rows read); outlines need `seeds`; drafts need `outlines`; filtered_articles
+    need `drafts` and `rejected`. The balanced dataset takes the quota targets its release aimed at."""
+    if table == "seeds" and "quarantine" in upstream:
+        rule = quarantined_share_within_limit(upstream["quarantine"], read, config.seeds.max_bad_share)
+        return validate(table, frame, config, cross_table=[rule])
+    if table == "outlines":
+        seeds = upstream["seeds"]
+        return validate(
+            table, frame, config, {"seed_ids": seeds["seed_id"].to_list()}, [outlines_use_their_seed_facts(frame, seeds)]
+        )
+    if table == "drafts":
+        return validate(table, frame, config, {"outline_ids": upstream["outlines"]["outline_id"].to_list()})
+    if table == "filtered_articles":
+        drafts, rejected = upstream["drafts"], upstream["rejected"]
+        parameters = {
+            "draft_ids": drafts["draft_id"].to_list(),
+            "drafts": drafts.height,
+            "min_kept": min_kept_articles(drafts.height, config.filters.min_kept_share),
+        }
+        return validate(table, frame, config, parameters, [every_draft_decided_once(frame, rejected, drafts)])
+    if table == "balanced_dataset":
+        return validate(
+            table, frame, config,
+            cross_table=[articles_per_seed_within_cap(frame, config.balance.max_per_seed)],
+            quota_targets=quota_targets, quota_tolerance=quota_tolerance,
+        )
+    return validate(table, frame, config)
+
+
+@functools.cache
+def _batch_definition():
+    # Ephemeral: nothing written to disk, no GX project folder, no cloud; one per process.
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+        ),
+    )
+    asset = context.data_sources.add_pandas("cosmo_partitions").add_dataframe_asset("partition")
+    return asset.add_batch_definition_whole_dataframe("the_partition_just_written")
+
+
+def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """GX validates pandas. Integers and booleans become nullable pandas types (a null must not turn
+    an INTEGER column into floats); strings, lists and structs become Python objects, whichever
+    string dtype the installed pandas prefers."""
+    columns = {}
+    for name, dtype in frame.schema.items():
+        series = frame[name]
+        if dtype.is_integer():
+            columns[name] = pd.Series(series.to_list(), dtype=str(dtype))  # Int32, UInt8, ...
+        elif dtype == pl.Boolean:
+            columns[name] = pd.Series(series.to_list(), dtype="boolean")
+        elif dtype.is_float():
+            columns[name] = pd.Series(series.to_numpy(), dtype=str(dtype).lower())
+        else:
+            columns[name] = pd.Series(series.to_list(), dtype=object)
+    return pd.DataFrame(columns, index=pd.RangeIndex(frame.height))
+
+
+def _pandas_type_name(dtype: pl.DataType) -> str | None:
+    """The type name GX's type-list expectation matches for a column that `to_pandas` converted."""
+    if dtype.is_integer():
+        return f"{dtype}Dtype"  # Int32 -> pandas Int32Dtype
+    if dtype == pl.Boolean:
+        return "BooleanDtype"
+    if dtype.is_float():
+        return str(dtype).lower()  # float64
+    if dtype == pl.String:
+        return "str"
+    if isinstance(dtype, pl.List):
+        return "list"
+    if isinstance(dtype, pl.Struct):
+        return "dict"
+    return None  # dates and others: the column set still covers them
+
+
+def _parameters_of(contract: gx.ExpectationSuite) -> set[str]:
+    found = set()
+    for expectation in contract.expectations:
+        for value in expectation.configuration.kwargs.values():
+            if isinstance(value, dict) and "$PARAMETER" in value:
+                found.add(value["$PARAMETER"])
+    return found
+
+
+def _result(run_result, data: pd.DataFrame, row_id: str) -> ExpectationResult:
+    config = run_result.expectation_config
+    found = run_result.result or {}
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
+    examples: list[Any] = []
+    error = _exception_message(run_result.exception_info)
+    if error is not None:
+        observed: Any = f"could not evaluate: {error}"
+    elif "observed_value" in found and found["observed_value"] is not None:
+        observed = _plain(found["observed_value"])
+    elif "missing_count" in found and "partial_missing_list" in found:
+        observed = {"missing": found["missing_count"]}
+        examples = [_plain(v) for v in found["partial_missing_list"][:EXAMPLES]]
+    elif "unexpected_count" in found:
+        observed = {"unexpected_rows": found["unexpected_count"], "rows_checked": found.get("element_count", 0)}
+        if kwargs.get("mostly") is not None and found.get("element_count"):
+            observed["share_meeting_it"] = round(1 - found["unexpected_count"] / found["element_count"], 4)
+            observed["share_required"] = kwargs["mostly"]
+        rows = found.get("partial_unexpected_index_list") or []
+        values = found.get("partial_unexpected_list") or []
+        for index, value in list(zip(rows, values))[:EXAMPLES]:
+            key = data[row_id].iloc[index] if row_id in data and isinstance(index, int) else index
+            examples.append({row_id: _plain(key), "value": _plain(value)})
+    else:
+        observed = None
+    return ExpectationResult(
+        name=config.description,
+        passed=bool(run_result.success),
+        severity="warn" if str(getattr(config.severity, "value", config.severity)) == WARNING else "error",
+        observed=observed,
+        unexpected_examples=examples,
+        rule=_clip(f"{config.type}({', '.join(f'{k}={_plain(v)!r}' for k, v in kwargs.items())})", 300),
+    )
+
+
+def _exception_message(info: Mapping[str, Any] | None) -> str | None:
+    """The first error GX caught while evaluating an expectation (it reports them flat, or per metric)."""
+    if not info:
+        return None
+    found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, Mapping)]
+    for entry in found:
+        if entry.get("raised_exception"):
+            lines = str(entry.get("exception_message") or "unknown error").strip().splitlines()
+            return lines[0] if lines else "unknown error"
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly and short: numpy scalars to Python, long lists and strings clipped."""
+    if type(value).__module__ == "numpy":  # numpy arrays and scalars GX returns
+        value = value.tolist()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, str):
+        return _clip(re.sub(r"\s+", " ", value), 120)
+    if isinstance(value, (list, tuple, set)):
+        items = [_plain(v) for v in list(value)[:5]]
+        return items + [f"… {len(value) - 5} more"] if len(value) > 5 else items
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
