@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -69,8 +69,16 @@ def _draw(options: Sequence, weights: Sequence[float], *key: object):
     return options[-1]
 
 
-def build_outlines(config: CosmoConfig, seeds: pl.DataFrame) -> pl.DataFrame:
+def build_outlines(config: CosmoConfig, seeds: pl.DataFrame, excluded_templates: Collection[str] = ()) -> pl.DataFrame:
+    """`excluded_templates`: templates reviewers rejected (stages/review.py excluded_templates); no
+    outline draws them."""
     settings = config.outlines
+    content_types = [ct for ct in settings.content_types if ct.template not in set(excluded_templates)]
+    if not content_types:
+        raise TemplateError(
+            f"every content type's template is left out by review verdicts ({sorted(excluded_templates)}); "
+            "edit a template (its new version is reviewed afresh) or lower review.min_accept_rate in balance.yaml"
+        )
     library = TemplateLibrary(config.root / "templates")
     versions = {ct.template: library.version(ct.template) for ct in settings.content_types}
     salt = config.project.run.random_seed
@@ -78,7 +86,7 @@ def build_outlines(config: CosmoConfig, seeds: pl.DataFrame) -> pl.DataFrame:
     for seed in seeds.iter_rows(named=True):
         variant = 0
         key = (salt, seed["seed_id"], variant)
-        content_type = _draw(settings.content_types, [c.weight for c in settings.content_types], "content_type", *key)
+        content_type = _draw(content_types, [c.weight for c in content_types], "content_type", *key)
         audience = _draw(settings.audiences, [a.weight for a in settings.audiences], "audience", *key)
         style = _draw(settings.styles, [s.weight for s in settings.styles], "style", *key)
         sections = settings.sections[seed["topic_type"]]
