@@ -141,18 +141,16 @@ def dataset_card(
                   report_markdown(context.quota_report), ""]
     if chart_names:
         lines += ["## Charts", ""] + [f"![{Path(n).stem}](charts/{n})" for n in chart_names] + [""]
+    costs = context.costs if context.costs is not None else pl.DataFrame()
+    total_cost = float(costs["cost_usd"].sum()) if costs.height else 0.0
     lines += ["## Cost", ""]
-    if context.costs is not None and context.costs.height:
-        lines += ["Every draft of this language, kept or not:", "",
+    if costs.height:
+        lines += ["Every draft of this language, kept or not (all were paid for):", "",
                   "| model | drafts | prompt tokens | completion tokens | cost (USD) |", "|---|---|---|---|---|"]
-        lines += [f"| {m} | {d} | {p} | {c} | {usd:.4f} |" for m, d, p, c, usd in context.costs.iter_rows()]
-        total = context.costs["cost_usd"].sum()
-        lines += [f"| **total** | {context.costs['drafts'].sum()} | {context.costs['prompt_tokens'].sum()} | "
-                  f"{context.costs['completion_tokens'].sum()} | {total:.4f} |", ""]
-    else:
-        lines += ["No drafts recorded for this language.", ""]
-    lines += [f"Total cost: {float(context.costs['cost_usd'].sum()) if context.costs is not None else 0.0:.4f} USD; "
-              f"of the released articles: {context.released_cost_usd:.4f} USD.", ""]
+        lines += [f"| {m} | {d} | {p} | {c} | {usd:.4f} |" for m, d, p, c, usd in costs.iter_rows()]
+        lines += [f"| **total** | {costs['drafts'].sum()} | {costs['prompt_tokens'].sum()} | "
+                  f"{costs['completion_tokens'].sum()} | {total_cost:.4f} |", ""]
+    lines += [f"Total cost: {total_cost:.4f} USD; of the released articles: {context.released_cost_usd:.4f} USD.", ""]
     if context.corpora:
         lines += ["## Real text", "", "| corpus | licence |", "|---|---|"]
         lines += [f"| {c['name']} | {c['license']} |" for c in context.corpora] + [""]

@@ -24,7 +24,9 @@ import polars as pl
 
 from cosmo_assets.config import QUOTA_DIMENSIONS, BalanceSettings, QuotaSettings
 
-_EPS = 1e-9
+# Looser than the solver's feasibility tolerance (1e-7), so a count it accepts is never judged a miss
+# for floating-point noise in target x size.
+_EPS = 1e-6
 
 
 def resolve_targets(quotas: QuotaSettings, present: Mapping[str, Iterable[str]]) -> dict[str, dict[str, float]]:
@@ -126,20 +128,28 @@ class _QuotaModel:
     Variables: articles taken per unit, the release size N, and a shortfall per target bound.
     """
 
-    def __init__(self, units: pl.DataFrame, targets, floors, tolerance: float, max_per_seed: int, max_per_template):
-        self.units, self.targets, self.floors, self.tolerance = units, targets, floors, tolerance
+    def __init__(
+        self,
+        units: pl.DataFrame,
+        targets: Mapping[str, Mapping[str, float]],
+        floors: Mapping[str, float],
+        tolerance: float,
+        max_per_seed: int,
+        max_per_template: int | None,
+    ):
+        self.units, self.tolerance, self.n_units = units, tolerance, units.height
         self.available = units["row"].list.len().to_numpy().astype(float)
         self.quality = units["quality"].to_numpy()
-        n_units = units.height
-        members = lambda column, value: np.flatnonzero(units[column].to_numpy() == value)  # noqa: E731
-        self.bounds = [(dim, value, share, members(dim, value)) for dim, shares in targets.items() for value, share in shares.items()]
-        self.floor_rows = [(d, m, members("domain", d)) for d, m in floors.items()]
-        caps = []
+        # (share, units holding the value) per target; (share, units of the domain) per floor
+        self.bounds = [(share, self._members(dim, value)) for dim, shares in targets.items() for value, share in shares.items()]
+        self.floor_rows = [(share, self._members("domain", domain)) for domain, share in floors.items()]
+        # (units, cap): at most `cap` articles from these units together
+        self.caps = [(self._members("unit_seed", s), max_per_seed) for s in units["unit_seed"].unique().sort() if s]
         if max_per_template is not None:
-            caps += [(members("template_id", t), max_per_template) for t in units["template_id"].unique().sort()]
-        caps += [(members("unit_seed", s), max_per_seed) for s in units["unit_seed"].unique().sort() if s]
-        self.caps = caps
-        self.n_units = n_units
+            self.caps += [(self._members("template_id", t), max_per_template) for t in units["template_id"].unique().sort()]
+
+    def _members(self, column: str, value: str) -> np.ndarray:
+        return np.flatnonzero(self.units[column].to_numpy() == value)
 
     def capacity(self) -> int:
         """The most articles the caps let through together (seed and template caps can interact)."""
@@ -183,7 +193,7 @@ class _QuotaModel:
         constraint(np.arange(U), 1.0, None, 0, 0.0, 0.0)  # sum of units = N
         size = sizes[0]
         tol = self.tolerance
-        for k, (_, _, share, units) in enumerate(self.bounds):
+        for k, (share, units) in enumerate(self.bounds):
             if fixed:
                 low, high = allowed_range(share, size, tol)
                 constraint(units, 0.0, 2 * k, 1.0, low, np.inf)
@@ -194,7 +204,7 @@ class _QuotaModel:
             else:  # tolerance 0: the two whole numbers around share x N
                 constraint(units, share, 2 * k, 1.0, -1 + 1e-3, np.inf)
                 constraint(units, share, 2 * k + 1, -1.0, -np.inf, 1 - 1e-3)
-        for j, (_, share, units) in enumerate(self.floor_rows):
+        for j, (share, units) in enumerate(self.floor_rows):
             slack = 2 * len(self.bounds) + j
             if fixed:
                 constraint(units, 0.0, slack, 1.0, floor_count(share, size), np.inf)
