@@ -52,7 +52,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cosmo_assets.definitions import defs
-    from cosmo_assets.defs.schedules import GENERATE_JOB, RELEASE_JOB
+    from cosmo_assets.defs.schedules import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
     from cosmo_assets.storage import Storage
 
     domains = _pick(args.domains, config.domain_names, "domains")
@@ -69,8 +69,8 @@ def run_everything(config, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     failures: list[str] = []
 
-    def execute(job_name: str, key) -> None:
-        label = f"{job_name} {key}"
+    def execute(job_name: str, key=None) -> None:
+        label = f"{job_name} {key}" if key is not None else job_name
         print(f"-> {label}", flush=True)
         result = defs.resolve_job_def(job_name).execute_in_process(
             partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
@@ -79,6 +79,8 @@ def run_everything(config, args: argparse.Namespace) -> int:
             failures.append(f"{label} (run {result.run_id})")
             print(f"   FAILED: {label}; see the run {result.run_id} in the Dagster UI", flush=True)
 
+    if config.verdict_files():
+        execute(REVIEW_JOB)  # reviewers' verdicts first: templates they rejected stay out of this run
     for language in languages:
         for domain in domains:
             execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
@@ -106,6 +108,8 @@ def run_everything(config, args: argparse.Namespace) -> int:
             f"[{language}] drafts {drafts}, kept {kept} ({kept / drafts:.0%}), completion tokens {tokens}, "
             f"released {released_by_language.get(language, 0)}; export: {export}"
         )
+        print(f"[{language}] review sample: {config.review_sample_path(language)} "
+              f"(verdicts go in {config.root / config.balance.review.verdict_files})")
     print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
     if failures:
         print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)

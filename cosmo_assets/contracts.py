@@ -121,7 +121,8 @@ def every_draft_decided_once(kept: pl.DataFrame, rejected: pl.DataFrame, drafts:
 
 def articles_per_seed_within_cap(dataset: pl.DataFrame, max_per_seed: int) -> ExpectationResult:
     """No seed has more released articles than balance.yaml max_per_seed allows."""
-    counts = dataset.select(pl.col("seed_id").cast(pl.String)).group_by("seed_id").len()
+    # Real text has no seed: only synthetic articles count against the cap.
+    counts = dataset.select(pl.col("seed_id").cast(pl.String)).drop_nulls().group_by("seed_id").len()
     over = counts.filter(pl.col("len") > max_per_seed).sort("len", descending=True)
     return ExpectationResult(
         name=f"no seed has more than {max_per_seed} articles (balance.yaml max_per_seed)",
@@ -150,6 +151,13 @@ def quarantined_share_within_limit(quarantine: pl.DataFrame, read: int, max_bad_
 
 def outlines_use_their_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -> ExpectationResult:
     """Grounding: an outline lists facts of its own seed and only those; a seed with facts gives it some."""
+    facts_type = pl.List(pl.Struct({"property": pl.String, "value": pl.String}))
+    if outlines.schema.get("required_facts") != facts_type or seeds.schema.get("facts") != facts_type:
+        # A malformed frame fails its schema expectations; this rule judges well-formed facts only.
+        return ExpectationResult(
+            name="every outline lists facts of its own seed, and only those", passed=True, severity="error",
+            observed="not evaluated: required_facts or facts is not a list of {property, value}",
+        )
     seed_facts = {s["seed_id"]: {(x["property"], x["value"]) for x in s["facts"] or []} for s in seeds.iter_rows(named=True)}
     ungrounded: list[str] = []
     without_facts: list[str] = []
@@ -170,6 +178,14 @@ def outlines_use_their_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -
     )
 
 
+def as_expectation(name: str, outcome: "CheckOutcome") -> ExpectationResult:
+    """A polars-rule outcome (CheckOutcome) as one expectation of a great-expectations contract."""
+    return ExpectationResult(
+        name=name, passed=outcome.passed, severity="error", observed=outcome.metadata,
+        unexpected_examples=outcome.failures[:EXAMPLES], rule="polars: " + (outcome.description or ""),
+    )
+
+
 # --- the export (files on disk, not a table) ------------------------------------------------------
 
 
@@ -187,6 +203,96 @@ class CheckOutcome:
 def _expect(failures: list[str], ok: bool, message: str) -> None:
     if not ok:
         failures.append(message)
+
+
+def _unique(frame: pl.DataFrame, column: str) -> int:
+    """Number of rows whose `column` value appears more than once."""
+    return int(frame[column].is_duplicated().sum()) if frame.height else 0
+
+
+def check_candidates(candidates: pl.DataFrame) -> CheckOutcome:
+    f: list[str] = []
+    dup = _unique(candidates, "id")
+    _expect(f, dup == 0, f"{dup} rows share an id")
+    same_text = _unique(candidates, "text_key")
+    _expect(f, same_text == 0, f"{same_text} candidates share a text")
+    return CheckOutcome(not f, f, {"rows": candidates.height, "duplicate_texts": same_text})
+
+
+def check_allocation(allocation: pl.DataFrame, candidates: pl.DataFrame, planned_size: int) -> CheckOutcome:
+    f: list[str] = []
+    _expect(f, _unique(allocation, "id") == 0, "a candidate is decided twice")
+    undecided = candidates.join(allocation, on="id", how="anti").height
+    _expect(f, undecided == 0, f"{undecided} candidates have no decision")
+    selected = allocation.filter(pl.col("selected")).height
+    _expect(f, selected == planned_size, f"{selected} candidates selected, the plan says {planned_size}")
+    return CheckOutcome(not f, f, {"candidates": candidates.height, "selected": selected})
+
+
+def check_real_text(real_text: pl.DataFrame) -> CheckOutcome:
+    f: list[str] = []
+    dup = _unique(real_text, "id")
+    _expect(f, dup == 0, f"{dup} rows share an id")
+    blank = real_text.filter(pl.col("text").str.strip_chars() == "").height
+    _expect(f, blank == 0, f"{blank} texts are empty")
+    return CheckOutcome(not f, f, {"rows": real_text.height})
+
+
+def check_balanced(dataset: pl.DataFrame, max_per_seed: int, max_per_template: int | None = None) -> CheckOutcome:
+    f: list[str] = []
+    dup = _unique(dataset, "id")
+    _expect(f, dup == 0, f"{dup} rows share an id")
+    required = ["text", "domain", "language", "title", "content_type", "audience", "source", "token_count"]
+    # Real text has no style, template, seed, model or score; a synthetic article must have all.
+    synthetic_only = ["topic_type", "style", "template_id", "template_version", "seed_id", "model", "quality_score"]
+    synthetic = dataset.filter(pl.col("source") == "synthetic")
+    nulls = {c: int(dataset[c].null_count()) for c in required if dataset[c].null_count()}
+    nulls |= {c: int(synthetic[c].null_count()) for c in synthetic_only if synthetic[c].null_count()}
+    _expect(f, not nulls, f"metadata missing: {nulls}")
+    sources = sorted(set(dataset["source"].drop_nulls().to_list()) - {"synthetic", "real"})
+    _expect(f, not sources, f"unknown sources {sources}")
+    over = synthetic.group_by("seed_id").len().filter(pl.col("len") > max_per_seed).height if synthetic.height else 0
+    _expect(f, over == 0, f"{over} seeds exceed max_per_seed={max_per_seed}")
+    over_template = 0
+    if max_per_template is not None and synthetic.height:
+        over_template = synthetic.group_by("template_id").len().filter(pl.col("len") > max_per_template).height
+    _expect(f, over_template == 0, f"{over_template} templates exceed max_per_template={max_per_template}")
+    return CheckOutcome(
+        not f, f,
+        {"rows": dataset.height, "real": dataset.height - synthetic.height, "duplicate_ids": dup,
+         "seeds_over_cap": over, "templates_over_cap": over_template},
+    )
+
+
+def check_quotas(report: pl.DataFrame) -> CheckOutcome:
+    """Fails on a target missed by more than the tolerance while the supply would have allowed it
+    (status `missed`); targets the supply could not meet pass and are listed."""
+    def describe(r: dict) -> str:
+        kind = "minimum share" if r["kind"] == "floor" else "target"
+        return (f"{r['dimension']}={r['value']}: {kind} {r['target']:.3f}, achieved {r['achieved']:.3f} "
+                f"({r['released']} released, supply {r['supply']}): {r['note']}")
+
+    missed = [describe(r) for r in report.filter(pl.col("status") == "missed").iter_rows(named=True)]
+    limited = [describe(r) for r in report.filter(pl.col("status").is_in(["supply_limited", "absent"])).iter_rows(named=True)]
+    status = dict(report.group_by("status").len().sort("status").iter_rows()) if report.height else {}
+    return CheckOutcome(not missed, missed, {"targets": report.height, "by_status": status, "supply_limited": limited})
+
+
+def check_review_sample(sample: pl.DataFrame, dataset: pl.DataFrame, per_stratum: int) -> CheckOutcome:
+    f: list[str] = []
+    dup = _unique(sample, "id")
+    _expect(f, dup == 0, f"{dup} rows share an id")
+    strangers = sample.join(dataset, on="id", how="anti").height
+    _expect(f, strangers == 0, f"{strangers} sampled ids are not in the release")
+    strata = ["domain", "content_type", "template_id"]
+    expected = (
+        dataset.filter(pl.col("source") == "synthetic").group_by(strata).len()
+        .with_columns(expected=pl.min_horizontal("len", pl.lit(per_stratum)))
+    )
+    got = sample.group_by(strata).agg(sampled=pl.len())
+    short = expected.join(got, on=strata, how="left").filter(pl.col("sampled").fill_null(0) != pl.col("expected")).height
+    _expect(f, short == 0, f"{short} strata (domain x content type x template) are not sampled as configured")
+    return CheckOutcome(not f, f, {"rows": sample.height, "strata": expected.height})
 
 
 def check_export(exported: pl.DataFrame, dataset: pl.DataFrame) -> CheckOutcome:

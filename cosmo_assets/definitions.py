@@ -11,14 +11,16 @@ import dagster as dg
 
 from cosmo_assets.config import CosmoConfig, load_config
 from cosmo_assets.defs.assets import build_assets
+from cosmo_assets.defs.release import build_release_assets
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.schedules import build_jobs, build_nightly_schedule
 
 
 def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource | None = None) -> dg.Definitions:
     config = config or load_config()
+    stages = build_assets(config)
     return dg.Definitions(
-        assets=build_assets(config),
+        assets=[*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])],
         jobs=build_jobs(),
         schedules=[build_nightly_schedule(config)],
         resources={"cosmo": resource or CosmoResource(config_dir=str(config.root))},

@@ -350,6 +350,7 @@ def check_partition(
     quota_targets: Mapping[str, Mapping[str, float]] | None = None,
     quota_tolerance: float = 0.05,
     read: int = 0,
+    extra_rules: Sequence[ExpectationResult] = (),
     **upstream: pl.DataFrame,
 ) -> ContractOutcome:
     """The contract of the partition just written. `upstream` holds the frames that cross-table
@@ -376,7 +377,7 @@ def check_partition(
     if table == "balanced_dataset":
         return validate(
             table, frame, config,
-            cross_table=[articles_per_seed_within_cap(frame, config.balance.max_per_seed)],
+            cross_table=[articles_per_seed_within_cap(frame, config.balance.max_per_seed), *extra_rules],
             quota_targets=quota_targets, quota_tolerance=quota_tolerance,
         )
     return validate(table, frame, config)

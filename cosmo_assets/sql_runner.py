@@ -29,6 +29,7 @@ class SqlModel:
     refs: tuple[str, ...]  # other models
     sources: tuple[str, ...]  # stage tables
     vars: tuple[str, ...]
+    description: str = ""  # the comment lines the file starts with
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -69,8 +70,14 @@ def parse_model(path: Path, model_names: Iterable[str], sources: Iterable[str]) 
         )
 
     sql = _TAG.sub(render, raw).rstrip().rstrip(";")
+    header = []
+    for line in raw.splitlines():
+        if not line.startswith("--"):
+            break
+        header.append(line[2:].strip())
     return SqlModel(
-        path.stem, path, sql, tuple(dict.fromkeys(refs)), tuple(dict.fromkeys(tables)), tuple(dict.fromkeys(variables))
+        path.stem, path, sql, tuple(dict.fromkeys(refs)), tuple(dict.fromkeys(tables)), tuple(dict.fromkeys(variables)),
+        " ".join(header),
     )
 
 
@@ -91,34 +98,52 @@ class SqlProject:
                 f"{self.models[cycle[0]].path}:1: models depend on each other in a cycle: {' -> '.join(cycle)}"
             ) from None
 
-    def upstream(self, name: str) -> list[str]:
-        """`name` and every model it depends on, dependencies first."""
+    def upstream(self, name: str, stop_at: Iterable[str] = ()) -> list[str]:
+        """`name` and every model it depends on, dependencies first; models in `stop_at` are
+        included but not followed further."""
         if name not in self.models:
             raise SqlModelError(f"{self.directory}: no model named {name!r}; models: {sorted(self.models)}")
+        stop = set(stop_at) - {name}
         needed, pending = set(), [name]
         while pending:
             current = pending.pop()
             if current not in needed:
                 needed.add(current)
-                pending.extend(self.models[current].refs)
+                if current not in stop:
+                    pending.extend(self.models[current].refs)
         return [m for m in self.order if m in needed]
 
     def sources_of(self, name: str) -> list[str]:
         """The stage tables that `name` reads, directly or through other models."""
         return sorted({t for m in self.upstream(name) for t in self.models[m].sources})
 
-    def run(self, con: duckdb.DuckDBPyConnection, name: str, variables: Mapping[str, Any]) -> pl.DataFrame:
-        """Build `name` and its dependencies as temporary tables on `con`; return `name`'s rows."""
-        for model_name in self.upstream(name):
+    def run(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        name: str,
+        variables: Mapping[str, Any],
+        stored: Mapping[str, str] | None = None,
+    ) -> pl.DataFrame:
+        """Build `name` and its dependencies as temporary tables on `con`; return `name`'s rows.
+
+        A model named in `stored` is not rebuilt: it is read with the SELECT given for it (its
+        materialised table, say, filtered to the partition), whose $placeholders come from `variables`.
+        """
+        stored = {m: sql for m, sql in (stored or {}).items() if m != name}
+        for model_name in self.upstream(name, stop_at=stored):
             model = self.models[model_name]
-            missing = [v for v in model.vars if v not in variables]
+            sql = stored.get(model_name, model.sql)
+            wanted = re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", sql) if model_name in stored else model.vars
+            missing = [v for v in dict.fromkeys(wanted) if v not in variables]
             if missing:
                 raise SqlModelError(f"{model.path}:1: var {missing} not given; given: {sorted(variables)}")
-            params = {v: variables[v] for v in model.vars}
+            params = {v: variables[v] for v in dict.fromkeys(wanted)}
             try:
                 # The prefix stays on line 1, so DuckDB's "LINE n" matches the file's line n.
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {_relation(model_name)} AS {model.sql}", params)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {_relation(model_name)} AS {sql}", params)
             except duckdb.Error as exc:
+                if model_name in stored:
+                    raise SqlModelError(f"{model.path}:1: reading the materialised {model_name}: {exc}") from exc
                 line = re.search(r"LINE (\d+)", str(exc))
                 raise SqlModelError(f"{model.path}:{line.group(1) if line else 1}: {exc}") from exc
         return con.execute(f"SELECT * FROM {_relation(name)}").pl()

@@ -112,7 +112,7 @@ TABLES: dict[str, dict[str, str]] = {
         "reject_reasons": "VARCHAR[] NOT NULL",
         "near_dup_of": "VARCHAR",
     },
-    "balanced_dataset": {
+    "release_candidates": {
         "id": "VARCHAR NOT NULL",
         "text": "VARCHAR NOT NULL",
         "domain": "VARCHAR NOT NULL",
@@ -132,6 +132,103 @@ TABLES: dict[str, dict[str, str]] = {
         "sections": "VARCHAR[]",
         "seed_source": "VARCHAR",
         "seed_source_id": "VARCHAR",
+        "text_key": "VARCHAR NOT NULL",
+    },
+    # Which candidates the quotas released, and why the others were left out (stages/quotas.py).
+    "quota_allocation": {
+        "id": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "selected": "BOOLEAN NOT NULL",
+        "decision": "VARCHAR NOT NULL",
+    },
+    # Human-written text from the corpora in balance.yaml, mixed into releases as source = 'real'.
+    "real_text": {
+        "id": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "corpus": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "text": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR",
+        "content_type": "VARCHAR NOT NULL",
+        "audience": "VARCHAR NOT NULL",
+        "token_count": "INTEGER NOT NULL",
+    },
+    # Real-text rows have no style, template, seed, model or quality score: those stay NULL.
+    "balanced_dataset": {
+        "id": "VARCHAR NOT NULL",
+        "text": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR",
+        "content_type": "VARCHAR NOT NULL",
+        "audience": "VARCHAR NOT NULL",
+        "style": "VARCHAR",
+        "template_id": "VARCHAR",
+        "template_version": "VARCHAR",
+        "seed_id": "VARCHAR",
+        "model": "VARCHAR",
+        "token_count": "INTEGER NOT NULL",
+        "quality_score": "DOUBLE",
+        "source": "VARCHAR NOT NULL",
+        "sections": "VARCHAR[]",
+        "seed_source": "VARCHAR",
+        "seed_source_id": "VARCHAR",
+    },
+    "balance_composition": {
+        "language": "VARCHAR NOT NULL",
+        "dimension": "VARCHAR NOT NULL",
+        "value": "VARCHAR NOT NULL",
+        "candidates": "INTEGER NOT NULL",
+        "supply": "INTEGER NOT NULL",
+        "released": "INTEGER NOT NULL",
+        "share": "DOUBLE NOT NULL",
+    },
+    "review_sample": {
+        "id": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "content_type": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "audience": "VARCHAR NOT NULL",
+        "style": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "text": "VARCHAR NOT NULL",
+    },
+    # Every article ever sampled for review, so a verdict still finds its template after the
+    # article itself is gone (e.g. because its template was left out of later runs).
+    "review_sample_history": {
+        "id": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "content_type": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+    },
+    "review_verdicts": {
+        "id": "VARCHAR NOT NULL",
+        "verdict": "VARCHAR NOT NULL",
+        "note": "VARCHAR",
+        "file": "VARCHAR NOT NULL",
+        "line": "INTEGER NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "content_type": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+    },
+    "template_reviews": {
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "reviewed": "INTEGER NOT NULL",
+        "accepted": "INTEGER NOT NULL",
+        "accept_rate": "DOUBLE NOT NULL",
+        "current": "BOOLEAN NOT NULL",
+        "excluded": "BOOLEAN NOT NULL",
+        "fed_partitions": "VARCHAR[] NOT NULL",
     },
 }
 
@@ -143,7 +240,15 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "drafts": ("domain", "language"),
     "filtered_articles": ("domain", "language"),
     "rejected_drafts": ("domain", "language"),
+    "release_candidates": ("language",),
+    "quota_allocation": ("language",),
+    "real_text": ("language",),
     "balanced_dataset": ("language",),
+    "balance_composition": ("language",),
+    "review_sample": ("language",),
+    # Whole tables, rewritten each time from the verdict files.
+    "review_verdicts": (),
+    "template_reviews": (),
 }
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
@@ -202,6 +307,22 @@ class Storage:
                 raise
         return frame.height
 
+    def insert_missing(self, table: str, frame: pl.DataFrame, key: str) -> int:
+        """Add the rows whose `key` the table does not hold yet (for append-only tables); returns rows added."""
+        _check_frame(table, frame, {})
+        with self.connect() as con:
+            create_tables(con, table)
+            if not frame.height:
+                return 0
+            con.register("incoming_rows", frame.to_arrow())
+            before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            con.execute(
+                f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows '
+                f'WHERE "{key}" NOT IN (SELECT "{key}" FROM "{table}")'
+            )
+            con.unregister("incoming_rows")
+            return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] - before
+
     def read_partition(self, table: str, partition: Mapping[str, str]) -> pl.DataFrame:
         where, params = _partition_filter(table, partition)
         return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
@@ -249,6 +370,8 @@ def _partition_filter(table: str, partition: Mapping[str, str]) -> tuple[str, di
     keys = PARTITION_COLUMNS[table]
     if set(partition) != set(keys):
         raise StorageError(f"{table}: a partition needs exactly {list(keys)}, got {sorted(partition)}")
+    if not keys:  # an unpartitioned table is one partition
+        return "TRUE", {}
     return " AND ".join(f'"{k}" = ${k}' for k in keys), {k: partition[k] for k in keys}
 
 

@@ -27,6 +27,9 @@ def make_config_dir(root: Path, domains: tuple[str, ...] = ("alpha", "beta")) ->
     for name in domains:
         write_yaml(config_dir / "domains" / f"{name}.yaml",
                    {"name": name, "title": name.title(), "knowledge_base": "knowledge_base/tiny_kb.jsonl"})
+    (config_dir / "real_text").mkdir()
+    shutil.copy(FIXTURES / "real_text.jsonl", config_dir / "real_text" / "tiny_real.jsonl")
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["real_text"]["corpora"][0].update(path="real_text/tiny_real.jsonl"))
     edit_yaml(config_dir / "project.yaml", lambda d: d["storage"].update(
         duckdb_path=str(root / "data" / "cosmo.duckdb"), export_dir=str(root / "data" / "exports")))
     return config_dir

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +30,24 @@ def default_reply(prompt: str) -> str:
     # Long enough to pass the default filters, free of repetition, and different per prompt.
     topic = " ".join(prompt.split()[:12])
     return f"This article is about {topic}.\n\n" + "\n\n".join(" ".join(SENTENCES[i:i + 3]) for i in range(0, 12, 3))
+
+
+_NOUNS = """river mountain valley forest desert ocean island city village harbour bridge tower castle market
+library school garden field orchard meadow glacier volcano canyon plateau coast delta lake stream spring
+engine machine clock lamp telescope compass map ship train wagon bicycle kite printer loom mill furnace""".split()
+_VERBS = "shapes guides carries protects measures reveals connects changes supports explains records feeds".split()
+_ADJECTIVES = "old quiet busy distant narrow bright ancient gentle steep famous hidden careful patient curious".split()
+
+
+def varied_reply(prompt: str) -> str:
+    """A different article for every prompt (seeded by it): no two replies are near-duplicates, so
+    runs with many seeds keep their articles through deduplication. Passes the default filters."""
+    rng = random.Random(hashlib.sha256(prompt.encode()).hexdigest())
+    sentences = []
+    for _ in range(14):
+        a, b, c = rng.sample(_NOUNS, 3)
+        sentences.append(f"The {rng.choice(_ADJECTIVES)} {a} {rng.choice(_VERBS)} the {rng.choice(_ADJECTIVES)} {b} near every {c}.")
+    return "\n\n".join(" ".join(sentences[i:i + 2]) for i in range(0, 14, 2))
 
 
 class FakeLLMServer:

@@ -87,3 +87,24 @@ def test_main_command_refuses_a_bad_config_before_writing_anything(config_dir, t
     assert result.returncode == 2
     assert "balance.yaml: field 'max_per_seed': Input should be greater than or equal to 1" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_quota_shares_must_sum_to_one_and_name_configured_values(config_dir):
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type={"story": 0.5, "blog_post": 0.2}))
+    with pytest.raises(ConfigError, match=r"balance\.yaml: field 'quotas\.content_type': .*shares must sum to 1, got 0\.7000"):
+        load_config(config_dir)
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type="uneven"))
+    with pytest.raises(ConfigError, match=r"field 'quotas\.content_type': .*expected 'even', a map of value: share that sums to 1, or null"):
+        load_config(config_dir)
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type={"story": 0.5, "poem": 0.5}))
+    with pytest.raises(ConfigError, match=r"balance\.yaml: field 'quotas\.content_type\.poem': 'poem' is not configured"):
+        load_config(config_dir)
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type="even", min_domain_share={"zeta": 0.1}))
+    with pytest.raises(ConfigError, match=r"field 'quotas\.min_domain_share\.zeta': 'zeta' is not configured; expected one of \['alpha', 'beta'\]"):
+        load_config(config_dir)
+
+
+def test_a_missing_real_text_corpus_names_its_field(config_dir):
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["real_text"]["corpora"][0].update(path="real_text/nope.jsonl"))
+    with pytest.raises(ConfigError, match=r"balance\.yaml: field 'real_text\.corpora\.0\.path': file .*nope\.jsonl not found"):
+        load_config(config_dir)

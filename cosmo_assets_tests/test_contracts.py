@@ -20,12 +20,12 @@ from cosmo_assets.config import CosmoConfig, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.llm.client import Completion
-from cosmo_assets.stages.balancing import build_balanced_dataset
+from cosmo_assets.stages.balancing import run_model
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 from cosmo_assets.stages.filtering import filter_drafts
 from cosmo_assets.stages.outlines import build_outlines
 from cosmo_assets.stages.seeds import build_seeds
-from cosmo_assets.storage import TABLES, Storage
+from cosmo_assets.storage import TABLES, Storage, frame_schema
 from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, default_reply
 
@@ -73,8 +73,9 @@ def good(tmp_path_factory) -> Partition:
     for table, frame in (("seeds", seeds), ("outlines", outlines), ("drafts", drafts),
                          ("filtered_articles", kept), ("rejected_drafts", rejected)):
         storage.replace_partition(table, frame, ALPHA_EN)
-    with storage.connect(read_only=True) as con:
-        balanced = build_balanced_dataset(con, config.balance, "en")
+    # Every candidate released, as the quota allocation does when no target binds.
+    candidates = run_model(storage, config, "release_candidates", "en")
+    balanced = candidates.select(list(frame_schema("balanced_dataset"))).cast(frame_schema("balanced_dataset"))
     assert (seeds.height, kept.height, rejected.height, balanced.height) == (4, 3, 1, 3)
     return Partition(config, seeds, outlines, drafts, kept, rejected, balanced)
 
@@ -165,6 +166,14 @@ BREAKS: dict[str, dict[str, Breaker]] = {
     "outlines": {
         "outline_id is unique": same_as_first("outlines", "outline_id"),
         "every seed has an outline": lambda p: {"frame": p.outlines.slice(1)},
+        "every outline lists facts of its own seed, and only those": lambda p: {
+            "frame": p.outlines.with_columns(
+                required_facts=pl.lit(
+                    [{"property": "invented", "value": "not a fact of this seed"}],
+                    dtype=pl.List(pl.Struct({"property": pl.String, "value": pl.String})),
+                )
+            )
+        },
         "every outline plans a seed of the partition": row("outlines", seed_id="seed-of-another-partition"),
         **mix_values("outlines"),
         "template_id is one of the templates in outlines.yaml": row("outlines", template_id="limerick.j2"),

@@ -11,23 +11,46 @@ import dagster as dg
 
 from cosmo_assets.config import load_config
 from cosmo_assets.definitions import defs
+from cosmo_assets.stages.balancing import sql_project
 
 STAGES = ["seeds", "outlines", "drafts", "filtered_articles", "balanced_dataset", "dataset_export"]
+SQL_MODELS = ["release_candidates", "balanced_dataset", "balance_composition", "review_sample"]
+RELEASE = ["real_text", "quota_allocation", *SQL_MODELS, "dataset_export", "template_reviews"]
 
 
 def test_asset_keys_and_lineage():
     graph = defs.resolve_asset_graph()
-    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == set(STAGES)
-    parents = {k: {p.to_user_string() for p in graph.get(dg.AssetKey(k)).parent_keys} for k in STAGES}
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == set(STAGES) | set(RELEASE)
+    parents = {k: {p.to_user_string() for p in graph.get(dg.AssetKey(k)).parent_keys} for k in {*STAGES, *RELEASE}}
     assert parents["seeds"] == set()
     assert parents["outlines"] == {"seeds"}
     assert parents["drafts"] == {"outlines"}
     assert parents["filtered_articles"] == {"drafts"}
-    assert "filtered_articles" in parents["balanced_dataset"]
-    assert parents["dataset_export"] == {"balanced_dataset"}
-    for key in STAGES:
+    assert parents["release_candidates"] == {"filtered_articles", "outlines", "drafts"}
+    assert parents["quota_allocation"] == {"release_candidates"}
+    assert parents["balanced_dataset"] == {"release_candidates", "quota_allocation", "real_text"}
+    assert parents["dataset_export"] == {"balanced_dataset", "balance_composition"}
+    assert parents["template_reviews"] == {"review_sample"}
+    for key in {*STAGES, *RELEASE}:
         node = graph.get(dg.AssetKey(key))
         assert node.description and node.owners == ["team:data-factory"] and node.group_name.startswith("stage_")
+
+
+def test_every_sql_model_is_an_asset_whose_parents_are_its_refs():
+    graph = defs.resolve_asset_graph()
+    project = sql_project()
+    assert sorted(project.models) == sorted(SQL_MODELS)
+    for name, model in project.models.items():
+        node = graph.get(dg.AssetKey(name))
+        parents = {p.to_user_string() for p in node.parent_keys}
+        writers = {"rejected_drafts": "filtered_articles"}
+        assert parents == set(model.refs) | {writers.get(t, t) for t in model.sources}, name
+        assert node.description == model.description and model.description  # the SQL file's header comment
+        assert node.partitions_def.get_partition_keys() == ["en"]
+    # A model reads every domain of its language from the per-domain stage tables.
+    candidates = graph.get(dg.AssetKey("release_candidates"))
+    mapping = candidates.partition_mappings[dg.AssetKey("filtered_articles")]
+    assert isinstance(mapping, dg.MultiToSingleDimensionPartitionMapping)
 
 
 def test_partition_keys_follow_the_config():
@@ -42,13 +65,15 @@ def test_partition_keys_follow_the_config():
 def test_every_asset_has_a_blocking_check():
     graph = defs.resolve_asset_graph()
     checks = {key.asset_key.to_user_string(): key.name for key in graph.asset_check_keys}
-    assert set(checks) == set(STAGES)
+    assert set(checks) == set(STAGES) | set(RELEASE)
     for key in graph.asset_check_keys:
         assert graph.get_check_spec(key).blocking
 
 
 def test_jobs_and_nightly_schedule_request_every_partition():
-    assert {j.name for j in defs.jobs} >= {"generate", "release"}
+    assert {j.name for j in defs.jobs} >= {"generate", "release", "review"}
+    release = {k.to_user_string() for k in defs.resolve_job_def("release").asset_layer.selected_asset_keys}
+    assert release == set(RELEASE) - {"template_reviews"}
     schedule = defs.resolve_schedule_def("nightly_generate")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "generate"

@@ -67,3 +67,16 @@ def test_unknown_tag_and_missing_var_are_refused(tmp_path, con):
     write(tmp_path, "needs", "SELECT {{ var('n') }} AS n")
     with pytest.raises(SqlModelError, match=r"needs\.sql:1: var \['n'\] not given"):
         SqlProject(tmp_path, sources=[]).run(con, "needs", {})
+
+
+def test_a_ref_can_read_the_materialised_model_instead_of_rebuilding_it(tmp_path, con):
+    write(tmp_path, "adults", "-- People old enough.\nSELECT * FROM {{ ref('people') }} WHERE age >= 40")
+    write(tmp_path, "names", "SELECT name FROM {{ ref('adults') }} ORDER BY name")
+    project = SqlProject(tmp_path, sources=["people"])
+    assert project.models["adults"].description == "People old enough."
+    con.execute("CREATE TABLE adults AS SELECT 'stored' AS name, 'en' AS language")
+    stored = {"adults": "SELECT * FROM adults WHERE language = $language"}
+    assert project.run(con, "names", {"language": "en"}, stored=stored)["name"].to_list() == ["stored"]
+    assert project.run(con, "names", {})["name"].to_list() == ["alan", "grace"]  # rebuilt from its own SQL
+    with pytest.raises(SqlModelError, match=r"adults\.sql:1: var \['language'\] not given"):
+        project.run(con, "names", {}, stored=stored)

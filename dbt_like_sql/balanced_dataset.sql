@@ -1,21 +1,29 @@
--- The released articles of one language: exact duplicates across domains removed (the best-scored
--- copy stays), at most max_per_seed articles per seed, and an optional cap per language.
-WITH unique_text AS (
-    SELECT *
-    FROM {{ ref('release_candidates') }}
-    QUALIFY row_number() OVER (PARTITION BY text_key ORDER BY quality_score DESC, id) = 1
+-- The release of one language: the synthetic articles the quota allocation selected
+-- (stages/quotas.py), and real text mixed in at the configured share, tagged source = 'real'.
+WITH synthetic AS (
+    SELECT c.*
+    FROM {{ ref('release_candidates') }} AS c
+    JOIN {{ ref('quota_allocation') }} AS q
+      ON q.id = c.id AND q.language = c.language
+    WHERE q.selected
 ),
-per_seed AS (
-    SELECT *
-    FROM unique_text
-    QUALIFY row_number() OVER (PARTITION BY seed_id ORDER BY quality_score DESC, id) <= {{ var('max_per_seed') }}
+real_text AS (
+    -- A stable pseudo-random order, so the same texts are drawn on every run.
+    SELECT *, row_number() OVER (ORDER BY md5(id || {{ var('mix_salt') }}), id) AS draw
+    FROM {{ ref('real_text') }}
+    WHERE language = {{ var('language') }}
 ),
-ranked AS (
-    SELECT *, row_number() OVER (ORDER BY quality_score DESC, id) AS release_rank
-    FROM per_seed
+real_wanted AS (
+    -- A share r of the whole release is real: r / (1 - r) real texts per synthetic article.
+    SELECT round((SELECT count(*) FROM synthetic) * {{ var('real_share') }} / (1 - {{ var('real_share') }}))::INTEGER AS n
 )
 SELECT id, text, domain, language, title, topic_type, content_type, audience, style, template_id,
        template_version, seed_id, model, token_count, quality_score, source, sections, seed_source, seed_source_id
-FROM ranked
-WHERE {{ var('max_per_language') }} IS NULL OR release_rank <= {{ var('max_per_language') }}
-ORDER BY domain, id
+FROM synthetic
+UNION ALL
+SELECT id, text, domain, language, title, topic_type, content_type, audience, NULL AS style, NULL AS template_id,
+       NULL AS template_version, NULL AS seed_id, NULL AS model, token_count, NULL AS quality_score, 'real' AS source,
+       NULL AS sections, corpus AS seed_source, id AS seed_source_id
+FROM real_text
+WHERE draw <= (SELECT n FROM real_wanted)
+ORDER BY source DESC, domain, id

@@ -1,4 +1,5 @@
--- Every kept article of one language, with the metadata its outline and draft carry.
+-- Every kept article of one language with the metadata its outline and draft carry, once per text:
+-- of exact duplicates across domains only the best-scored copy stays a candidate.
 SELECT
     f.draft_id AS id,
     f.text,
@@ -28,3 +29,4 @@ JOIN {{ ref('drafts') }} AS d
   ON d.draft_id = f.draft_id AND d.domain = f.domain AND d.language = f.language
 WHERE f.language = {{ var('language') }}
   AND f.quality_score >= {{ var('min_quality_score') }}
+QUALIFY row_number() OVER (PARTITION BY text_key ORDER BY f.quality_score DESC, f.draft_id) = 1

@@ -10,17 +10,14 @@ import polars as pl
 
 from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
-from cosmo_assets.defs.partitions import domain_language_partitions, language_partitions, partition_of
+from cosmo_assets.defs.partitions import domain_language_partitions, partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.diversity import diversity_figures
-from cosmo_assets.stages.balancing import SQL_DIR, build_balanced_dataset
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
-from cosmo_assets.stages.export import export_dataset
 from cosmo_assets.stages.filtering import filter_drafts
 from cosmo_assets.stages.outlines import plan_outlines
+from cosmo_assets.stages.review import excluded_templates
 from cosmo_assets.stages.seeds import read_seeds
-from cosmo_assets.sql_runner import SqlProject
-from cosmo_assets.storage import TABLES
 
 OWNERS = ["team:data-factory"]
 
@@ -66,7 +63,6 @@ def _preview(frame: pl.DataFrame, columns: list[str], rows: int = 5) -> dg.Metad
 
 def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     per_domain = domain_language_partitions(config)
-    per_language = language_partitions(config)
 
     def spec(asset: str, name: str, description: str, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
         # Partitioned checks are a Dagster preview; they let the UI show each partition's own result.
@@ -118,7 +114,8 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         """Article plans: content type, audience, style, template, sections with the facts to use, and the rendered prompt."""
         part = partition_of(context)
         seed_rows = cosmo.storage.read_partition("seeds", part)
-        batch = plan_outlines(cosmo.config, seed_rows)
+        excluded = excluded_templates(cosmo.config, cosmo.storage)  # templates reviewers rejected
+        batch = plan_outlines(cosmo.config, seed_rows, excluded_templates=excluded)
         frame = batch.outlines
         cosmo.storage.replace_partition("outlines", frame, part)
         if batch.near_duplicate_prompts:
@@ -134,6 +131,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "near_duplicate_prompt_pairs": len(batch.near_duplicate_prompts),
                 "model_outlines": dg.MetadataValue.json(batch.proposals),
                 "templates": dg.MetadataValue.json(dict(frame.select("template_id", "template_version").unique().sort("template_id").iter_rows())),
+                "excluded_templates": dg.MetadataValue.json(sorted(excluded)),
                 "preview": _preview(frame, ["title", "content_type", "audience", "style", "prompt"]),
             },
             check_results=[
@@ -220,67 +218,8 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
             ],
         )
 
-    # balanced_dataset reads every domain of its language, from the tables its SQL models ref.
-    upstream_stages = {"seeds": seeds, "outlines": outlines, "drafts": drafts, "filtered_articles": filtered_articles}
-    sql_sources = SqlProject(SQL_DIR, sources=TABLES).sources_of("balanced_dataset")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        every_domain = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="language")
-
-    @dg.asset(
-        partitions_def=per_language,
-        deps=[dg.AssetDep(upstream_stages[t], partition_mapping=every_domain) for t in sql_sources if t in upstream_stages],
-        group_name="stage_5_balanced_dataset",
-        kinds={"duckdb", "sql"},
-        owners=OWNERS,
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[spec("balanced_dataset", "balanced_contract", "GX suite: schema, unique ids and texts, configured mix values, quality, per-seed cap.", per_language)],
-    )
-    def balanced_dataset(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
-        """The release of one language across every domain, drawn by the SQL models in dbt_like_sql/."""
-        part = partition_of(context)
-        with cosmo.storage.connect(read_only=True) as con:
-            frame = build_balanced_dataset(con, cosmo.config.balance, part["language"])
-        cosmo.storage.replace_partition("balanced_dataset", frame, part)
-        return dg.MaterializeResult(
-            metadata={
-                "rows": frame.height,
-                "tokens": int(frame["token_count"].sum() or 0),
-                "by_domain": dg.MetadataValue.json(dict(frame.group_by("domain").len().iter_rows())),
-                "by_content_type": dg.MetadataValue.json(dict(frame.group_by("content_type").len().iter_rows())),
-                "preview": _preview(frame, ["domain", "title", "content_type", "text"]),
-            },
-            check_results=[_contract_result("balanced_contract", "balanced_dataset", frame, cosmo)],
-        )
-
-    @dg.asset(
-        partitions_def=per_language,
-        deps=[balanced_dataset],
-        group_name="stage_5_balanced_dataset",
-        kinds={"parquet"},
-        owners=OWNERS,
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[spec("dataset_export", "export_contract", "The Parquet shards hold exactly the balanced dataset's rows.", per_language)],
-    )
-    def dataset_export(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
-        """Parquet shards and a dataset card for one language, ready to load for training."""
-        part = partition_of(context)
-        frame = cosmo.storage.read_partition("balanced_dataset", part)
-        summary = export_dataset(frame, cosmo.config.export_dir(), part["language"], cosmo.config.balance.shard_rows)
-        exported = pl.read_parquet(summary.shards)
-        context.log.info(f"exported {summary.rows} articles to {summary.directory}")
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(summary.directory)),
-                "rows": summary.rows,
-                "shards": len(summary.shards),
-                "bytes": summary.bytes,
-                "dataset_card": dg.MetadataValue.md((summary.directory / "README.md").read_text(encoding="utf-8")),
-            },
-            check_results=[_check_result("export_contract", contracts.check_export(exported, frame))],
-        )
-
-    return [seeds, outlines, drafts, filtered_articles, balanced_dataset, dataset_export]
+    # The release side (balanced dataset, export, review) is in defs/release.py.
+    return [seeds, outlines, drafts, filtered_articles]
 
 
 class _Progress:

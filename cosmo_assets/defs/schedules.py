@@ -6,9 +6,11 @@ import dagster as dg
 
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.partitions import domain_language_partitions
+from cosmo_assets.defs.release import RELEASE_GROUP
 
 GENERATE_JOB = "generate"
 RELEASE_JOB = "release"
+REVIEW_JOB = "review"
 
 
 def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
@@ -19,10 +21,16 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     )
     release = dg.define_asset_job(
         RELEASE_JOB,
-        selection=dg.AssetSelection.assets("balanced_dataset", "dataset_export"),
-        description="Balanced dataset and export for one language, across every domain.",
+        selection=dg.AssetSelection.groups(RELEASE_GROUP) | dg.AssetSelection.assets("review_sample"),
+        description="Balanced dataset (SQL models and quotas), real-text mix, export and review sample for one "
+        "language, across every domain.",
     )
-    return [generate, release]
+    review = dg.define_asset_job(
+        REVIEW_JOB,
+        selection=dg.AssetSelection.assets("template_reviews"),
+        description="Read reviewers' verdict files: accept rates per template, and the templates left out of the next run.",
+    )
+    return [generate, release, review]
 
 
 def build_nightly_schedule(config: CosmoConfig) -> dg.ScheduleDefinition:

@@ -1,31 +1,63 @@
-"""Stage 5, balanced dataset: the SQL models in dbt_like_sql/ draw the release of one language."""
+"""Stage 5, balanced dataset: the SQL models in dbt_like_sql/ draw each language's release.
+
+Each model is materialised on its own (one Dagster asset per model): its refs to other models read
+their materialised tables, filtered to the language, so a model sees exactly what its upstream
+assets wrote. The quota allocation between candidates and release is Python (stages/quotas.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import polars as pl
 
-from cosmo_assets.config import PROJECT_ROOT, BalanceSettings
-from cosmo_assets.sql_runner import SqlProject
-from cosmo_assets.storage import TABLES, frame_schema
+from cosmo_assets.config import PROJECT_ROOT, CosmoConfig
+from cosmo_assets.sql_runner import SqlModelError, SqlProject
+from cosmo_assets.storage import PARTITION_COLUMNS, TABLES, Storage, create_tables, frame_schema
 
 SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 
 
-def build_balanced_dataset(
-    con: duckdb.DuckDBPyConnection, settings: BalanceSettings, language: str, sql_dir: Path = SQL_DIR
+def sql_project(sql_dir: Path = SQL_DIR) -> SqlProject:
+    return SqlProject(sql_dir, sources=TABLES)
+
+
+def check_materialisable(project: SqlProject) -> None:
+    """Every model is materialised in a table of its own name, partitioned by language."""
+    for model in project.models.values():
+        if PARTITION_COLUMNS.get(model.name) != ("language",):
+            raise SqlModelError(
+                f"{model.path}:1: model {model.name!r} needs a table of the same name in storage.TABLES, "
+                "with PARTITION_COLUMNS ('language',), to be materialised"
+            )
+
+
+def model_variables(config: CosmoConfig, language: str) -> dict[str, Any]:
+    """Every value a model may ask for with {{ var('...') }}; each model is given only those it uses."""
+    balance = config.balance
+    return {
+        "language": language,
+        "min_quality_score": balance.min_quality_score,
+        "max_per_seed": balance.max_per_seed,
+        "real_share": balance.real_text.share,
+        "mix_salt": str(config.project.run.random_seed),
+        "review_per_stratum": balance.review.per_stratum,
+        "review_salt": str(config.project.run.random_seed),
+    }
+
+
+def run_model(
+    storage: Storage, config: CosmoConfig, name: str, language: str, project: SqlProject | None = None
 ) -> pl.DataFrame:
-    project = SqlProject(sql_dir, sources=TABLES)
-    rows = project.run(
-        con,
-        "balanced_dataset",
-        {
-            "language": language,
-            "min_quality_score": settings.min_quality_score,
-            "max_per_seed": settings.max_per_seed,
-            "max_per_language": settings.max_per_language,
-        },
-    )
-    return rows.cast(frame_schema("balanced_dataset"))
+    """The rows of model `name` for one language, reading the models it refs from their tables."""
+    project = project or sql_project()
+    check_materialisable(project)
+    needed = {t for m in project.upstream(name) for t in (*project.models[m].sources, m)}
+    with storage.connect() as con:  # a fresh file has no tables yet: reading them must still work
+        create_tables(con, *sorted(needed))
+    stored = {m: f'SELECT * FROM "{m}" WHERE language = $language' for m in project.models}
+    with storage.connect(read_only=True) as con:
+        rows = project.run(con, name, model_variables(config, language), stored=stored)
+    schema = frame_schema(name)
+    return rows.cast({c: t for c, t in schema.items() if c in rows.columns})

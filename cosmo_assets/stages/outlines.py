@@ -4,7 +4,7 @@ each must use) and the prompts that ask for them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -88,14 +88,26 @@ class _Item:
     origin: str  # STRUCTURAL or MODEL
 
 
-def build_outlines(config: CosmoConfig, seeds: pl.DataFrame, complete: Complete | None = None) -> pl.DataFrame:
-    return plan_outlines(config, seeds, complete).outlines
+def build_outlines(
+    config: CosmoConfig, seeds: pl.DataFrame, complete: Complete | None = None, excluded_templates: Collection[str] = ()
+) -> pl.DataFrame:
+    return plan_outlines(config, seeds, complete, excluded_templates).outlines
 
 
-def plan_outlines(config: CosmoConfig, seeds: pl.DataFrame, complete: Complete | None = None) -> OutlineBatch:
+def plan_outlines(
+    config: CosmoConfig, seeds: pl.DataFrame, complete: Complete | None = None, excluded_templates: Collection[str] = ()
+) -> OutlineBatch:
     """Plans for every seed of one partition: the mix is dealt by quota across the partition, each plan's
-    sections come from the seed's facts, and the prompt is rendered from the content type's template."""
+    sections come from the seed's facts, and the prompt is rendered from the content type's template.
+    `excluded_templates`: templates reviewers rejected (stages/review.py excluded_templates); no outline
+    draws them."""
     settings = config.outlines
+    allowed_types = [ct for ct in settings.content_types if ct.template not in set(excluded_templates)]
+    if not allowed_types:
+        raise TemplateError(
+            f"every content type's template is left out by review verdicts ({sorted(excluded_templates)}); "
+            "edit a template (its new version is reviewed afresh) or lower review.min_accept_rate in balance.yaml"
+        )
     library = TemplateLibrary(config.root / "templates")
     reader = FactReader(config.wikidata_vocabulary.canonical_names)
     by_id = {s["seed_id"]: s for s in seeds.iter_rows(named=True)}
@@ -112,8 +124,8 @@ def plan_outlines(config: CosmoConfig, seeds: pl.DataFrame, complete: Complete |
     dated = {sid: min(reader.dated_count(f), settings.max_facts_in_prompt) for sid, f in facts_of.items()}
     ct_deal = deal(
         items,
-        {c.id: c.weight for c in settings.content_types},
-        {it: [c.id for c in settings.content_types if _suits(c, by_id[it.seed_id]["topic_type"], dated[it.seed_id])] for it in items},
+        {c.id: c.weight for c in allowed_types},
+        {it: [c.id for c in allowed_types if _suits(c, by_id[it.seed_id]["topic_type"], dated[it.seed_id])] for it in items},
         (salt, "content_type"),
         group,
     )

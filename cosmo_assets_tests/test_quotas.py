@@ -1,0 +1,149 @@
+"""Quotas: the allocator meets target shares within tolerance whenever the supply allows, shrinks the
+release only as far as configured, respects the caps, and the report tells a missed target (a failed
+check, with its numbers) from one the supply could not meet."""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from cosmo_assets import contracts
+from cosmo_assets.config import BalanceSettings, QuotaSettings
+from cosmo_assets.stages.quotas import allocate, allowed_range, quota_report
+
+DOMAINS = ["arts", "history", "science"]
+CONTENT_TYPES = ["blog_post", "how_to", "story", "textbook_section"]
+AUDIENCES = ["college", "high_school", "young_children"]
+
+
+def candidates(n: int, seed: int = 0, domain_weights=(1, 1, 1), content_weights=(1, 1, 1, 1)) -> pl.DataFrame:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        content_type = rng.choices(CONTENT_TYPES, content_weights)[0]
+        rows.append({
+            "id": f"a{i:04d}", "seed_id": f"s{i // 2:04d}", "domain": rng.choices(DOMAINS, domain_weights)[0],
+            "content_type": content_type, "template_id": f"{content_type}.j2", "audience": rng.choice(AUDIENCES),
+            "topic_type": rng.choice(["person", "concept", "event", "place"]), "quality_score": rng.random(),
+        })
+    return pl.DataFrame(rows)
+
+
+def settings(**quotas) -> BalanceSettings:
+    caps = {k: quotas.pop(k) for k in ("max_per_seed", "max_per_template", "max_per_language") if k in quotas}
+    return BalanceSettings(**caps, quotas=QuotaSettings(**quotas))
+
+
+def composition(pool: pl.DataFrame, allocation: pl.DataFrame, max_per_seed: int) -> pl.DataFrame:
+    """What dbt_like_sql/balance_composition.sql reports, computed here on frames (the SQL is tested
+    against the same numbers in test_release.py)."""
+    released = pool.join(allocation.filter("selected"), on="id")
+    rows = []
+    for dim in ("domain", "content_type", "audience", "topic_type", "template_id"):
+        per_seed = pool.group_by(dim, "seed_id").len().with_columns(pl.col("len").clip(upper_bound=max_per_seed))
+        supply = dict(per_seed.group_by(dim).agg(pl.col("len").sum()).iter_rows())
+        counts = dict(released.group_by(dim).len().iter_rows())
+        for value in sorted(set(supply) | set(counts)):
+            rows.append({"dimension": dim, "value": value, "supply": supply.get(value, 0), "released": counts.get(value, 0)})
+    rows.append({"dimension": "source", "value": "synthetic", "supply": pool.height, "released": released.height})
+    return pl.DataFrame(rows)
+
+
+def shares(pool: pl.DataFrame, allocation: pl.DataFrame, column: str) -> dict[str, float]:
+    released = pool.join(allocation.filter("selected"), on="id")
+    return {v: n / released.height for v, n in released.group_by(column).len().iter_rows()}
+
+
+def test_skewed_supply_is_balanced_within_tolerance():
+    pool = candidates(300, domain_weights=(6, 3, 1), content_weights=(5, 1, 1, 1))
+    config = settings(tolerance=0.05, min_release_share=0.0)
+    allocation, plan = allocate(pool, config)
+    assert 0 < plan.size < pool.height and plan.shortfall == 0
+    assert "shrunk from" in plan.size_reason
+    for column, targets in (("domain", DOMAINS), ("content_type", CONTENT_TYPES), ("audience", AUDIENCES)):
+        achieved = shares(pool, allocation, column)
+        for value in targets:
+            assert abs(achieved.get(value, 0) - 1 / len(targets)) <= 0.05, (column, value, achieved)
+    report = quota_report(composition(pool, allocation, config.max_per_seed), config.quotas)
+    assert set(report["status"]) == {"met"}
+    assert contracts.check_quotas(report).passed
+
+
+def test_a_balanced_supply_is_released_whole_and_the_allocation_is_deterministic():
+    pool = candidates(120, seed=3)
+    first, plan = allocate(pool, settings(tolerance=0.1))
+    second, _ = allocate(pool.reverse(), settings(tolerance=0.1))
+    assert first.sort("id").equals(second.sort("id"))
+    assert plan.size == plan.capacity == first["selected"].sum()
+
+
+def test_caps_per_seed_and_per_template_hold():
+    pool = candidates(200, seed=5).with_columns(seed_id=pl.lit("s") + (pl.int_range(pl.len()) % 20).cast(pl.String))
+    allocation, plan = allocate(pool, settings(max_per_seed=3, max_per_template=12, content_type=None, tolerance=0.2))
+    released = pool.join(allocation.filter("selected"), on="id")
+    assert released.group_by("seed_id").len()["len"].max() <= 3
+    assert released.group_by("template_id").len()["len"].max() <= 12
+    decisions = dict(allocation.group_by("decision").len().iter_rows())
+    assert decisions.get("seed_cap", 0) + decisions.get("template_cap", 0) > 0
+
+
+def test_a_floor_lifts_an_under_represented_domain():
+    pool = candidates(200, seed=7, domain_weights=(1, 4, 4))  # about 22 arts articles
+    config = settings(domain=None, min_domain_share={"arts": 0.2}, tolerance=0.05)
+    allocation, plan = allocate(pool, config)
+    assert shares(pool, allocation, "domain")["arts"] >= 0.2 - 1 / plan.size
+    report = quota_report(composition(pool, allocation, config.max_per_seed), config.quotas)
+    floor = report.filter(pl.col("kind") == "floor").row(0, named=True)
+    assert floor["value"] == "arts" and floor["status"] == "met"
+
+
+def test_a_target_the_supply_cannot_meet_is_reported_and_passes():
+    # Never shrink: 200 articles with only ~15 stories cannot hold a 25% story share.
+    pool = candidates(200, seed=11, content_weights=(10, 10, 1, 10))
+    config = settings(min_release_share=1.0, audience=None, domain=None, tolerance=0.05)
+    allocation, plan = allocate(pool, config)
+    assert plan.size == plan.capacity
+    report = quota_report(composition(pool, allocation, config.max_per_seed), config.quotas)
+    story = report.filter(pl.col("value") == "story").row(0, named=True)
+    assert story["status"] == "supply_limited" and story["achieved"] < 0.2
+    assert story["supply"] == story["released"]  # every story was taken
+    outcome = contracts.check_quotas(report)
+    assert outcome.passed
+    assert any("content_type=story" in line for line in outcome.metadata["supply_limited"])
+
+
+def test_an_impossible_target_fails_the_check_with_its_numbers():
+    # Plenty of stories, but at most 5 articles per template (20 in all): a 70% story share cannot be
+    # met at any size the release may shrink to (10 to 20), though the supply would allow it.
+    pool = candidates(160, seed=13)
+    config = settings(
+        content_type={"story": 0.7, "blog_post": 0.1, "how_to": 0.1, "textbook_section": 0.1},
+        domain=None, audience=None, max_per_template=5, tolerance=0.05, min_release_share=0.5,
+    )
+    allocation, plan = allocate(pool, config)
+    assert plan.shortfall > 0 and "no size from" in plan.size_reason
+    report = quota_report(composition(pool, allocation, config.max_per_seed), config.quotas)
+    outcome = contracts.check_quotas(report)
+    assert not outcome.passed
+    [story] = [line for line in outcome.failures if line.startswith("content_type=story")]
+    supply = report.filter(pl.col("value") == "story")["supply"][0]
+    assert f"target 0.700, achieved {5 / plan.size:.3f} (5 released, supply {supply})" in story
+
+
+def test_a_configured_value_with_no_candidates_is_absent_and_the_rest_scale_up():
+    pool = candidates(80, seed=17).filter(pl.col("content_type") != "how_to")
+    config = settings(content_type={"how_to": 0.4, "story": 0.3, "blog_post": 0.15, "textbook_section": 0.15},
+                      domain=None, audience=None, tolerance=0.1)
+    allocation, plan = allocate(pool, config)
+    assert plan.targets["content_type"] == pytest.approx({"story": 0.5, "blog_post": 0.25, "textbook_section": 0.25})
+    report = quota_report(composition(pool, allocation, config.max_per_seed), config.quotas)
+    assert report.filter(pl.col("value") == "how_to")["status"].to_list() == ["absent"]
+    assert contracts.check_quotas(report).passed
+
+
+def test_small_releases_are_judged_to_the_nearest_whole_article():
+    # 7 articles cannot split 25/25/25/25 within 5 points; 2,2,2,1 is as close as whole articles allow.
+    assert allowed_range(0.25, 7, 0.05) == (1, 2)
+    assert allowed_range(0.2, 100, 0.05) == (15, 25)
