@@ -18,11 +18,22 @@ FACT = "STRUCT(property VARCHAR, value VARCHAR)"
 SCORE_COLUMNS: dict[str, str] = {
     "word_count": "INTEGER",
     "mean_word_length": "DOUBLE",
+    "symbol_word_ratio": "DOUBLE",
+    "punctuated_line_share": "DOUBLE",
     "duplicate_line_share": "DOUBLE",
-    "top_trigram_share": "DOUBLE",
-    "duplicate_5gram_share": "DOUBLE",
+    **{f"top_{n}gram_share": "DOUBLE" for n in (2, 3, 4)},
+    **{f"duplicate_{n}gram_share": "DOUBLE" for n in range(5, 11)},
+    "stop_word_count": "INTEGER",
+    "non_alphabetic_word_share": "DOUBLE",
     "language_detected": "VARCHAR",
     "language_confidence": "DOUBLE",
+    "section_coverage": "DOUBLE",
+    "shape_fits": "BOOLEAN",
+    "fact_coverage": "DOUBLE",
+    "contradicted_facts": "VARCHAR[]",
+    "judge_clarity": "INTEGER",
+    "judge_accuracy": "INTEGER",
+    "judge_educational_value": "INTEGER",
     "quality_score": "DOUBLE",
 }
 
@@ -95,6 +106,28 @@ TABLES: dict[str, dict[str, str]] = {
         **SCORE_COLUMNS,
         "reject_reasons": "VARCHAR[] NOT NULL",
         "near_dup_of": "VARCHAR",
+        "near_dup_similarity": "DOUBLE",
+        "benchmark_match": "VARCHAR",  # '<benchmark>:<item id>' the draft reproduces
+        "benchmark_overlap": "DOUBLE",
+    },
+    # Band keys of every kept article's MinHash signature: the persisted LSH index (filters/dedup.py).
+    "minhash_index": {
+        "draft_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "params": "VARCHAR NOT NULL",  # shingle size, permutations, seed, bands, rows that made the keys
+        "text_hash": "UBIGINT NOT NULL",
+        "band": "SMALLINT NOT NULL",
+        "band_key": "UBIGINT NOT NULL",
+    },
+    # Articles left out of a language's release because an article of another domain says the same.
+    "near_duplicate_drops": {
+        "id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "near_dup_of": "VARCHAR NOT NULL",
+        "near_dup_domain": "VARCHAR NOT NULL",
+        "similarity": "DOUBLE NOT NULL",
     },
     "balanced_dataset": {
         "id": "VARCHAR NOT NULL",
@@ -124,6 +157,8 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "filtered_articles": ("domain", "language"),
     "rejected_drafts": ("domain", "language"),
     "balanced_dataset": ("language",),
+    "minhash_index": ("domain", "language"),
+    "near_duplicate_drops": ("language",),
 }
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
@@ -213,6 +248,12 @@ def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     for table in tables or TABLES:
         columns = ", ".join(f'"{c}" {t}' for c, t in TABLES[table].items())
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+        # A file made by an older version lacks columns added since; nullable ones are added in place.
+        present = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        for column, kind in TABLES[table].items():
+            if column not in present and "NOT NULL" not in kind:
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

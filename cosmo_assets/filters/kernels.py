@@ -1,0 +1,218 @@
+"""Compiled loops (numba) over flat arrays of word keys: what a per-document Python loop would make too slow.
+
+Every function takes flat values plus row offsets, so a whole partition is one call. The kernels that
+polars calls (through map_batches, possibly from several of its threads at once) are serial and release
+the GIL; only those called from the main thread run in parallel, since numba's default threading layer
+must not be entered from two threads at once. Word keys carry a
+stable hash in the high bits and the word's length in characters in the low 16 bits (see text.py).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+LENGTH_BITS = 16
+LENGTH_MASK = np.uint64((1 << LENGTH_BITS) - 1)
+HASH_MASK = np.uint64(((1 << 64) - 1) ^ ((1 << LENGTH_BITS) - 1))
+NGRAM_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it is a bijection on 64-bit values
+_U32 = np.uint64(0xFFFFFFFF)
+
+
+@numba.njit(cache=True, nogil=True)
+def fmix64(h):
+    """MurmurHash3's 64-bit finaliser: spreads every input bit over every output bit."""
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def hash_strings(data, offsets):
+    """FNV-1a over each string's UTF-8 bytes, then fmix64: stable across library versions."""
+    out = np.empty(offsets.size - 1, np.uint64)
+    for i in range(offsets.size - 1):
+        h = np.uint64(0xCBF29CE484222325)
+        for j in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[j])) * np.uint64(0x100000001B3)
+        out[i] = fmix64(h)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ngram_key(keys, at, n):
+    h = np.uint64(0)
+    for j in range(n):
+        h = h * NGRAM_MULTIPLIER + (keys[at + j] & HASH_MASK)
+    # Never 0: 0 marks an empty slot in the tables below.
+    return fmix64(h) | np.uint64(1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_size(items):
+    size = 16
+    while size < 2 * items:
+        size <<= 1
+    return size
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_chars(keys, start, end):
+    total = 0
+    for i in range(start, end):
+        total += np.int64(keys[i] & LENGTH_MASK)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def top_ngram_share(keys, offsets, n):
+    """Per row: characters of the most frequent repeated word n-gram times its count, over all word characters."""
+    rows = offsets.size - 1
+    out = np.zeros(rows, np.float64)
+    for r in range(rows):
+        start, end = offsets[r], offsets[r + 1]
+        grams = end - start - n + 1
+        total = _word_chars(keys, start, end)
+        if grams < 2 or total == 0:
+            continue
+        size = _table_size(grams)
+        slots = np.zeros(size, np.uint64)
+        counts = np.zeros(size, np.int64)
+        best = 0
+        for i in range(grams):
+            key = _ngram_key(keys, start + i, n)
+            slot = np.int64(key & np.uint64(size - 1))
+            while slots[slot] != 0 and slots[slot] != key:
+                slot = (slot + 1) & (size - 1)
+            slots[slot] = key
+            counts[slot] += 1
+            if counts[slot] > 1:
+                chars = _word_chars(keys, start + i, start + i + n)
+                best = max(best, counts[slot] * chars)
+        out[r] = min(best / total, 1.0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def duplicate_ngram_share(keys, offsets, n):
+    """Per row: characters of words inside a word n-gram that repeats an earlier one, over all word characters."""
+    rows = offsets.size - 1
+    out = np.zeros(rows, np.float64)
+    for r in range(rows):
+        start, end = offsets[r], offsets[r + 1]
+        grams = end - start - n + 1
+        total = _word_chars(keys, start, end)
+        if grams < 2 or total == 0:
+            continue
+        size = _table_size(grams)
+        slots = np.zeros(size, np.uint64)
+        covered = np.zeros(end - start, np.bool_)
+        for i in range(grams):
+            key = _ngram_key(keys, start + i, n)
+            slot = np.int64(key & np.uint64(size - 1))
+            while slots[slot] != 0 and slots[slot] != key:
+                slot = (slot + 1) & (size - 1)
+            if slots[slot] == key:
+                covered[i : i + n] = True
+            slots[slot] = key
+        chars = 0
+        for i in range(end - start):
+            if covered[i]:
+                chars += np.int64(keys[start + i] & LENGTH_MASK)
+        out[r] = chars / total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def ngram_hashes(keys, offsets, n):
+    """Hash of every word n-gram, flat, and how many each row has (rows shorter than n have none)."""
+    rows = offsets.size - 1
+    per_row = np.zeros(rows, np.int64)
+    for r in range(rows):
+        per_row[r] = max(offsets[r + 1] - offsets[r] - n + 1, 0)
+    out = np.empty(per_row.sum(), np.uint64)
+    k = 0
+    for r in range(rows):
+        for i in range(per_row[r]):
+            out[k] = _ngram_key(keys, offsets[r] + i, n)
+            k += 1
+    return out, per_row
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fmix32(h):
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & _U32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _U32
+    h ^= h >> np.uint64(16)
+    return h
+
+
+@numba.njit(cache=True, parallel=True)
+def minhash_signatures(shingles, offsets, a, b):
+    """datasketch's "affine32" MinHash of each row's shingles, all rows at once.
+
+    Equal to `datasketch.MinHash(num_perm, seed, hashfunc=lambda x: x)` updated with each shingle's low
+    32 bits: the same murmur pre-mix and the same `a * h + b mod 2^32` permutations.
+    """
+    rows = offsets.size - 1
+    perms = a.size
+    out = np.full((rows, perms), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    for r in numba.prange(rows):
+        for i in range(offsets[r], offsets[r + 1]):
+            x = _fmix32(shingles[i] & _U32)
+            for k in range(perms):
+                v = np.uint32((np.uint64(a[k]) * x + np.uint64(b[k])) & _U32)
+                if v < out[r, k]:
+                    out[r, k] = v
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_unique(values):
+    s = np.sort(values)
+    keep = np.ones(s.size, np.bool_)
+    for i in range(1, s.size):
+        keep[i] = s[i] != s[i - 1]
+    return s[keep]
+
+
+@numba.njit(cache=True, parallel=True)
+def pair_jaccard(shingles, offsets, left, right):
+    """Exact Jaccard similarity of the shingle sets of rows left[i] and right[i], for every pair i."""
+    out = np.zeros(left.size, np.float64)
+    for p in numba.prange(left.size):
+        x = _sorted_unique(shingles[offsets[left[p]] : offsets[left[p] + 1]])
+        y = _sorted_unique(shingles[offsets[right[p]] : offsets[right[p] + 1]])
+        i = j = common = 0
+        while i < x.size and j < y.size:
+            if x[i] == y[j]:
+                common += 1
+                i += 1
+                j += 1
+            elif x[i] < y[j]:
+                i += 1
+            else:
+                j += 1
+        union = x.size + y.size - common
+        out[p] = common / union if union else 0.0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def sequence_hashes(keys, offsets):
+    """One hash per row over its whole word sequence (0 for a row without words): equal texts up to case,
+    punctuation and spacing hash equal."""
+    out = np.zeros(offsets.size - 1, np.uint64)
+    for r in range(offsets.size - 1):
+        if offsets[r + 1] == offsets[r]:
+            continue
+        h = np.uint64(offsets[r + 1] - offsets[r])
+        for i in range(offsets[r], offsets[r + 1]):
+            h = h * NGRAM_MULTIPLIER + (keys[i] & HASH_MASK)
+        out[r] = fmix64(h) | np.uint64(1)
+    return out
