@@ -113,7 +113,7 @@ def candidate_pairs(fp: Fingerprints) -> np.ndarray:
         return np.zeros((0, 2), np.int64)
     members = buckets.select(pl.col("row").alias("left"), pl.col("row").alias("right"))
     pairs = (
-        members.explode("left").explode("right").filter(pl.col("left") < pl.col("right")).unique()
+        members.explode("left", empty_as_null=False).explode("right", empty_as_null=False).filter(pl.col("left") < pl.col("right")).unique()
         .sort("left", "right")
     )
     return pairs.select("left", "right").to_numpy().astype(np.int64).reshape(-1, 2)
@@ -214,7 +214,7 @@ def cross_domain_duplicates(
     buckets = pl.concat([by_band, by_hash]).group_by("band", "key").agg(pl.col("row").unique())
     buckets = buckets.filter(pl.col("row").list.len() > 1)
     pairs = (
-        buckets.select(left="row", right="row").explode("left").explode("right")
+        buckets.select(left="row", right="row").explode("left", empty_as_null=False).explode("right", empty_as_null=False)
         .filter(pl.col("left") < pl.col("right")).unique()
     )
     pairs = pairs.filter(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from cosmo_assets.config import FilterSettings
+from cosmo_assets.config import CosmoConfig, FilterSettings
 from cosmo_assets.filters import alignment, decontamination, dedup, quality
 from cosmo_assets.filters.language import identify_language
 from cosmo_assets.filters.text import tokenise
@@ -246,3 +246,25 @@ def release_duplicates(storage: Storage, settings: FilterSettings, language: str
     return drops.with_columns(language=pl.lit(language)).select(list(frame_schema("near_duplicate_drops"))).cast(
         frame_schema("near_duplicate_drops")
     )
+
+
+def load_benchmarks(config: CosmoConfig) -> decontamination.BenchmarkIndex | None:
+    """The n-gram index of every benchmark file listed in filters.yaml (None when none is)."""
+    settings = config.filters.decontamination
+    files = [(config.benchmark_path(b.path), b) for b in settings.benchmarks]
+    return decontamination.load_index(files, settings)
+
+
+def model_judge(config: CosmoConfig, outlines: pl.DataFrame) -> Judge:
+    """A judge that asks the configured model through the one LLM client, opened only when there is work."""
+
+    def run(drafts: pl.DataFrame) -> pl.DataFrame:
+        from cosmo_assets.filters.judge import judge_drafts
+        from cosmo_assets.llm.client import LLMClient, open_endpoint
+
+        titled = drafts.join(outlines.select("outline_id", "title"), on="outline_id", how="left", maintain_order="left")
+        with open_endpoint(config.model) as endpoint:
+            client = LLMClient(config.model, endpoint)
+            return judge_drafts(titled, config.filters.judge, client.complete_all)
+
+    return run
