@@ -84,14 +84,24 @@ def load_index(files: list[tuple[Path, BenchmarkFile]], settings: Decontaminatio
 def match(tokenised: pl.DataFrame, index: BenchmarkIndex | None, min_overlap: float) -> pl.DataFrame:
     """Per draft (in order): the benchmark item it reproduces (null for none) and the share of it matched."""
     schema = {"benchmark_match": pl.String, "benchmark_overlap": pl.Float64}
+    nothing = pl.DataFrame({name: [None] * tokenised.height for name in schema}, schema=schema)
     if index is None or index.grams.height == 0 or tokenised.height == 0:
-        return pl.DataFrame({"benchmark_match": [None] * tokenised.height,
-                             "benchmark_overlap": [None] * tokenised.height}, schema=schema)
+        return nothing
     hits = []
     for size in index.sizes:
+        items = index.grams.filter(pl.col("size") == size)
+        known = np.unique(items["gram"].to_numpy())
         grams, offsets = shingles(tokenised["word_keys"], size)
-        drafts = pl.DataFrame({"gram": grams, "draft_row": np.repeat(np.arange(tokenised.height), np.diff(offsets))})
-        hits.append(drafts.unique().join(index.grams.filter(pl.col("size") == size), on="gram"))
+        # Most drafts share nothing with any item: a sorted lookup finds the few n-grams that do.
+        at = np.minimum(np.searchsorted(known, grams), known.size - 1)
+        shared = np.flatnonzero(known[at] == grams)
+        if shared.size == 0:
+            continue
+        rows = np.searchsorted(offsets, shared, side="right") - 1
+        drafts = pl.DataFrame({"gram": grams[shared], "draft_row": rows}).unique()
+        hits.append(drafts.join(items, on="gram"))
+    if not hits:
+        return nothing
     found = pl.concat(hits).group_by("draft_row", "item_row", "size").agg(pl.col("position").unique())
     best: dict[int, tuple[float, str]] = {}
     for draft_row, item_row, size, positions in found.iter_rows():
