@@ -85,6 +85,8 @@ def check_filtered(
     _expect(f, _unique(decided, "draft_id") == 0, "a draft is both kept and rejected")
     vanished = drafts.join(decided, on="draft_id", how="anti").height
     _expect(f, vanished == 0, f"{vanished} drafts are neither kept nor rejected")
+    unexplained = rejected.filter(pl.col("reject_reasons").list.len() == 0).height if rejected.height else 0
+    _expect(f, unexplained == 0, f"{unexplained} rejected drafts have no reason")
     out_of_range = kept.filter((pl.col("quality_score") < 0) | (pl.col("quality_score") > 1)).height
     _expect(f, out_of_range == 0, f"{out_of_range} quality scores outside [0, 1]")
     share = kept.height / drafts.height if drafts.height else 0.0

@@ -307,3 +307,35 @@ def test_release_duplicates_fingerprint_articles_missing_from_the_index(tmp_path
     assert drops.select("id", "near_dup_of").rows() == [("alpha-1", "beta-1")]
     with duckdb.connect(str(tmp_path / "x.duckdb")) as con:
         assert con.execute("SELECT count(*) FROM filtered_articles").fetchone()[0] == 3
+
+
+def test_filter_config_errors_name_the_file_and_field(config_dir):
+    from cosmo_assets.config import ConfigError
+    from cosmo_assets_tests.conftest import edit_yaml
+
+    (config_dir / "benchmarks" / "sample_questions.jsonl").unlink()
+    with pytest.raises(ConfigError, match=r"filters\.yaml: field 'decontamination\.benchmarks\.0\.path': expected an existing"):
+        load_config(config_dir)
+    edit_yaml(config_dir / "filters.yaml", lambda d: d["decontamination"].update(benchmarks=[]))
+    edit_yaml(config_dir / "filters.yaml", lambda d: d["shapes"].update(poem={"min_paragraphs": 1}))
+    with pytest.raises(ConfigError, match=r"field 'shapes': \['poem'\] are not content types"):
+        load_config(config_dir)
+    edit_yaml(config_dir / "filters.yaml", lambda d: (d["shapes"].pop("poem"), d["max_top_ngram_share"].pop(4)))
+    with pytest.raises(ConfigError, match=r"max_top_ngram_share: expected one threshold for each n-gram size \[2, 3, 4\]"):
+        load_config(config_dir)
+
+
+def test_a_table_from_an_older_version_gains_the_new_score_columns(tmp_path):
+    from cosmo_assets.storage import Storage
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE filtered_articles (draft_id VARCHAR NOT NULL, outline_id VARCHAR NOT NULL, "
+                    "seed_id VARCHAR NOT NULL, domain VARCHAR NOT NULL, language VARCHAR NOT NULL, text VARCHAR NOT NULL, "
+                    "word_count INTEGER, top_trigram_share DOUBLE, quality_score DOUBLE)")
+        con.execute("INSERT INTO filtered_articles VALUES ('old', 'o', 's', 'geo', 'en', 'x', 1, 0.1, 0.5)")
+    result = filtering.filter_drafts(drafts(GOOD), FilterSettings(min_words=20, max_words=400), "en")
+    Storage(path).replace_partition("filtered_articles", result.kept, {"domain": "geo", "language": "en"})
+    with duckdb.connect(str(path)) as con:
+        rows = con.execute("SELECT draft_id, top_2gram_share IS NOT NULL, top_trigram_share FROM filtered_articles").fetchall()
+    assert rows == [("d0", True, None)]

@@ -193,3 +193,29 @@ def test_reason_counts_follow_the_rejected_drafts():
     assert filtering.reason_counts(result.rejected) == {
         "too_short": 1, "unpunctuated_lines": 1, "few_stop_words": 2, "wrong_language": 2, "exact_duplicate": 1,
     }
+
+
+def _reference_key(word: str) -> int:
+    """FNV-1a over UTF-8 bytes, murmur's fmix64, length in the low 16 bits: the documented word key."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for byte in word.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) & mask
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        h ^= h >> 33
+        h = (h * multiplier) & mask
+    h ^= h >> 33
+    return (h & ~0xFFFF & mask) | min(len(word), 0xFFFF)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Don't split hyphen-words, or l’été's ÉCOLE café -- 3.14 foo_bar 'quoted' end-", "ДОМ и дом\tNaïve naïve", ""],
+)
+def test_word_keys_are_the_regex_words_with_a_stable_hash(text):
+    import re
+
+    from cosmo_assets.filters.text import WORD_PATTERN
+
+    expected = [_reference_key(w) for w in re.findall(WORD_PATTERN, text.lower())]
+    assert tokenise(pl.DataFrame({"text": [text]}))["word_keys"].to_list() == [expected]

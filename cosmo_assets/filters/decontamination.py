@@ -55,8 +55,8 @@ class BenchmarkIndex:
 
 def build_index(items: pl.DataFrame, settings: DecontaminationSettings) -> BenchmarkIndex:
     tokenised = tokenise(items.select("text")).with_columns(item=items["item"])
-    tokenised = tokenised.filter(pl.col("words").list.len() >= MIN_ITEM_WORDS)
-    words = tokenised["words"].list.len().to_numpy().astype(np.int64)
+    tokenised = tokenised.filter(pl.col("word_keys").list.len() >= MIN_ITEM_WORDS)
+    words = tokenised["word_keys"].list.len().to_numpy().astype(np.int64)
     parts = []
     for size in sorted({min(int(w), settings.ngram_words) for w in words}):
         rows = np.flatnonzero(np.minimum(words, settings.ngram_words) == size)

@@ -80,13 +80,17 @@ def fingerprints(tokenised: pl.DataFrame, settings: DedupSettings) -> Fingerprin
     return Fingerprints(text_hash, grams, offsets, band_keys(signature, settings.bands, settings.rows))
 
 
-def index_rows(ids: Sequence[str], fp: Fingerprints) -> pl.DataFrame:
-    """Long rows (id, text_hash, band, band_key) for rows with shingles: the shape stored in `minhash_index`."""
-    keep = np.flatnonzero(fp.has_shingles)
+def index_rows(ids: Sequence[str], fp: Fingerprints, rows: np.ndarray | None = None) -> pl.DataFrame:
+    """Long rows (id, text_hash, band, band_key) for `rows` (default all) that have shingles: the shape
+    stored in `minhash_index`. `ids` name the chosen rows, in order."""
+    rows = np.arange(fp.text_hash.size) if rows is None else np.asarray(rows, np.int64)
+    has = fp.has_shingles[rows]
+    ids = np.asarray(ids, dtype=object)[has]
+    keep = rows[has]
     bands = fp.band_keys.shape[1]
     return pl.DataFrame(
         {
-            "draft_id": np.repeat(np.asarray(ids, dtype=object)[keep], bands).tolist() if keep.size else [],
+            "draft_id": np.repeat(ids, bands).tolist() if keep.size else [],
             "text_hash": np.repeat(fp.text_hash[keep], bands),
             "band": np.tile(np.arange(bands, dtype=np.int16), keep.size),
             "band_key": fp.band_keys[keep].reshape(-1),

@@ -30,18 +30,6 @@ def fmix64(h):
     return h
 
 
-@numba.njit(cache=True, nogil=True)
-def hash_strings(data, offsets):
-    """FNV-1a over each string's UTF-8 bytes, then fmix64: stable across library versions."""
-    out = np.empty(offsets.size - 1, np.uint64)
-    for i in range(offsets.size - 1):
-        h = np.uint64(0xCBF29CE484222325)
-        for j in range(offsets[i], offsets[i + 1]):
-            h = (h ^ np.uint64(data[j])) * np.uint64(0x100000001B3)
-        out[i] = fmix64(h)
-    return out
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _ngram_key(keys, at, n):
     h = np.uint64(0)
@@ -216,3 +204,114 @@ def sequence_hashes(keys, offsets):
             h = h * NGRAM_MULTIPLIER + (keys[i] & HASH_MASK)
         out[r] = fmix64(h) | np.uint64(1)
     return out
+
+
+# Character classes (see text.character_tables): bit 1 letter, bit 2 word character, bit 4 white space.
+LETTER, WORD_CHAR, SPACE = 1, 2, 4
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode(data, i, end):
+    """(code point, bytes) of the UTF-8 character at data[i]; a malformed byte reads as U+FFFD."""
+    b = np.int64(data[i])
+    if b < 0x80:
+        return b, 1
+    if b >= 0xF0 and i + 3 < end:
+        return ((b & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12) | ((np.int64(data[i + 2]) & 0x3F) << 6) | (
+            np.int64(data[i + 3]) & 0x3F), 4
+    if b >= 0xE0 and i + 2 < end:
+        return ((b & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
+    if b >= 0xC0 and i + 1 < end:
+        return ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
+    return 0xFFFD, 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fnv_code_point(h, cp):
+    """FNV-1a over the UTF-8 bytes of one code point."""
+    prime = np.uint64(0x100000001B3)
+    if cp < 0x80:
+        return (h ^ np.uint64(cp)) * prime
+    if cp < 0x800:
+        h = (h ^ np.uint64(0xC0 | (cp >> 6))) * prime
+    elif cp < 0x10000:
+        h = (h ^ np.uint64(0xE0 | (cp >> 12))) * prime
+        h = (h ^ np.uint64(0x80 | ((cp >> 6) & 0x3F))) * prime
+    else:
+        h = (h ^ np.uint64(0xF0 | (cp >> 18))) * prime
+        h = (h ^ np.uint64(0x80 | ((cp >> 12) & 0x3F))) * prime
+        h = (h ^ np.uint64(0x80 | ((cp >> 6) & 0x3F))) * prime
+    return (h ^ np.uint64(0x80 | (cp & 0x3F))) * prime
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _word_key(h, chars):
+    return (fmix64(h) & HASH_MASK) | np.uint64(min(chars, 0xFFFF))
+
+
+@numba.njit(cache=True, nogil=True)
+def scan_texts(data, offsets, classes, lower):
+    """One pass over each text's UTF-8 bytes: its words as keys, and its whitespace tokens with and without letters.
+
+    A word is a run of word characters (letters, digits, marks), joined by single inner apostrophes or
+    hyphens, lower-cased: the regex [^\\W_]+(?:['’-][^\\W_]+)*. Its key is FNV-1a of its lower-cased
+    UTF-8 bytes, finished with fmix64, with its length in characters in the low 16 bits.
+    """
+    rows = offsets.size - 1
+    keys = np.empty(max((offsets[-1] - offsets[0] + rows) // 2 + 1, 1), np.uint64)
+    words = np.zeros(rows, np.int64)
+    tokens = np.zeros(rows, np.int64)
+    letter_tokens = np.zeros(rows, np.int64)
+    size = classes.size
+    k = 0
+    for r in range(rows):
+        i, end = offsets[r], offsets[r + 1]
+        in_word = False
+        joiner = -1
+        h = np.uint64(0)
+        chars = 0
+        in_token = False
+        token_letter = False
+        while i < end:
+            cp, width = _decode(data, i, end)
+            kind = classes[cp] if cp < size else 0
+            if kind & SPACE:
+                if in_token:
+                    tokens[r] += 1
+                    if token_letter:
+                        letter_tokens[r] += 1
+                in_token = False
+                token_letter = False
+            else:
+                in_token = True
+                if kind & LETTER:
+                    token_letter = True
+            if kind & WORD_CHAR:
+                if not in_word:
+                    in_word = True
+                    h = np.uint64(0xCBF29CE484222325)
+                    chars = 0
+                elif joiner >= 0:
+                    h = _fnv_code_point(h, joiner)
+                    chars += 1
+                    joiner = -1
+                h = _fnv_code_point(h, lower[cp] if cp < size else cp)
+                chars += 1
+            elif in_word and joiner < 0 and (cp == 0x27 or cp == 0x2019 or cp == 0x2D):
+                joiner = cp
+            elif in_word:
+                keys[k] = _word_key(h, chars)
+                k += 1
+                words[r] += 1
+                in_word = False
+                joiner = -1
+            i += width
+        if in_word:
+            keys[k] = _word_key(h, chars)
+            k += 1
+            words[r] += 1
+        if in_token:
+            tokens[r] += 1
+            if token_letter:
+                letter_tokens[r] += 1
+    return keys[:k].copy(), words, tokens, letter_tokens

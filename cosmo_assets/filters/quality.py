@@ -1,4 +1,5 @@
-"""Gopher-style quality scores, each a polars expression over a tokenised frame (text, words, lines, word_keys).
+"""Gopher-style quality scores, each a polars expression over a tokenised frame (text, lines, word_keys,
+tokens, letter_tokens: see text.tokenise).
 
 Each can be tried on a three-row frame: `tokenise(frame).select(top_ngram_share(2))`. The n-gram
 repetition scores run a compiled kernel over the whole column (one call per column, not per row):
@@ -14,12 +15,12 @@ import numpy as np
 import polars as pl
 
 from cosmo_assets.filters import kernels
-from cosmo_assets.filters.text import flat_values
+from cosmo_assets.filters.text import flat_values, word_hashes
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 
-_words = pl.col("words")
+_keys = pl.col("word_keys")
 _lines = pl.col("lines")
 
 
@@ -29,18 +30,20 @@ def _share(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 
 
 def word_count() -> pl.Expr:
-    return _words.list.len().cast(pl.Int32).alias("word_count")
+    return _keys.list.len().cast(pl.Int32).alias("word_count")
 
 
 def mean_word_length() -> pl.Expr:
-    return _words.list.eval(pl.element().str.len_chars()).list.mean().fill_null(0.0).alias("mean_word_length")
+    """Mean characters per word (the low bits of each word key)."""
+    lengths = _keys.list.eval(pl.element() & kernels.LENGTH_MASK)
+    return lengths.list.mean().fill_null(0.0).alias("mean_word_length")
 
 
 def symbol_word_ratio() -> pl.Expr:
     """Hash signs and ellipses per word: high in lists of tags and in text that trails off."""
     text = pl.col("text").fill_null("")
     symbols = text.str.count_matches("#", literal=True) + text.str.count_matches(r"\.\.\.|…")
-    return _share(symbols, _words.list.len()).alias("symbol_word_ratio")
+    return _share(symbols, _keys.list.len()).alias("symbol_word_ratio")
 
 
 def punctuated_line_share() -> pl.Expr:
@@ -79,16 +82,15 @@ def duplicate_ngram_share(n: int) -> pl.Expr:
 
 def stop_word_count(stop_words: Iterable[str]) -> pl.Expr:
     """Occurrences of the language's stop words: real prose cannot avoid them (Gopher asks for two)."""
-    listed = sorted({w.lower() for w in stop_words})
-    return _words.list.eval(pl.element().is_in(listed)).list.sum().cast(pl.Int32).alias("stop_word_count")
+    listed = pl.Series(sorted(set(word_hashes(list(stop_words)))), dtype=pl.UInt64)
+    hashed = _keys.list.eval((pl.element() & kernels.HASH_MASK).is_in(listed.implode()))
+    return hashed.list.sum().cast(pl.Int32).alias("stop_word_count")
 
 
 def non_alphabetic_word_share() -> pl.Expr:
     """Share of whitespace-separated tokens without a single letter: numbers, symbols, markup."""
-    text = pl.col("text").fill_null("")
-    tokens = text.str.count_matches(r"\S+")
-    with_letter = text.str.count_matches(r"\S*\p{L}\S*")
-    return _share(tokens - with_letter, tokens).alias("non_alphabetic_word_share")
+    tokens = pl.col("tokens")
+    return _share(tokens - pl.col("letter_tokens"), tokens).alias("non_alphabetic_word_share")
 
 
 def quality_scores(frame: pl.DataFrame, stop_words: Iterable[str] | None) -> pl.DataFrame:

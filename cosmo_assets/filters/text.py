@@ -1,10 +1,13 @@
 """Words, lines and stable word keys of a text: what the quality scores, deduplication and decontamination read.
 
-Word hashes are FNV-1a over UTF-8 bytes (kernels.hash_strings). Unlike polars' own `hash()` they do not
+Word hashes are FNV-1a over lower-cased UTF-8 bytes (kernels.scan_texts). Unlike polars' own `hash()` they do not
 change between library versions, so MinHash signatures stored in DuckDB stay comparable across runs.
 """
 
 from __future__ import annotations
+
+import functools
+import unicodedata
 
 import numpy as np
 import polars as pl
@@ -12,13 +15,31 @@ import pyarrow as pa
 
 from cosmo_assets.filters import kernels
 
-# A word: letters or digits, joined by inner apostrophes or hyphens ("don't", "hyphen-words").
+# Words are found by kernels.scan_texts: letters or digits, joined by inner apostrophes or hyphens
+# ("don't", "hyphen-words"), as the regex WORD_PATTERN would find them.
 WORD_PATTERN = r"[^\W_]+(?:['’-][^\W_]+)*"
+# Character tables cover planes 0-2 (every script in use); rarer code points count as symbols.
+_TABLE_SIZE = 0x30000
 
 
-def words() -> pl.Expr:
-    """Lower-cased words of `text`, as a list column (empty for a missing text)."""
-    return pl.col("text").fill_null("").str.to_lowercase().str.extract_all(WORD_PATTERN).alias("words")
+@functools.cache
+def character_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(class per code point: letter / word character / space bits, lower-case code point), from Python's
+    own Unicode data, built once per process (about 0.3 s)."""
+    classes = np.zeros(_TABLE_SIZE, np.uint8)
+    lower = np.arange(_TABLE_SIZE, dtype=np.int64)
+    for cp in range(_TABLE_SIZE):
+        c = chr(cp)
+        if c.isalpha():
+            classes[cp] |= kernels.LETTER
+        if c.isalnum() or unicodedata.category(c).startswith("M"):
+            classes[cp] |= kernels.WORD_CHAR
+        if c.isspace():
+            classes[cp] |= kernels.SPACE
+        folded = c.lower()
+        if len(folded) == 1:
+            lower[cp] = ord(folded)
+    return classes, lower
 
 
 def lines() -> pl.Expr:
@@ -31,26 +52,30 @@ def lines() -> pl.Expr:
     )
 
 
-def flat_strings(lists: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(UTF-8 bytes, byte offsets per string, strings per row) of a list-of-strings column."""
-    lengths = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
-    flat = lists.fill_null([]).explode(empty_as_null=False).to_arrow(compat_level=pl.CompatLevel.oldest())
-    flat = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
-    if len(flat) == 0:
-        return np.zeros(0, np.uint8), np.zeros(1, np.int64), lengths
-    _, offset_buf, data_buf = flat.buffers()
-    offsets = np.frombuffer(offset_buf, np.int64)[flat.offset : flat.offset + len(flat) + 1]
+def _text_bytes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes, byte offsets per text) of a string column, nulls as empty texts."""
+    array = texts.fill_null("").cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    if len(array) == 0:
+        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
+    _, offset_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offset_buf, np.int64)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets, lengths
+    return data, offsets
 
 
 def flat_values(lists: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(values, row offsets) of a list column of numbers."""
-    lengths = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
-    offsets = np.zeros(lengths.size + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    values = lists.fill_null([]).explode(empty_as_null=False).to_numpy()
-    return values, offsets
+    """(values, row offsets) of a list column of numbers, without copying where Arrow allows."""
+    array = lists.to_arrow(compat_level=pl.CompatLevel.oldest())
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    if array.null_count:
+        array = lists.fill_null([]).to_arrow(compat_level=pl.CompatLevel.oldest())
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    offsets = array.offsets.to_numpy().astype(np.int64)
+    values = array.values.to_numpy(zero_copy_only=False)
+    # Sliced arrays keep their parent's values: rebase so offsets index `values` from 0.
+    values = values[offsets[0] : offsets[-1]] if offsets.size else values[:0]
+    return values, offsets - (offsets[0] if offsets.size else 0)
 
 
 def list_column(name: str, values: np.ndarray, lengths: np.ndarray) -> pl.Series:
@@ -60,19 +85,28 @@ def list_column(name: str, values: np.ndarray, lengths: np.ndarray) -> pl.Series
     return pl.Series(name, pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
 
 
-def word_keys(word_lists: pl.Series) -> pl.Series:
-    """Per row, a list of word keys: the word's stable hash in the high bits, its length in characters in the low 16."""
-    data, offsets, lengths = flat_strings(word_lists)
-    hashes = kernels.hash_strings(data, offsets)
-    chars = word_lists.fill_null([]).explode(empty_as_null=False).str.len_chars().to_numpy().astype(np.uint64)
-    keys = (hashes & kernels.HASH_MASK) | np.minimum(chars, kernels.LENGTH_MASK)
-    return list_column("word_keys", keys, lengths)
+def scan(texts: pl.Series) -> pl.DataFrame:
+    """Per text: `word_keys` (each word's stable hash in the high bits, its length in characters in the low
+    16), and `tokens` / `letter_tokens`: whitespace-separated tokens, and those with a letter."""
+    data, offsets = _text_bytes(texts)
+    classes, lower = character_tables()
+    keys, words, tokens, letter_tokens = kernels.scan_texts(data, offsets, classes, lower)
+    return pl.DataFrame([
+        list_column("word_keys", keys, words),
+        pl.Series("tokens", tokens, dtype=pl.Int64),
+        pl.Series("letter_tokens", letter_tokens, dtype=pl.Int64),
+    ])
+
+
+def word_hashes(words: list[str]) -> list[int]:
+    """The hash part of each word's key, as `scan` makes it (for stop-word lists and tests)."""
+    keys = scan(pl.Series(words, dtype=pl.String))["word_keys"].to_list()
+    return [int(k[0]) & int(kernels.HASH_MASK) if k else 0 for k in keys]
 
 
 def tokenise(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `words`, `lines` and `word_keys` to a frame with a `text` column."""
-    with_words = frame.with_columns(words(), lines())
-    return with_words.with_columns(word_keys(with_words["words"]))
+    """Add `lines`, `word_keys`, `tokens` and `letter_tokens` to a frame with a `text` column."""
+    return frame.with_columns(lines()).hstack(scan(frame["text"]))
 
 
 def shingles(keys: pl.Series, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -188,24 +188,10 @@ def filter_drafts(
     keep = decided["reject_reasons"].list.len() == 0
     kept = decided.filter(keep).select(list(frame_schema("filtered_articles")))
     rejected = decided.filter(~keep).select(list(frame_schema("rejected_drafts")))
-    kept_rows = np.flatnonzero(keep.to_numpy())
-    kept_fp = dedup.Fingerprints(
-        fingerprints.text_hash[kept_rows],
-        *_subset_shingles(fingerprints, kept_rows),
-        fingerprints.band_keys[kept_rows],
-    )
-    index = dedup.index_rows(kept["draft_id"].to_list(), kept_fp)
+    index = dedup.index_rows(kept["draft_id"].to_list(), fingerprints, np.flatnonzero(keep.to_numpy()))
     return FilterOutcome(
         kept.cast(frame_schema("filtered_articles")), rejected.cast(frame_schema("rejected_drafts")), index, seconds
     )
-
-
-def _subset_shingles(fp: dedup.Fingerprints, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.diff(fp.offsets)[rows]
-    offsets = np.zeros(rows.size + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    parts = [fp.shingles[fp.offsets[r] : fp.offsets[r + 1]] for r in rows.tolist()]
-    return (np.concatenate(parts) if parts else np.zeros(0, np.uint64)), offsets
 
 
 def reason_counts(rejected: pl.DataFrame) -> dict[str, int]:
