@@ -219,3 +219,15 @@ def test_word_keys_are_the_regex_words_with_a_stable_hash(text):
 
     expected = [_reference_key(w) for w in re.findall(WORD_PATTERN, text.lower())]
     assert tokenise(pl.DataFrame({"text": [text]}))["word_keys"].to_list() == [expected]
+
+
+def test_the_one_pass_repetition_kernel_equals_each_score_alone():
+    texts = [GOOD, " ".join(["the river flows"] * 20), OTHER + " " + GOOD + " " + GOOD[:150], "a b", "", None,
+             "a b c d e f g a b c d e f g h"]
+    tokenised = tokenise(pl.DataFrame({"text": texts}, schema={"text": pl.String}))
+    together = tokenised.select(quality.ngram_repetition()).unnest("ngram_repetition")
+    for n in quality.TOP_NGRAM_SIZES:
+        assert together[f"top_{n}gram_share"].to_list() == tokenised.select(quality.top_ngram_share(n)).to_series().to_list()
+    for n in quality.DUPLICATE_NGRAM_SIZES:
+        alone = tokenised.select(quality.duplicate_ngram_share(n)).to_series().to_list()
+        assert together[f"duplicate_{n}gram_share"].to_list() == alone

@@ -315,3 +315,67 @@ def scan_texts(data, offsets, classes, lower):
             if token_letter:
                 letter_tokens[r] += 1
     return keys[:k].copy(), words, tokens, letter_tokens
+
+
+@numba.njit(cache=True, nogil=True)
+def ngram_repetition(keys, offsets, max_n):
+    """Per row and per n in 2..max_n, in one pass: column n-2 holds the top repeated n-gram's character share
+    (as top_ngram_share) and the duplicate n-gram character share (as duplicate_ngram_share) is in the
+    second block of columns; each equals the single-n kernels above."""
+    rows = offsets.size - 1
+    sizes = max_n - 1
+    top = np.zeros((rows, sizes), np.float64)
+    dup = np.zeros((rows, sizes), np.float64)
+    longest = 0
+    for r in range(rows):
+        longest = max(longest, offsets[r + 1] - offsets[r])
+    # Tables are allocated once and only the slots a row touched are cleared after it: zeroing fresh
+    # tables for every row would cost more than filling them.
+    capacity = _table_size(max(longest, 1))
+    slots = np.zeros((sizes, capacity), np.uint64)
+    counts = np.zeros((sizes, capacity), np.int32)
+    touched = np.zeros((sizes, max(longest, 1)), np.int64)
+    covered = np.zeros((sizes, max(longest, 1)), np.bool_)
+    best = np.zeros(sizes, np.int64)
+    used = np.zeros(sizes, np.int64)
+    for r in range(rows):
+        start, end = offsets[r], offsets[r + 1]
+        length = end - start
+        total = _word_chars(keys, start, end)
+        if length < 3 or total == 0:
+            continue
+        size = _table_size(length)
+        best[:] = 0
+        used[:] = 0
+        covered[:, :length] = False
+        for i in range(length - 1):
+            h = keys[start + i] & HASH_MASK
+            chars = np.int64(keys[start + i] & LENGTH_MASK)
+            for n in range(2, min(max_n, length - i) + 1):
+                word = keys[start + i + n - 1]
+                h = h * NGRAM_MULTIPLIER + (word & HASH_MASK)
+                chars += np.int64(word & LENGTH_MASK)
+                key = fmix64(h) | np.uint64(1)
+                t = n - 2
+                slot = np.int64(key & np.uint64(size - 1))
+                while slots[t, slot] != 0 and slots[t, slot] != key:
+                    slot = (slot + 1) & (size - 1)
+                if slots[t, slot] == key:
+                    covered[t, i : i + n] = True
+                    counts[t, slot] += 1
+                    best[t] = max(best[t], counts[t, slot] * chars)
+                else:
+                    slots[t, slot] = key
+                    counts[t, slot] = 1
+                    touched[t, used[t]] = slot
+                    used[t] += 1
+        for t in range(sizes):
+            top[r, t] = min(best[t] / total, 1.0)
+            chars = 0
+            for i in range(length):
+                if covered[t, i]:
+                    chars += np.int64(keys[start + i] & LENGTH_MASK)
+            dup[r, t] = chars / total
+            for j in range(used[t]):
+                slots[t, touched[t, j]] = 0
+    return top, dup

@@ -80,6 +80,21 @@ def duplicate_ngram_share(n: int) -> pl.Expr:
     return _per_row(kernels.duplicate_ngram_share, n, f"duplicate_{n}gram_share")
 
 
+def _repetition(keys: pl.Series) -> pl.Series:
+    values, offsets = flat_values(keys)
+    top, dup = kernels.ngram_repetition(values.astype(np.uint64), offsets, max(DUPLICATE_NGRAM_SIZES))
+    columns = {f"top_{n}gram_share": top[:, n - 2] for n in TOP_NGRAM_SIZES}
+    columns.update({f"duplicate_{n}gram_share": dup[:, n - 2] for n in DUPLICATE_NGRAM_SIZES})
+    return pl.DataFrame(columns).to_struct("ngram_repetition")
+
+
+def ngram_repetition() -> pl.Expr:
+    """Every top and duplicate n-gram share in one pass over the words (a struct; quality_scores unnests it)."""
+    fields = [f"top_{n}gram_share" for n in TOP_NGRAM_SIZES] + [f"duplicate_{n}gram_share" for n in DUPLICATE_NGRAM_SIZES]
+    dtype = pl.Struct({name: pl.Float64 for name in fields})
+    return pl.col("word_keys").map_batches(_repetition, return_dtype=dtype).alias("ngram_repetition")
+
+
 def stop_word_count(stop_words: Iterable[str]) -> pl.Expr:
     """Occurrences of the language's stop words: real prose cannot avoid them (Gopher asks for two)."""
     listed = pl.Series(sorted(set(word_hashes(list(stop_words)))), dtype=pl.UInt64)
@@ -102,8 +117,7 @@ def quality_scores(frame: pl.DataFrame, stop_words: Iterable[str] | None) -> pl.
         symbol_word_ratio(),
         punctuated_line_share(),
         duplicate_line_share(),
-        *(top_ngram_share(n) for n in TOP_NGRAM_SIZES),
-        *(duplicate_ngram_share(n) for n in DUPLICATE_NGRAM_SIZES),
+        ngram_repetition(),
         stop_word_count(listed) if listed else pl.lit(None, pl.Int32).alias("stop_word_count"),
         non_alphabetic_word_share(),
-    )
+    ).unnest("ngram_repetition")
