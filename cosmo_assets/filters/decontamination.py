@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 
 from cosmo_assets.config import BenchmarkFile, DecontaminationSettings
-from cosmo_assets.filters.text import shingles, tokenise
+from cosmo_assets.filters import kernels
+from cosmo_assets.filters.text import flat_values, shingles, tokenise
 
 # Items shorter than this are too generic to call a match ("What is water?").
 MIN_ITEM_WORDS = 4
@@ -87,19 +88,18 @@ def match(tokenised: pl.DataFrame, index: BenchmarkIndex | None, min_overlap: fl
     nothing = pl.DataFrame({name: [None] * tokenised.height for name in schema}, schema=schema)
     if index is None or index.grams.height == 0 or tokenised.height == 0:
         return nothing
+    keys, offsets = flat_values(tokenised["word_keys"])
+    keys = keys.astype(np.uint64)
     hits = []
     for size in index.sizes:
         items = index.grams.filter(pl.col("size") == size)
         known = np.unique(items["gram"].to_numpy())
-        grams, offsets = shingles(tokenised["word_keys"], size)
-        # Most drafts share nothing with any item: a sorted lookup finds the few n-grams that do.
-        at = np.minimum(np.searchsorted(known, grams), known.size - 1)
-        shared = np.flatnonzero(known[at] == grams)
-        if shared.size == 0:
+        # Most drafts share nothing with any item: look each n-gram up, keep only the few that match.
+        rows, grams = kernels.ngram_hits(keys, offsets, size, known)
+        if rows.size == 0:
             continue
-        rows = np.searchsorted(offsets, shared, side="right") - 1
-        drafts = pl.DataFrame({"gram": grams[shared], "draft_row": rows}).unique()
-        hits.append(drafts.join(items, on="gram"))
+        found = pl.DataFrame({"draft_row": rows, "gram": grams}).unique()
+        hits.append(found.join(items, on="gram"))
     if not hits:
         return nothing
     found = pl.concat(hits).group_by("draft_row", "item_row", "size").agg(pl.col("position").unique())

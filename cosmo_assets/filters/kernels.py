@@ -379,3 +379,24 @@ def ngram_repetition(keys, offsets, max_n):
             for j in range(used[t]):
                 slots[t, touched[t, j]] = 0
     return top, dup
+
+
+@numba.njit(cache=True, nogil=True)
+def ngram_hits(keys, offsets, n, known):
+    """(row, n-gram hash) of every word n-gram whose hash is in `known` (sorted): the benchmark lookup,
+    without materialising every n-gram of every draft."""
+    rows_out = []
+    grams_out = []
+    for r in range(offsets.size - 1):
+        for i in range(max(offsets[r + 1] - offsets[r] - n + 1, 0)):
+            key = _ngram_key(keys, offsets[r] + i, n)
+            at = np.searchsorted(known, key)
+            if at < known.size and known[at] == key:
+                rows_out.append(r)
+                grams_out.append(key)
+    rows = np.empty(len(rows_out), np.int64)
+    grams = np.empty(len(rows_out), np.uint64)
+    for j in range(len(rows_out)):
+        rows[j] = rows_out[j]
+        grams[j] = grams_out[j]
+    return rows, grams
