@@ -245,7 +245,7 @@ class FilterSettings(_Strict):
     stop_words: dict[str, list[str]] = Field(default_factory=_default_stop_words)
     max_non_alphabetic_word_share: float = Field(default=0.2, ge=0, le=1)
     min_language_confidence: float = Field(default=0.6, ge=0, le=1)
-    language_id_prefix_chars: int = Field(default=1000, ge=50)
+    language_id_prefix_chars: int = Field(default=500, ge=50)
     min_section_coverage: float = Field(default=0.0, ge=0, le=1)
     shapes: dict[str, ShapeRule] = {}
     min_fact_coverage: float = Field(default=0.0, ge=0, le=1)

@@ -61,16 +61,20 @@ def build_index(items: pl.DataFrame, settings: DecontaminationSettings) -> Bench
     parts = []
     for size in sorted({min(int(w), settings.ngram_words) for w in words}):
         rows = np.flatnonzero(np.minimum(words, settings.ngram_words) == size)
-        grams, offsets = shingles(tokenised["word_keys"].gather(rows), size)
+        chosen = tokenised["word_keys"].gather(rows)
+        grams, offsets = shingles(chosen, size)
         per_row = np.diff(offsets)
+        positions = np.concatenate([np.arange(k) for k in per_row]) if per_row.size else np.zeros(0, np.int64)
+        word_keys, word_offsets = flat_values(chosen)
         parts.append(pl.DataFrame({
             "gram": grams,
             "item_row": np.repeat(rows, per_row),
-            "position": np.concatenate([np.arange(k) for k in per_row]) if per_row.size else np.zeros(0, np.int64),
+            "position": positions,
             "size": np.full(grams.size, size, np.int64),
+            "first": word_keys.astype(np.uint64)[np.repeat(word_offsets[:-1], per_row) + positions],
         }))
     grams = pl.concat(parts) if parts else pl.DataFrame(
-        schema={"gram": pl.UInt64, "item_row": pl.Int64, "position": pl.Int64, "size": pl.Int64}
+        schema={"gram": pl.UInt64, "item_row": pl.Int64, "position": pl.Int64, "size": pl.Int64, "first": pl.UInt64}
     )
     return BenchmarkIndex(grams, tokenised["item"].to_list(), words, settings.ngram_words)
 
@@ -94,12 +98,13 @@ def match(tokenised: pl.DataFrame, index: BenchmarkIndex | None, min_overlap: fl
     for size in index.sizes:
         items = index.grams.filter(pl.col("size") == size)
         known = np.unique(items["gram"].to_numpy())
+        first_words = kernels.first_word_filter(items["first"].to_numpy())
         # Most drafts share nothing with any item: look each n-gram up, keep only the few that match.
-        rows, grams = kernels.ngram_hits(keys, offsets, size, known)
+        rows, grams = kernels.ngram_hits(keys, offsets, size, known, first_words)
         if rows.size == 0:
             continue
         found = pl.DataFrame({"draft_row": rows, "gram": grams}).unique()
-        hits.append(found.join(items, on="gram"))
+        hits.append(found.join(items.drop("first"), on="gram"))
     if not hits:
         return nothing
     found = pl.concat(hits).group_by("draft_row", "item_row", "size").agg(pl.col("position").unique())

@@ -381,14 +381,33 @@ def ngram_repetition(keys, offsets, max_n):
     return top, dup
 
 
+FIRST_WORD_BITS = 20
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_word_slot(key):
+    return np.int64((key >> np.uint64(LENGTH_BITS)) & np.uint64((1 << FIRST_WORD_BITS) - 1))
+
+
 @numba.njit(cache=True, nogil=True)
-def ngram_hits(keys, offsets, n, known):
+def first_word_filter(first_words):
+    """A bit table of the words that start a benchmark n-gram: most draft positions fail it at once."""
+    table = np.zeros(1 << FIRST_WORD_BITS, np.bool_)
+    for key in first_words:
+        table[_first_word_slot(key)] = True
+    return table
+
+
+@numba.njit(cache=True, nogil=True)
+def ngram_hits(keys, offsets, n, known, first_words):
     """(row, n-gram hash) of every word n-gram whose hash is in `known` (sorted): the benchmark lookup,
-    without materialising every n-gram of every draft."""
+    without hashing, let alone storing, every n-gram of every draft."""
     rows_out = []
     grams_out = []
     for r in range(offsets.size - 1):
         for i in range(max(offsets[r + 1] - offsets[r] - n + 1, 0)):
+            if not first_words[_first_word_slot(keys[offsets[r] + i])]:
+                continue
             key = _ngram_key(keys, offsets[r] + i, n)
             at = np.searchsorted(known, key)
             if at < known.size and known[at] == key:

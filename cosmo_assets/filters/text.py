@@ -52,7 +52,7 @@ def lines() -> pl.Expr:
     )
 
 
-def _text_bytes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+def text_bytes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes, byte offsets per text) of a string column, nulls as empty texts."""
     array = texts.fill_null("").cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
     array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
@@ -88,7 +88,7 @@ def list_column(name: str, values: np.ndarray, lengths: np.ndarray) -> pl.Series
 def scan(texts: pl.Series) -> pl.DataFrame:
     """Per text: `word_keys` (each word's stable hash in the high bits, its length in characters in the low
     16), and `tokens` / `letter_tokens`: whitespace-separated tokens, and those with a letter."""
-    data, offsets = _text_bytes(texts)
+    data, offsets = text_bytes(texts)
     classes, lower = character_tables()
     keys, words, tokens, letter_tokens = kernels.scan_texts(data, offsets, classes, lower)
     return pl.DataFrame([
