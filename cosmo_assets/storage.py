@@ -18,11 +18,22 @@ FACT = "STRUCT(property VARCHAR, value VARCHAR)"
 SCORE_COLUMNS: dict[str, str] = {
     "word_count": "INTEGER",
     "mean_word_length": "DOUBLE",
+    "symbol_word_ratio": "DOUBLE",
+    "punctuated_line_share": "DOUBLE",
     "duplicate_line_share": "DOUBLE",
-    "top_trigram_share": "DOUBLE",
-    "duplicate_5gram_share": "DOUBLE",
+    **{f"top_{n}gram_share": "DOUBLE" for n in (2, 3, 4)},
+    **{f"duplicate_{n}gram_share": "DOUBLE" for n in range(5, 11)},
+    "stop_word_count": "INTEGER",
+    "non_alphabetic_word_share": "DOUBLE",
     "language_detected": "VARCHAR",
     "language_confidence": "DOUBLE",
+    "section_coverage": "DOUBLE",
+    "shape_fits": "BOOLEAN",
+    "fact_coverage": "DOUBLE",
+    "contradicted_facts": "VARCHAR[]",
+    "judge_clarity": "INTEGER",
+    "judge_accuracy": "INTEGER",
+    "judge_educational_value": "INTEGER",
     "quality_score": "DOUBLE",
 }
 
@@ -111,6 +122,28 @@ TABLES: dict[str, dict[str, str]] = {
         **SCORE_COLUMNS,
         "reject_reasons": "VARCHAR[] NOT NULL",
         "near_dup_of": "VARCHAR",
+        "near_dup_similarity": "DOUBLE",
+        "benchmark_match": "VARCHAR",  # '<benchmark>:<item id>' the draft reproduces
+        "benchmark_overlap": "DOUBLE",
+    },
+    # Band keys of every kept article's MinHash signature: the persisted LSH index (filters/dedup.py).
+    "minhash_index": {
+        "draft_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "params": "VARCHAR NOT NULL",  # shingle size, permutations, seed, bands, rows that made the keys
+        "text_hash": "UBIGINT NOT NULL",
+        "band": "SMALLINT NOT NULL",
+        "band_key": "UBIGINT NOT NULL",
+    },
+    # Articles left out of a language's release because an article of another domain says the same.
+    "near_duplicate_drops": {
+        "id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "near_dup_of": "VARCHAR NOT NULL",
+        "near_dup_domain": "VARCHAR NOT NULL",
+        "similarity": "DOUBLE NOT NULL",
     },
     "release_candidates": {
         "id": "VARCHAR NOT NULL",
@@ -249,6 +282,8 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     # Whole tables, rewritten each time from the verdict files.
     "review_verdicts": (),
     "template_reviews": (),
+    "minhash_index": ("domain", "language"),
+    "near_duplicate_drops": ("language",),
 }
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")

@@ -14,13 +14,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def make_config_dir(root: Path, domains: tuple[str, ...] = ("alpha", "beta")) -> Path:
-    """configs/ as shipped (templates, mix, filters, model), but two small domains and private storage."""
+    """configs/ as shipped (templates, mix, filters, benchmarks, model), but two small domains and private storage."""
     config_dir = root / "configs"
     config_dir.mkdir(parents=True)
     for item in DEFAULT_CONFIG_DIR.iterdir():
         if item.suffix == ".yaml":
             shutil.copy(item, config_dir / item.name)
     shutil.copytree(DEFAULT_CONFIG_DIR / "templates", config_dir / "templates")
+    shutil.copytree(DEFAULT_CONFIG_DIR / "benchmarks", config_dir / "benchmarks")
     (config_dir / "knowledge_base").mkdir()
     shutil.copy(FIXTURES / "tiny_kb.jsonl", config_dir / "knowledge_base" / "tiny_kb.jsonl")
     (config_dir / "domains").mkdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,9 +28,21 @@ SENTENCES = [
 
 
 def default_reply(prompt: str) -> str:
-    # Long enough to pass the default filters, free of repetition, and different per prompt.
+    """What a good model would write: long enough, free of repetition, in the planned sections, stating the
+    prompt's facts, numbered when asked for steps, and different per prompt (no near duplicates)."""
     topic = " ".join(prompt.split()[:12])
-    return f"This article is about {topic}.\n\n" + "\n\n".join(" ".join(SENTENCES[i:i + 3]) for i in range(0, 12, 3))
+    facts = re.findall(r"^- ([^:\n]+): (.+)$", prompt, flags=re.M)
+    plan = re.search(r"in this order: (.+?)\.?$", prompt, flags=re.M)
+    sections = [s.strip() for s in plan.group(1).split(",")] if plan else ["Overview", "Details"]
+    numbered = "number the steps" in prompt.lower()
+    start = sum(map(ord, prompt)) % len(SENTENCES)
+    sentences = SENTENCES[start:] + SENTENCES[:start]
+    paragraphs = [f"This article is about {topic}."]
+    for i, section in enumerate(sections):
+        stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
+        body = f"{section}: " + " ".join(sentences[i * 3 : i * 3 + 3]) + (f" {stated}" if stated else "")
+        paragraphs.append(f"{i + 1}. {body}" if numbered else body)
+    return "\n\n".join(paragraphs)
 
 
 _NOUNS = """river mountain valley forest desert ocean island city village harbour bridge tower castle market

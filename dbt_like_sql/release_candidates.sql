@@ -29,4 +29,5 @@ JOIN {{ ref('drafts') }} AS d
   ON d.draft_id = f.draft_id AND d.domain = f.domain AND d.language = f.language
 WHERE f.language = {{ var('language') }}
   AND f.quality_score >= {{ var('min_quality_score') }}
+  AND f.draft_id NOT IN (SELECT id FROM {{ ref('near_duplicate_drops') }} WHERE language = {{ var('language') }})
 QUALIFY row_number() OVER (PARTITION BY text_key ORDER BY f.quality_score DESC, f.draft_id) = 1

@@ -14,7 +14,7 @@ from cosmo_assets.defs.partitions import domain_language_partitions, partition_o
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.diversity import diversity_figures
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
-from cosmo_assets.stages.filtering import filter_drafts
+from cosmo_assets.stages import filtering
 from cosmo_assets.stages.outlines import plan_outlines
 from cosmo_assets.stages.review import excluded_templates
 from cosmo_assets.stages.seeds import read_seeds
@@ -197,20 +197,32 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         check_specs=[spec("filtered_articles", "filter_contract", "GX suite: schema, scores and lengths within the filters, kept share; every draft kept or rejected.", per_domain)],
     )
     def filtered_articles(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
-        """Drafts that pass length, repetition and language filters; the rest go to rejected_drafts with every reason."""
+        """Drafts that pass quality, language, outline, fact, benchmark and duplicate filters; the rest go
+        to rejected_drafts with every reason. Kept articles' MinHash band keys go to minhash_index."""
         part = partition_of(context)
+        settings = cosmo.config.filters
         draft_frame = cosmo.storage.read_partition("drafts", part)
-        kept, rejected = filter_drafts(draft_frame, cosmo.config.filters, part["language"])
+        outline_frame = cosmo.storage.read_partition("outlines", part)
+        benchmarks = filtering.load_benchmarks(cosmo.config)
+        judge = filtering.model_judge(cosmo.config, outline_frame) if settings.judge.enabled else None
+        outcome = filtering.filter_drafts(draft_frame, settings, part["language"], outline_frame, benchmarks, judge)
+        kept, rejected = outcome.kept, outcome.rejected
         cosmo.storage.replace_partition("filtered_articles", kept, part)
         cosmo.storage.replace_partition("rejected_drafts", rejected, part)
-        reasons = dict(rejected["reject_reasons"].explode(empty_as_null=False).value_counts().iter_rows()) if rejected.height else {}
+        cosmo.storage.replace_partition(
+            "minhash_index", filtering.index_frame(outcome.index, settings, part["domain"], part["language"]), part
+        )
         return dg.MaterializeResult(
             metadata={
                 "kept": kept.height,
                 "rejected": rejected.height,
                 "kept_share": round(kept.height / draft_frame.height, 4) if draft_frame.height else 0.0,
-                "reject_reasons": dg.MetadataValue.json(reasons),
+                "reject_reasons": dg.MetadataValue.json(filtering.reason_counts(rejected)),
+                "benchmark_matches": dg.MetadataValue.json(
+                    dict(rejected.drop_nulls("benchmark_match").select("draft_id", "benchmark_match").iter_rows())
+                ),
                 "mean_quality_score": round(float(kept["quality_score"].mean() or 0.0), 4),
+                "seconds": dg.MetadataValue.json({k: round(v, 3) for k, v in outcome.seconds.items()}),
                 "preview": _preview(kept, ["word_count", "quality_score", "text"]),
             },
             check_results=[

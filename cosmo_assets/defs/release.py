@@ -11,11 +11,11 @@ import polars as pl
 
 from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
-from cosmo_assets.defs.assets import OWNERS, _check_result, _contract_result, _preview
+from cosmo_assets.defs.assets import OWNERS, _check_result, _preview
 from cosmo_assets.defs.partitions import language_partitions, partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.sql_runner import SqlModel
-from cosmo_assets.stages import quotas, review
+from cosmo_assets.stages import filtering, quotas, review
 from cosmo_assets.stages.balancing import check_materialisable, run_model, sql_project
 from cosmo_assets.stages.export import CardContext, export_dataset, generation_costs
 from cosmo_assets.stages.real_text import load_real_text
@@ -37,11 +37,18 @@ class _ModelAsset:
     check_description: str
     after: Hook
     group: str = RELEASE_GROUP
-    contract: str | None = None  # the table whose great-expectations suite also runs in this check
+    before: Callable[[CosmoResource, dict[str, str]], dict] | None = None  # runs before the model's SQL
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
     return dg.MetadataValue.json(dict(frame.group_by(column).len().sort(column).iter_rows()) if frame.height else {})
+
+
+def _before_candidates(cosmo, part):
+    # Near duplicates across domains, checked against the persisted MinHash index; the SQL leaves them out.
+    drops = filtering.release_duplicates(cosmo.storage, cosmo.config.filters, part["language"])
+    cosmo.storage.replace_partition("near_duplicate_drops", drops, part)
+    return {"near_duplicates_dropped": drops.height}
 
 
 def _after_candidates(context, cosmo, frame, part):
@@ -93,7 +100,8 @@ def _after_any(context, cosmo, frame, part):
 
 MODEL_ASSETS = {
     "release_candidates": _ModelAsset(
-        "candidates_contract", "Unique ids; exact duplicates across domains removed.", _after_candidates),
+        "candidates_contract", "Unique ids; exact and near duplicates across domains removed.", _after_candidates,
+        before=_before_candidates),
     "balanced_dataset": _ModelAsset(
         "balanced_contract",
         "Unique ids, full metadata (real text has no seed, template or model), caps per seed and per template.",
@@ -210,19 +218,13 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
         )
         def _model(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
             part = partition_of(context)
+            prepared = extra.before(cosmo, part) if extra.before else {}
             frame = run_model(cosmo.storage, cosmo.config, model.name, part["language"], project)
             cosmo.storage.replace_partition(model.name, frame, part)
             metadata, outcome = extra.after(context, cosmo, frame, part)
             return dg.MaterializeResult(
-                metadata={"rows": frame.height, "sql": dg.MetadataValue.path(str(model.path)), **metadata},
-                check_results=[
-                    _contract_result(
-                        extra.check, extra.contract, frame, cosmo,
-                        extra_rules=[contracts.as_expectation(extra.check_description, outcome)],
-                    )
-                    if extra.contract
-                    else _check_result(extra.check, outcome)
-                ],
+                metadata={"rows": frame.height, "sql": dg.MetadataValue.path(str(model.path)), **prepared, **metadata},
+                check_results=[_check_result(extra.check, outcome)],
             )
 
         return _model

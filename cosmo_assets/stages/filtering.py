@@ -1,134 +1,256 @@
 """Stage 4, filtered articles: score every draft, keep the good ones, and say why the rest were dropped.
 
-Scores are polars expressions over a `text` column, so each can be tried on a three-row frame.
+The steps, each a plain module under cosmo_assets/filters/: Gopher-style quality scores (quality.py),
+language identification (language.py), the article against its outline and seed facts (alignment.py),
+an optional model judge (judge.py), benchmark decontamination (decontamination.py), and exact and near
+duplicates within the partition (dedup.py). Every draft ends in `kept` or `rejected` with every reason
+that fired.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
-from cosmo_assets.config import FilterSettings
-from cosmo_assets.storage import frame_schema
+from cosmo_assets.config import CosmoConfig, FilterSettings
+from cosmo_assets.filters import alignment, decontamination, dedup, quality
+from cosmo_assets.filters.language import identify_language
+from cosmo_assets.filters.text import tokenise
+from cosmo_assets.storage import Storage, frame_schema
 
-_words = pl.col("text").fill_null("").str.extract_all(r"[^\W_]+(?:['’-][^\W_]+)*")
+# Reasons, in the order they are listed on a rejected draft.
+REASONS = (
+    "generation_failed", "too_short", "too_long", "odd_word_length", "too_many_symbols", "unpunctuated_lines",
+    "repeated_lines", "repetitive_phrases", "repeated_passages", "few_stop_words", "non_alphabetic",
+    "wrong_language", "sections_missing", "shape_mismatch", "facts_missing", "contradicts_facts",
+    "judged_poor", "benchmark_contamination", "exact_duplicate", "near_duplicate",
+)
+
+# A judge sees the drafts that pass everything else; it returns one row of scores per draft given.
+Judge = Callable[[pl.DataFrame], pl.DataFrame]
 
 
-def word_count() -> pl.Expr:
-    return _words.list.len().cast(pl.Int32).alias("word_count")
+def score_drafts(
+    drafts: pl.DataFrame,
+    settings: FilterSettings | None = None,
+    language: str = "en",
+    outlines: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Every score column for a frame of drafts (needs `text`; `outline_id` to align with `outlines`).
+
+    The tokenised columns (words, lines, word_keys) are kept for the later steps.
+    """
+    settings = settings or FilterSettings()
+    tokenised = tokenise(drafts)
+    scored = quality.quality_scores(tokenised, settings.stop_words.get(language))
+    scored = scored.hstack(identify_language(drafts["text"], settings.language_id_prefix_chars))
+    if "outline_id" in drafts.columns:
+        scored = scored.hstack(alignment.align(drafts, outlines, settings.shapes))
+    else:
+        scored = scored.hstack(pl.DataFrame(
+            {c: [None] * drafts.height for c in alignment.ALIGNMENT_SCHEMA}, schema=alignment.ALIGNMENT_SCHEMA
+        ).with_columns(contradicted_facts=pl.lit([], pl.List(pl.String))))
+    return scored
 
 
-def mean_word_length() -> pl.Expr:
-    return _words.list.eval(pl.element().str.len_chars()).list.mean().fill_null(0.0).alias("mean_word_length")
-
-
-def duplicate_line_share() -> pl.Expr:
-    """Share of non-empty lines that repeat an earlier line."""
-    lines = (
-        pl.col("text").fill_null("").str.split("\n")
-        .list.eval(pl.element().str.strip_chars().str.to_lowercase())
-        .list.eval(pl.element().filter(pl.element() != ""))
+def _rules(settings: FilterSettings, language: str) -> list[tuple[str, pl.Expr]]:
+    top = pl.any_horizontal(pl.col(f"top_{n}gram_share") > v for n, v in settings.max_top_ngram_share.items())
+    dup = pl.any_horizontal(
+        pl.col(f"duplicate_{n}gram_share") > v for n, v in settings.max_duplicate_ngram_share.items()
     )
-    return (1 - lines.list.n_unique() / lines.list.len()).fill_nan(0.0).fill_null(0.0).alias("duplicate_line_share")
-
-
-def _ngrams(n: int) -> pl.Expr:
-    lowered = _words.list.eval(pl.element().str.to_lowercase())
-    return lowered.list.eval(
-        pl.concat_str([pl.element().shift(-i) for i in range(n)], separator=" ").drop_nulls()
+    judge = settings.judge
+    judged_poor = (
+        (pl.col("judge_clarity") < judge.min_clarity)
+        | (pl.col("judge_accuracy") < judge.min_accuracy)
+        | (pl.col("judge_educational_value") < judge.min_educational_value)
     )
-
-
-def top_trigram_share() -> pl.Expr:
-    """Share of word trigrams taken by the most frequent one: high when a text circles on one phrase."""
-    grams = _ngrams(3)
-    top = grams.list.eval(pl.element().unique_counts().max()).list.first()
-    return (top / grams.list.len()).fill_nan(0.0).fill_null(0.0).alias("top_trigram_share")
-
-
-def duplicate_5gram_share() -> pl.Expr:
-    """Share of word 5-grams that repeat an earlier one: high when passages are copied within a text."""
-    grams = _ngrams(5)
-    return (1 - grams.list.n_unique() / grams.list.len()).fill_nan(0.0).fill_null(0.0).alias("duplicate_5gram_share")
-
-
-@cache
-def _language_identifier():
-    # py3langid ships its model inside the wheel: no download, works offline.
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-def identify_language(texts: pl.Series) -> pl.DataFrame:
-    identifier = _language_identifier()
-    detected, confidence = [], []
-    for text in texts.fill_null(""):
-        if text.strip():
-            lang, prob = identifier.classify(text)
-            detected.append(lang)
-            confidence.append(float(prob))
-        else:
-            detected.append(None)
-            confidence.append(0.0)
-    return pl.DataFrame(
-        {"language_detected": detected, "language_confidence": confidence},
-        schema={"language_detected": pl.String, "language_confidence": pl.Float64},
-    )
-
-
-def score_drafts(drafts: pl.DataFrame) -> pl.DataFrame:
-    """Add every score column to a frame of drafts (needs `text`)."""
-    scored = drafts.with_columns(
-        word_count(), mean_word_length(), duplicate_line_share(), top_trigram_share(), duplicate_5gram_share()
-    )
-    return scored.hstack(identify_language(drafts["text"]))
+    return [
+        ("generation_failed", pl.col("status") != "ok"),
+        ("too_short", pl.col("word_count") < settings.min_words),
+        ("too_long", pl.col("word_count") > settings.max_words),
+        (
+            "odd_word_length",
+            (pl.col("word_count") > 0)
+            & ~pl.col("mean_word_length").is_between(settings.min_mean_word_length, settings.max_mean_word_length),
+        ),
+        ("too_many_symbols", pl.col("symbol_word_ratio") > settings.max_symbol_word_ratio),
+        ("unpunctuated_lines", pl.col("punctuated_line_share") < settings.min_punctuated_line_share),
+        ("repeated_lines", pl.col("duplicate_line_share") > settings.max_duplicate_line_share),
+        ("repetitive_phrases", top),
+        ("repeated_passages", dup),
+        # Null when the language lists no stop words: the rule cannot be judged, so it does not fire.
+        ("few_stop_words", pl.col("stop_word_count") < settings.min_stop_words),
+        ("non_alphabetic", pl.col("non_alphabetic_word_share") > settings.max_non_alphabetic_word_share),
+        (
+            "wrong_language",
+            (pl.col("language_detected") != language).fill_null(True)
+            | (pl.col("language_confidence") < settings.min_language_confidence),
+        ),
+        ("sections_missing", pl.col("section_coverage") < settings.min_section_coverage),
+        ("shape_mismatch", pl.col("shape_fits").not_()),
+        ("facts_missing", pl.col("fact_coverage") < settings.min_fact_coverage),
+        ("contradicts_facts", pl.col("contradicted_facts").list.len() > settings.max_contradicted_facts),
+        ("judged_poor", judged_poor),
+        ("benchmark_contamination", pl.col("benchmark_match").is_not_null()),
+    ]
 
 
 def reject_reasons(settings: FilterSettings, language: str) -> pl.Expr:
-    """Every reason that fires for a row, as a list; an empty list keeps the draft."""
-    rules = [
-        (pl.col("status") != "ok", "generation_failed"),
-        (pl.col("word_count") < settings.min_words, "too_short"),
-        (pl.col("word_count") > settings.max_words, "too_long"),
-        (pl.col("duplicate_line_share") > settings.max_duplicate_line_share, "repeated_lines"),
-        (pl.col("top_trigram_share") > settings.max_top_trigram_share, "repetitive_phrases"),
-        (pl.col("duplicate_5gram_share") > settings.max_duplicate_5gram_share, "repeated_passages"),
-        (
-            (pl.col("language_detected") != language).fill_null(True)
-            | (pl.col("language_confidence") < settings.min_language_confidence),
-            "wrong_language",
-        ),
-    ]
+    """Every reason (besides duplicates) that fires for a row, as a list; an empty list passes."""
     return (
-        pl.concat_list([pl.when(cond).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String)) for cond, reason in rules])
+        pl.concat_list([
+            pl.when(condition.fill_null(False)).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String))
+            for reason, condition in _rules(settings, language)
+        ])
         .list.drop_nulls()
         .alias("reject_reasons")
     )
 
 
 def quality_score(settings: FilterSettings) -> pl.Expr:
-    """One number in [0, 1]: length adequacy, freedom from repetition and language confidence, averaged."""
+    """One number in [0, 1]: length adequacy, freedom from repetition, language confidence, and, where an
+    outline exists, section and fact coverage, averaged."""
     length = (pl.col("word_count") / (2 * max(settings.min_words, 1))).clip(0.0, 1.0)
     parts = [
         length,
         1 - pl.col("duplicate_line_share"),
         1 - pl.col("duplicate_5gram_share"),
-        (1 - pl.col("top_trigram_share") * 4).clip(0.0, 1.0),
+        (1 - pl.col("top_2gram_share") * 2).clip(0.0, 1.0),
         pl.col("language_confidence"),
+        pl.col("section_coverage"),
+        pl.col("fact_coverage"),
     ]
-    return (pl.sum_horizontal(parts) / len(parts)).clip(0.0, 1.0).alias("quality_score")
+    return pl.mean_horizontal(parts).fill_null(0.0).clip(0.0, 1.0).alias("quality_score")
 
 
-def filter_drafts(drafts: pl.DataFrame, settings: FilterSettings, language: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split drafts into (kept articles, rejected drafts with their reasons). Every draft lands in one."""
-    decided = score_drafts(drafts).with_columns(quality_score(settings), reject_reasons(settings, language))
+@dataclass
+class FilterOutcome:
+    kept: pl.DataFrame
+    rejected: pl.DataFrame
+    index: pl.DataFrame  # minhash_index rows of the kept articles
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def filter_drafts(
+    drafts: pl.DataFrame,
+    settings: FilterSettings,
+    language: str,
+    outlines: pl.DataFrame | None = None,
+    benchmarks: decontamination.BenchmarkIndex | None = None,
+    judge: Judge | None = None,
+) -> FilterOutcome:
+    """Split drafts into kept articles and rejected drafts with every reason. Every draft lands in one."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    scored = score_drafts(drafts, settings, language, outlines)
+    seconds["scores"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    scored = scored.hstack(decontamination.match(scored, benchmarks, settings.decontamination.min_overlap))
+    seconds["decontamination"] = time.perf_counter() - started
+
+    judged = pl.DataFrame({c: [None] * scored.height for c in ("judge_clarity", "judge_accuracy",
+                                                                 "judge_educational_value")},
+                          schema={c: pl.Int32 for c in ("judge_clarity", "judge_accuracy", "judge_educational_value")})
+    scored = scored.hstack(judged).with_columns(quality_score(settings), reject_reasons(settings, language))
+    if judge is not None and settings.judge.enabled:
+        started = time.perf_counter()
+        passing = np.flatnonzero((scored["reject_reasons"].list.len() == 0).to_numpy())
+        if passing.size:
+            scores = judge(scored[passing.tolist()])
+            for column in scores.columns:
+                scored = scored.with_columns(scored[column].scatter(passing, scores[column]))
+            scored = scored.with_columns(reject_reasons(settings, language))
+        seconds["judge"] = time.perf_counter() - started
+
+    # Duplicates: the best article of each group stays (quality, then id); only drafts that pass every
+    # other rule may stay, so near_dup_of always names a kept article.
+    started = time.perf_counter()
+    eligible = (scored["reject_reasons"].list.len() == 0).to_numpy()
+    rank = np.lexsort((scored["draft_id"].to_numpy(), -scored["quality_score"].to_numpy()))
+    fingerprints, found = dedup.find_duplicates(scored, settings.dedup, rank, eligible)
+    of = found.of
+    ids = scored["draft_id"]
+    duplicate_reason = np.where(of < 0, None, np.where(found.exact, "exact_duplicate", "near_duplicate"))
+    decided = scored.with_columns(
+        reject_reasons=pl.concat_list(
+            "reject_reasons", pl.Series(duplicate_reason.tolist(), dtype=pl.String)
+        ).list.drop_nulls(),
+        near_dup_of=pl.Series([ids[int(j)] if j >= 0 else None for j in of], dtype=pl.String),
+        near_dup_similarity=pl.Series(np.where(of >= 0, found.similarity, np.nan)).fill_nan(None),
+    )
+    seconds["dedup"] = time.perf_counter() - started
+
     keep = decided["reject_reasons"].list.len() == 0
-    kept_cols = list(frame_schema("filtered_articles"))
-    rejected_cols = list(frame_schema("rejected_drafts"))
-    kept = decided.filter(keep).with_columns(near_dup_of=pl.lit(None, pl.String)).select(kept_cols)
-    rejected = decided.filter(~keep).with_columns(near_dup_of=pl.lit(None, pl.String)).select(rejected_cols)
-    return kept.cast(frame_schema("filtered_articles")), rejected.cast(frame_schema("rejected_drafts"))
+    kept = decided.filter(keep).select(list(frame_schema("filtered_articles")))
+    rejected = decided.filter(~keep).select(list(frame_schema("rejected_drafts")))
+    index = dedup.index_rows(kept["draft_id"].to_list(), fingerprints, np.flatnonzero(keep.to_numpy()))
+    return FilterOutcome(
+        kept.cast(frame_schema("filtered_articles")), rejected.cast(frame_schema("rejected_drafts")), index, seconds
+    )
 
 
+def reason_counts(rejected: pl.DataFrame) -> dict[str, int]:
+    """How many rejected drafts each reason fired for, in REASONS order."""
+    if rejected.height == 0:
+        return {}
+    counts = dict(rejected["reject_reasons"].explode(empty_as_null=False).drop_nulls().value_counts().iter_rows())
+    return {r: int(counts[r]) for r in REASONS if r in counts}
+
+
+def index_frame(index: pl.DataFrame, settings: FilterSettings, domain: str, language: str) -> pl.DataFrame:
+    """The rows to store in `minhash_index` for one partition."""
+    return index.with_columns(
+        domain=pl.lit(domain), language=pl.lit(language), params=pl.lit(dedup.index_params(settings.dedup))
+    ).select(list(frame_schema("minhash_index"))).cast(frame_schema("minhash_index"))
+
+
+def release_duplicates(storage: Storage, settings: FilterSettings, language: str) -> pl.DataFrame:
+    """Articles of `language` to leave out of the release because another domain's article says the same.
+
+    Reads the kept articles, their stored band keys and the current release; an article already
+    released stays over a newcomer (see dedup.cross_domain_duplicates).
+    """
+    articles = storage.query(
+        'SELECT draft_id, domain, text, quality_score FROM "filtered_articles" WHERE language = $language',
+        {"language": language}, table="filtered_articles",
+    )
+    released = storage.query(
+        'SELECT id FROM "balanced_dataset" WHERE language = $language', {"language": language}, table="balanced_dataset"
+    )
+    index = storage.query(
+        'SELECT draft_id, text_hash, band, band_key FROM "minhash_index" WHERE language = $language AND params = $params',
+        {"language": language, "params": dedup.index_params(settings.dedup)}, table="minhash_index",
+    )
+    articles = articles.with_columns(released=pl.col("draft_id").is_in(released["id"].to_list()))
+    drops = dedup.cross_domain_duplicates(articles, index.select("draft_id", "text_hash", "band", "band_key"),
+                                          settings.dedup)
+    return drops.with_columns(language=pl.lit(language)).select(list(frame_schema("near_duplicate_drops"))).cast(
+        frame_schema("near_duplicate_drops")
+    )
+
+
+def load_benchmarks(config: CosmoConfig) -> decontamination.BenchmarkIndex | None:
+    """The n-gram index of every benchmark file listed in filters.yaml (None when none is)."""
+    settings = config.filters.decontamination
+    files = [(config.benchmark_path(b.path), b) for b in settings.benchmarks]
+    return decontamination.load_index(files, settings)
+
+
+def model_judge(config: CosmoConfig, outlines: pl.DataFrame) -> Judge:
+    """A judge that asks the configured model through the one LLM client, opened only when there is work."""
+
+    def run(drafts: pl.DataFrame) -> pl.DataFrame:
+        from cosmo_assets.filters.judge import judge_drafts
+        from cosmo_assets.llm.client import LLMClient, open_endpoint
+
+        titled = drafts.join(outlines.select("outline_id", "title"), on="outline_id", how="left", maintain_order="left")
+        with open_endpoint(config.model) as endpoint:
+            client = LLMClient(config.model, endpoint)
+            return judge_drafts(titled, config.filters.judge, client.complete_all)
+
+    return run
