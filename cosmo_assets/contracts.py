@@ -68,12 +68,22 @@ def check_drafts(drafts: pl.DataFrame, outlines: pl.DataFrame, max_failed_share:
     _expect(f, dup == 0, f"{dup} rows share a draft_id")
     missing = outlines.join(drafts, on="outline_id", how="anti").height
     _expect(f, missing == 0, f"{missing} outlines have no draft")
-    failed = drafts.filter(pl.col("status") != "ok").height
-    share = failed / drafts.height if drafts.height else 0.0
+    # Drafts a budget stopped are not failures: they were never requested, and a re-run makes them.
+    skipped = drafts.filter(pl.col("status") == "skipped_budget").height
+    unknown = sorted(set(drafts["status"].to_list()) - {"ok", "failed", "skipped_budget"})
+    _expect(f, not unknown, f"unknown draft statuses {unknown}")
+    failed = drafts.filter(pl.col("status") == "failed").height
+    requested = drafts.height - skipped
+    share = failed / requested if requested else 0.0
     _expect(f, share <= max_failed_share, f"{share:.1%} of requests failed (limit {max_failed_share:.0%})")
+    unexplained = drafts.filter((pl.col("status") != "ok") & pl.col("error").is_null()).height
+    _expect(f, unexplained == 0, f"{unexplained} drafts were not generated and say no reason")
     negative = drafts.filter(pl.col("cost_usd") < 0).height
     _expect(f, negative == 0, f"{negative} drafts have a negative cost")
-    return CheckOutcome(not f, f, {"rows": drafts.height, "failed": failed, "failed_share": round(share, 4)})
+    return CheckOutcome(
+        not f, f,
+        {"rows": drafts.height, "failed": failed, "failed_share": round(share, 4), "skipped_budget": skipped},
+    )
 
 
 def check_filtered(
