@@ -19,10 +19,11 @@ class Fault:
     status: int = 500
     retry_after: str | None = None
     hang_s: float = 30.0
+    echo_auth: bool = False  # quote the Authorization header back in the error, as some servers do
 
 
-def status(code: int, retry_after: str | None = None) -> Fault:
-    return Fault("status", status=code, retry_after=retry_after)
+def status(code: int, retry_after: str | None = None, echo_auth: bool = False) -> Fault:
+    return Fault("status", status=code, retry_after=retry_after, echo_auth=echo_auth)
 
 
 HANG = Fault("hang")
@@ -138,7 +139,10 @@ class FakeLLMServer:
                     self._send(200, '{"id": "chatcmpl-test", "choices": [{"message": {"content": "cut o')
                 else:
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                    payload = json.dumps({"error": {"message": f"injected {fault.status}", "type": "server_error"}})
+                    message = f"injected {fault.status}"
+                    if fault.echo_auth:
+                        message += f": Incorrect API key provided: {self.headers.get('Authorization', '')}"
+                    payload = json.dumps({"error": {"message": message, "type": "server_error"}})
                     self._send(fault.status, payload, headers)
 
             def _send(self, status: int, payload: str, headers: dict[str, str] | None = None):

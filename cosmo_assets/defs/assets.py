@@ -122,7 +122,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         settings = cosmo.config.model
         # A run budget is shared by every partition of one main command or one backfill.
         tags = context.run.tags
-        run_scope = tags.get("cosmo/budget_scope") or tags.get("dagster/backfill") or context.run_id
+        run_scope = tags.get("cosmo/budget_scope") or tags.get("dagster/backfill") or context.run.run_id
         # open_client runs the preflight: a wrong model name, base URL or key fails here, before partition work.
         with open_client(settings, cosmo.config.llm_cache_path(), cosmo.config.llm_spend_path(), run_scope) as client:
             outline_rows = cosmo.storage.read_partition("outlines", part)
