@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import os
 import random
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,6 +120,9 @@ def _litellm():
 
     litellm.suppress_debug_info = True
     litellm.telemetry = False
+    # litellm logs every call at INFO; where the root logger is at INFO that costs CPU on each request.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return litellm
 
 
@@ -319,6 +324,7 @@ class LLMClient:
         self._secrets = _secret_values()
         self._hard_timeout_s = settings.timeout_s * 1.5 + 1  # in case a call ignores its own timeout
         self._unpriced: set[str] = set()
+        self._cache_writer: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> LLMClient:
         return self
@@ -460,12 +466,14 @@ class LLMClient:
                 done.status, done.error = STATUS_FAILED, self._redact(str(exc))[:500]
                 return done
         hidden = getattr(response, "_hidden_params", None) or {}
-        # Durable before anything else happens: a run killed after this line never pays for it again.
-        self.cache.put(cache_key_, CachedAnswer(
+        answer = CachedAnswer(
             text=text, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,
             cost_usd=done.cost_usd, latency_s=round(latency, 4), finish_reason=done.finish_reason,
             answered_by=hidden.get("api_base") if self._router is not None else None,
-        ))
+        )
+        # Durable before the draft counts as done: a run killed after this never pays for it again. The write
+        # runs on the cache's own thread so the event loop keeps the other requests moving meanwhile.
+        await asyncio.get_running_loop().run_in_executor(self._cache_writer, self.cache.put, cache_key_, answer)
         return done
 
     # many requests ------------------------------------------------------------------------------
@@ -520,6 +528,8 @@ class LLMClient:
         queue = deque(leaders.values())
         budget = self._budget()
         if queue:
+            # One writer thread: SQLite takes one write at a time anyway, and the loop never waits on a disk.
+            self._cache_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cosmo-cache-writer")
             _ = self.endpoint  # start the embedded server or build the router now, not inside a worker
             estimate = self._first_estimate(requests[queue[0]])
             running = 0
@@ -540,7 +550,10 @@ class LLMClient:
                         shared = completion.status == STATUS_OK
                         finish(other, replace(completion, key=requests[other].key, attempts=0, cache_hit=shared))
 
-            await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(queue)))))
+            try:
+                await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(queue)))))
+            finally:
+                self._cache_writer.shutdown(wait=True)
 
         for index in queue:  # not started: a budget stopped generation
             for i in (index, *followers.get(keys[index], ())):
