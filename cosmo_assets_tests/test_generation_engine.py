@@ -242,3 +242,55 @@ def test_the_api_key_is_never_written_anywhere(project, tmp_path):
             found = con.execute(f'SELECT count(*) FROM "{table}" AS t WHERE CAST(t AS VARCHAR) LIKE ?',
                                 [f"%{marker}%"]).fetchone()[0]
             assert found == 0, table
+
+
+def test_a_run_budget_is_shared_by_the_partitions_of_one_run(project, tmp_path, monkeypatch):
+    edit_yaml(project / "model.yaml", lambda m: m.update(max_in_flight=2, max_tokens=60, budget={"run": {"max_tokens": 2500}}))
+    # A partition the budget stopped early keeps few articles; the filter's own minimum is not under test here.
+    edit_yaml(project / "filters.yaml", lambda f: f.update(min_kept_share=0))
+    with FakeLLMServer() as server:
+        monkeypatch.setenv("COSMO_LLM_API_BASE", server.api_base)
+        config = load_config(project)
+        defs = build_definitions(config, CosmoResource(config_dir=str(project), seeds_per_partition=6))
+        (tmp_path / "dagster_home").mkdir()
+        with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+            job = defs.resolve_job_def("generate")
+            for domain in ("alpha", "beta"):  # one main command: its runs carry the same budget scope
+                key = dg.MultiPartitionKey({"domain": domain, "language": "en"})
+                assert job.execute_in_process(partition_key=key, instance=instance,
+                                              tags={"cosmo/budget_scope": "main-test"}).success
+    with duckdb.connect(str(config.duckdb_path()), read_only=True) as con:
+        spent, ok, skipped = con.execute(
+            "SELECT sum(prompt_tokens + completion_tokens) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'ok'),"
+            " count(*) FILTER (WHERE status = 'skipped_budget') FROM drafts").fetchone()
+        errors = {e for (e,) in con.execute("SELECT DISTINCT error FROM drafts WHERE status = 'skipped_budget'").fetchall()}
+    assert ok == server.requests and ok + skipped == 12 and skipped > 0
+    assert spent <= 2500  # both partitions together, not each
+    assert all(e.startswith("run budget reached: run max_tokens 2,500") for e in errors)
+
+
+def test_a_wrong_model_name_fails_the_drafts_step_before_any_partition_work(project, tmp_path):
+    with FakeLLMServer(models=["test-model"]) as server:
+        os.environ["COSMO_LLM_MODEL"] = "openai/test-modle"
+        try:
+            result = run_generate(project, tmp_path, seeds=3, api_base=server.api_base)
+        finally:
+            del os.environ["COSMO_LLM_MODEL"]
+    assert not result.success and server.requests == 0
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "drafts"
+    error = failure.event_specific_data.error.to_string()
+    assert "PreflightError: wrong model name" in error and "does not serve 'test-modle'" in error
+    with duckdb.connect(str(load_config(project).duckdb_path()), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'drafts'").fetchone()[0] == 0
+
+
+def test_the_main_command_checks_the_model_before_running_anything(project, tmp_path):
+    with FakeLLMServer(models=["test-model"]) as server:
+        env = {**main_env(project, tmp_path, server.api_base), "COSMO_LLM_MODEL": "openai/test-modle"}
+        result = subprocess.run(main_command("--seeds", "2"), env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "model check failed: wrong model name" in result.stderr and "it serves: test-model" in result.stderr
+    assert server.requests == 0
+    assert not (tmp_path / "dagster_home" / "storage").exists() or not dg.DagsterInstance.from_config(
+        str(tmp_path / "dagster_home")).get_runs()
