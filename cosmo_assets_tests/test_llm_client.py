@@ -235,6 +235,11 @@ def test_preflight_fails_fast_on_a_wrong_model_name_an_unreachable_server_or_a_m
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(PreflightError, match="missing key for openai/test-model: set OPENAI_API_KEY or COSMO_LLM_API_KEY"):
         preflight(ModelSettings(model="openai/test-model", api_base="http://127.0.0.1:9/v1"))
+    # One replica down is the Router's to work around; all of them down is not.
+    with FakeLLMServer(models=["m"]) as up:
+        preflight(ModelSettings(model="hosted_vllm/m", endpoints=[{"api_base": "http://127.0.0.1:9/v1"}, {"api_base": up.api_base}]))
+    with pytest.raises(PreflightError, match="model endpoint unreachable"):
+        preflight(ModelSettings(model="hosted_vllm/m", endpoints=[{"api_base": "http://127.0.0.1:9/v1"}, {"api_base": "http://127.0.0.1:7/v1"}]))
     with pytest.raises(PreflightError, match="endpoints.1.api_key_env names NOT_SET_KEY, which is not set"):
         preflight(ModelSettings(model="hosted_vllm/m", endpoints=[{"api_base": "http://127.0.0.1:9/v1"},
                                                                   {"api_base": "http://127.0.0.1:9/v1", "api_key_env": "NOT_SET_KEY"}]))

@@ -52,6 +52,10 @@ class PreflightError(RuntimeError):
     """The configured model cannot be used: wrong name, unreachable base URL or missing key."""
 
 
+class EndpointUnreachable(PreflightError):
+    """No server answered at an endpoint's base URL."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where requests go: a litellm model string, and a base URL and key when the model needs them."""
@@ -190,7 +194,7 @@ def _check_listing(base: str, provider: str, served: str, key: str | None, endpo
     try:
         response = httpx.get(url, headers=headers, timeout=min(timeout_s, 15.0))
     except httpx.HTTPError as exc:
-        raise PreflightError(
+        raise EndpointUnreachable(
             f"model endpoint unreachable: {base} ({type(exc).__name__}); check api_base in configs/model.yaml "
             "or COSMO_LLM_API_BASE, and that the server is running"
         ) from None
@@ -221,8 +225,21 @@ def preflight(settings: ModelSettings) -> None:
         weights_path()  # the embedded server itself starts only when a request misses the cache
         return
     endpoints, fallbacks = resolve_endpoints(settings)
-    for endpoint in [*endpoints, *fallbacks]:
-        _check_endpoint(endpoint, settings.timeout_s)
+    # A wrong name or a missing key anywhere is a configuration error. A replica that is down is not, while
+    # another serves: working around it is the Router's job. A fallback that is down is only a lost fallback.
+    unreachable = []
+    for endpoint in endpoints:
+        try:
+            _check_endpoint(endpoint, settings.timeout_s)
+        except EndpointUnreachable as exc:
+            unreachable.append(exc)
+    if len(unreachable) == len(endpoints):
+        raise unreachable[0]
+    for endpoint in fallbacks:
+        try:
+            _check_endpoint(endpoint, settings.timeout_s)
+        except EndpointUnreachable:
+            pass
 
 
 @contextmanager
