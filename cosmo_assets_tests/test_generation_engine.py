@@ -285,12 +285,18 @@ def test_a_wrong_model_name_fails_the_drafts_step_before_any_partition_work(proj
         assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'drafts'").fetchone()[0] == 0
 
 
-def test_the_main_command_checks_the_model_before_running_anything(project, tmp_path):
+def test_the_main_command_checks_the_model_before_running_anything(project, tmp_path, monkeypatch, capsys):
+    from cosmo_assets.cli import main
+
     with FakeLLMServer(models=["test-model"]) as server:
-        env = {**main_env(project, tmp_path, server.api_base), "COSMO_LLM_MODEL": "openai/test-modle"}
-        result = subprocess.run(main_command("--seeds", "2"), env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert "model check failed: wrong model name" in result.stderr and "it serves: test-model" in result.stderr
+        for name, value in main_env(project, tmp_path, server.api_base).items():
+            if name.startswith("COSMO_") or name == "DAGSTER_HOME":
+                monkeypatch.setenv(name, value)
+        monkeypatch.setenv("COSMO_LLM_MODEL", "openai/test-modle")
+        code = main(["run", "--seeds", "2", "--domains", "alpha"])
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert "model check failed: wrong model name" in stderr and "it serves: test-model" in stderr
     assert server.requests == 0
-    assert not (tmp_path / "dagster_home" / "storage").exists() or not dg.DagsterInstance.from_config(
-        str(tmp_path / "dagster_home")).get_runs()
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert instance.get_runs() == []  # nothing started

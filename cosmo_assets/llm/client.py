@@ -130,6 +130,14 @@ def _litellm():
     return litellm
 
 
+def _register_embedded_price() -> None:
+    # The embedded model costs nothing; saying so spares litellm a search of its price list on every call.
+    _litellm().register_model({f"openai/{SERVED_NAME}": {
+        "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": "openai", "mode": "chat",
+        "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
+    }})
+
+
 def _endpoint(item: EndpointSettings, settings: ModelSettings, where: str) -> Endpoint:
     model = item.model or settings.model
     api_base = item.api_base or (settings.api_base if model == settings.model else None)
@@ -357,6 +365,7 @@ class LLMClient:
         """Where calls go; the embedded server starts on first use, so a run served from the cache never starts it."""
         if self._endpoint is None:
             if self.settings.is_embedded:
+                _register_embedded_price()
                 api_base = self._stack.enter_context(serve_embedded(self.settings.embedded))
                 self._endpoint = Endpoint(model=f"openai/{SERVED_NAME}", api_base=api_base, api_key=_NO_KEY, embedded=True)
             else:
