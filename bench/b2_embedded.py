@@ -84,6 +84,9 @@ def main() -> int:
     seeds = build_seeds(config, "science", "en", args.prompts)
     outlines = build_outlines(config, seeds)
 
+    from cosmo_assets.llm.client import _litellm
+
+    _litellm()  # import litellm before timing: a run pays it once per process, not per partition
     totals = {"direct": [0, 0.0], "drafts": [0, 0.0]}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
