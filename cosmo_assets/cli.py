@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from cosmo_assets.config import PROJECT_ROOT, ConfigError, load_config
@@ -65,6 +66,17 @@ def run_everything(config, args: argparse.Namespace) -> int:
         "loggers": {"console": {"config": {"log_level": "INFO"}}},  # step-level DEBUG events stay in the UI
     }
 
+    from cosmo_assets.llm.client import PreflightError, preflight
+    from cosmo_assets.llm.embedded import EmbeddedModelError
+
+    try:
+        preflight(config.model)  # a wrong model name, base URL or key stops here, before any partition work
+    except (PreflightError, EmbeddedModelError) as exc:
+        print(f"model check failed: {exc}", file=sys.stderr)
+        return 2
+    # Every run of this command shares one run budget (configs/model.yaml budget.run).
+    tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
+
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
     failures: list[str] = []
@@ -73,7 +85,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
         label = f"{job_name} {key}" if key is not None else job_name
         print(f"-> {label}", flush=True)
         result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
+            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags
         )
         if not result.success:
             failures.append(f"{label} (run {result.run_id})")
@@ -91,7 +103,8 @@ def run_everything(config, args: argparse.Namespace) -> int:
         """
         SELECT d.language, count(*) AS drafts,
                count(*) FILTER (WHERE f.draft_id IS NOT NULL) AS kept,
-               sum(d.completion_tokens) AS completion_tokens
+               sum(d.completion_tokens) AS completion_tokens,
+               count(*) FILTER (WHERE d.status = 'skipped_budget') AS skipped_budget
         FROM drafts d LEFT JOIN filtered_articles f USING (draft_id, domain, language)
         WHERE d.language IN (SELECT unnest($languages)) AND d.domain IN (SELECT unnest($domains))
         GROUP BY d.language ORDER BY d.language
@@ -102,7 +115,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     released_by_language = dict(released.iter_rows()) if released.height else {}
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
     print(f"DuckDB file: {storage.path}")
-    for language, drafts, kept, tokens in summary.iter_rows():
+    for language, drafts, kept, tokens, skipped in summary.iter_rows():
         export = config.export_dir() / language
         print(
             f"[{language}] drafts {drafts}, kept {kept} ({kept / drafts:.0%}), completion tokens {tokens}, "
@@ -110,6 +123,11 @@ def run_everything(config, args: argparse.Namespace) -> int:
         )
         print(f"[{language}] review sample: {config.review_sample_path(language)} "
               f"(verdicts go in {config.root / config.balance.review.verdict_files})")
+        if skipped:
+            print(
+                f"[{language}] budget reached: {skipped} drafts not generated (status skipped_budget); raise the "
+                "budget in configs/model.yaml and run again to finish them (drafts already made come from the cache)"
+            )
     print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
     if failures:
         print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)

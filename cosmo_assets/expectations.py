@@ -182,14 +182,20 @@ def drafts_expectations(config: CosmoConfig) -> list[gxe.Expectation]:
         ),
         *_partition_keys(config),
         gxe.ExpectColumnValuesToBeInSet(column="model", value_set=[model.model], description="model is the configured model"),
-        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "failed"], description="status is ok or failed"),
         gxe.ExpectColumnValuesToBeInSet(
-            column="status", value_set=["ok"], mostly=round(1 - model.max_failed_share, 6),
+            column="status", value_set=["ok", "failed", "skipped_budget"], description="status is ok, failed or skipped_budget"
+        ),
+        # Drafts a budget stopped were never requested: they are not failures, and a re-run makes them.
+        gxe.ExpectColumnValuesToBeInSet(
+            column="status", value_set=["ok", "skipped_budget"], mostly=round(1 - model.max_failed_share, 6),
             description=f"at least {1 - model.max_failed_share:.0%} of requests succeed (model.yaml max_failed_share)",
         ),
         gxe.ExpectColumnValuesToNotBeNull(column="text", description="an ok draft has text", **ok),
         gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=BLANK, description="an ok draft's text is not blank", **ok),
         gxe.ExpectColumnValuesToNotBeNull(column="error", description="a failed draft says why", **failed),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="error", description="a draft the budget stopped says so", **_where_status("skipped_budget")
+        ),
         _between("cost_usd", 0, None, "cost_usd is 0 or more"),
         _between("prompt_tokens", 0, None, "prompt_tokens is 0 or more"),
         _between("completion_tokens", 0, None, "completion_tokens is 0 or more"),

@@ -8,8 +8,30 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What `behaviour` may return instead of text: an HTTP error (with Retry-After), a hang, a broken body,
+    or a connection closed without an answer."""
+
+    kind: str  # "status", "hang", "malformed" or "drop"
+    status: int = 500
+    retry_after: str | None = None
+    hang_s: float = 30.0
+    echo_auth: bool = False  # quote the Authorization header back in the error, as some servers do
+
+
+def status(code: int, retry_after: str | None = None, echo_auth: bool = False) -> Fault:
+    return Fault("status", status=code, retry_after=retry_after, echo_auth=echo_auth)
+
+
+HANG = Fault("hang")
+MALFORMED = Fault("malformed")
+DROP = Fault("drop")
 
 SENTENCES = [
     "Rivers shape the land they cross, carving valleys over thousands of years.",
@@ -64,16 +86,27 @@ def varied_reply(prompt: str) -> str:
 
 
 class FakeLLMServer:
-    """`behaviour(prompt)` may return text, or an int HTTP status to fail with."""
+    """`behaviour(prompt)` may return text, an int HTTP status to fail with, or a Fault. `prompts` lists every
+    request's prompt, `answered` those answered with a completion. With `models`, GET /v1/models lists them."""
 
-    def __init__(self, delay_s: float = 0.0, behaviour: Callable[[str], str | int] = default_reply):
+    def __init__(
+        self,
+        delay_s: float = 0.0,
+        behaviour: Callable[[str], str | int | Fault] = default_reply,
+        models: Sequence[str] | None = None,
+    ):
         self.delay_s = delay_s
         self.behaviour = behaviour
+        self.models = models
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self.auth_headers: list[str] = []
+        self.prompts: list[str] = []
+        self.answered: list[str] = []
+        self.bodies: list[dict] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -82,20 +115,29 @@ class FakeLLMServer:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
+            def do_GET(self):
+                if server.models is None or not self.path.rstrip("/").endswith("/models"):
+                    self._send(404, json.dumps({"error": {"message": "not found"}}))
+                    return
+                self._send(200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}))
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                prompt = body["messages"][-1]["content"]
                 with server._lock:
                     server.requests += 1
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.auth_headers.append(self.headers.get("Authorization", ""))
+                    server.prompts.append(prompt)
+                    server.bodies.append(body)
                 try:
                     time.sleep(server.delay_s)
-                    prompt = body["messages"][-1]["content"]
                     outcome = server.behaviour(prompt)
                     if isinstance(outcome, int):
-                        payload = json.dumps({"error": {"message": f"injected {outcome}", "type": "server_error"}})
-                        self._send(outcome, payload)
+                        outcome = status(outcome)
+                    if isinstance(outcome, Fault):
+                        self._fail(outcome)
                         return
                     payload = json.dumps(
                         {
@@ -114,20 +156,41 @@ class FakeLLMServer:
                         }
                     )
                     self._send(200, payload)
+                    with server._lock:
+                        server.answered.append(prompt)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
 
-            def _send(self, status: int, payload: str):
+            def _fail(self, fault: Fault):
+                if fault.kind == "hang":
+                    server._closing.wait(fault.hang_s)  # past the client's timeout; ends early when the server stops
+                    self.close_connection = True
+                elif fault.kind == "drop":
+                    self.close_connection = True  # closed without a status line
+                elif fault.kind == "malformed":
+                    self._send(200, '{"id": "chatcmpl-test", "choices": [{"message": {"content": "cut o')
+                else:
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+                    message = f"injected {fault.status}"
+                    if fault.echo_auth:
+                        message += f": Incorrect API key provided: {self.headers.get('Authorization', '')}"
+                    payload = json.dumps({"error": {"message": message, "type": "server_error"}})
+                    self._send(fault.status, payload, headers)
+
+            def _send(self, status: int, payload: str, headers: dict[str, str] | None = None):
                 data = payload.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # a client that gave up is not a test failure
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -139,5 +202,6 @@ class FakeLLMServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()

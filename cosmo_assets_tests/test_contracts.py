@@ -189,13 +189,14 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         "domain is one of the configured domains (domains/)": row("drafts", domain="gamma"),
         "language is one of the enabled languages (languages.yaml)": row("drafts", language="fr"),
         "model is the configured model": row("drafts", model="openai/some-other-model"),
-        "status is ok or failed": row("drafts", status="pending"),
+        "status is ok, failed or skipped_budget": row("drafts", status="pending"),
         "at least 80% of requests succeed (model.yaml max_failed_share)": lambda p: {
             "frame": p.drafts.with_columns(status=pl.lit("failed"), text=pl.lit(None, pl.String), error=pl.lit("injected 400"))
         },
         "an ok draft has text": row("drafts", text=None),
         "an ok draft's text is not blank": row("drafts", text="  "),
         "a failed draft says why": row("drafts", status="failed", text=None, error=None),
+        "a draft the budget stopped says so": row("drafts", status="skipped_budget", text=None, error=None),
         "cost_usd is 0 or more": row("drafts", cost_usd=-0.01),
         "prompt_tokens is 0 or more": row("drafts", prompt_tokens=-1),
         "completion_tokens is 0 or more": row("drafts", completion_tokens=-1),

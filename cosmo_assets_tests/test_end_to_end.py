@@ -107,7 +107,8 @@ def test_rematerialising_a_partition_replaces_its_rows(config_dir, tmp_path, mon
             second = table(config_dir, "SELECT draft_id, model, status FROM drafts ORDER BY draft_id")
     assert first == second
     assert len(first) == 4 and {row[1:] for row in first} == {("openai/test-model", "ok")}
-    assert server.requests == 8  # two runs of four drafts, each through the configured server
+    assert server.requests == 4  # the second run's answers came from the response cache
+    assert table(config_dir, "SELECT count(*) FROM drafts WHERE cache_hit AND attempts = 0") == [(4,)]
     assert table(config_dir, "SELECT count(*), count(DISTINCT seed_id) FROM seeds") == [(4, 4)]
 
 

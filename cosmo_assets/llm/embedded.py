@@ -32,9 +32,9 @@ def weights_path() -> Path:
     return path
 
 
-@contextmanager
-def serve_embedded(settings: EmbeddedModelSettings) -> Iterator[str]:
-    """Start llama.cpp's OpenAI-compatible server on a free loopback port; yield its /v1 base URL."""
+def server_params(settings: EmbeddedModelSettings):
+    """llama.cpp's settings for the embedded model: `n_parallel` slots batch concurrent requests together
+    (continuous batching), each slot with its own share of the context."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -50,7 +50,15 @@ def serve_embedded(settings: EmbeddedModelSettings) -> Iterator[str]:
     params.cont_batching = True
     params.verbosity = -1
     params.warmup = False
-    server = xllamacpp.Server(params)
+    return params
+
+
+@contextmanager
+def serve_embedded(settings: EmbeddedModelSettings) -> Iterator[str]:
+    """Start llama.cpp's OpenAI-compatible server on a free loopback port; yield its /v1 base URL."""
+    import xllamacpp
+
+    server = xllamacpp.Server(server_params(settings))
     try:
         yield server.listening_address.rstrip("/") + "/v1"
     finally:
