@@ -1,4 +1,4 @@
-"""The code location `dagster dev` loads (workspace.yaml): assets, checks, jobs, schedule, resources.
+"""The code location `dagster dev` loads (workspace.yaml): assets, checks, jobs, schedule, sensor, resources.
 
 Built from configs/ at import, so partitions follow the configured domains and languages; a bad
 config fails here, before anything runs. Heavy libraries (litellm, great_expectations, llama.cpp)
@@ -13,15 +13,21 @@ from cosmo_assets.config import CosmoConfig, load_config
 from cosmo_assets.defs.assets import build_assets
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.schedules import build_jobs, build_nightly_schedule
+from cosmo_assets.defs.staleness import build_input_change_sensor, build_input_checks
 
 
 def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource | None = None) -> dg.Definitions:
     config = config or load_config()
+    resource = resource or CosmoResource(config_dir=str(config.root))
+    assets = build_assets(config)
+    generate, release = build_jobs()
     return dg.Definitions(
-        assets=build_assets(config),
-        jobs=build_jobs(),
-        schedules=[build_nightly_schedule(config)],
-        resources={"cosmo": resource or CosmoResource(config_dir=str(config.root))},
+        assets=assets,
+        asset_checks=build_input_checks(assets, resource),
+        jobs=[generate, release],
+        schedules=[build_nightly_schedule(config, resource)],
+        sensors=[build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s)],
+        resources={"cosmo": resource},
     )
 
 

@@ -186,6 +186,20 @@ class Storage:
         where, params = _partition_filter(table, partition)
         return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
 
+    def partition_digest(self, table: str, partition: Mapping[str, str]) -> tuple[int, str]:
+        """How many rows a partition holds and a digest of their content: the same rows, in any order,
+        give the same digest, so a re-made partition that did not change keeps its version."""
+        where, params = _partition_filter(table, partition)
+        with self.connect(read_only=True) as con:
+            if not _table_exists(con, table):
+                return 0, ""
+            rows, digest = con.execute(
+                f"""SELECT count(*), coalesce(md5(string_agg(row_hash, ',' ORDER BY row_hash)), '')
+                    FROM (SELECT md5(CAST(t AS VARCHAR)) AS row_hash FROM "{table}" t WHERE {where})""",
+                params,
+            ).fetchone()
+        return int(rows), str(digest)
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None, table: str | None = None) -> pl.DataFrame:
         with self.connect(read_only=True) as con:
             if table and not _table_exists(con, table):

@@ -12,6 +12,9 @@ from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.partitions import domain_language_partitions, language_partitions, partition_of
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.staleness import recorded
+from cosmo_assets.fingerprints import code_version
 from cosmo_assets.stages.balancing import SQL_DIR, build_balanced_dataset
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 from cosmo_assets.stages.export import export_dataset
@@ -61,8 +64,11 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_1_seeds",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
+        code_version=code_version("seeds"),
+        metadata=stage_metadata("seeds"),
         check_specs=[spec("seeds", "seeds_contract", "Seeds exist, with unique ids, titles and known topic types.", per_domain)],
     )
+    @recorded("seeds")
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Entities to write about, one row each with its facts, read from the domain's knowledge base."""
         part = partition_of(context)
@@ -84,8 +90,11 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_2_outlines",
         kinds={"duckdb", "jinja"},
         owners=OWNERS,
+        code_version=code_version("outlines"),
+        metadata=stage_metadata("outlines"),
         check_specs=[spec("outlines", "outlines_contract", "Every seed has an outline with a prompt and configured mix values.", per_domain)],
     )
+    @recorded("outlines")
     def outlines(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Article plans: content type, audience, style, template, sections and the rendered prompt."""
         part = partition_of(context)
@@ -110,8 +119,12 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_3_drafts",
         kinds={"duckdb", "litellm"},
         owners=OWNERS,
+        code_version=code_version("drafts"),
+        metadata=stage_metadata("drafts"),
+        pool="llm",  # model requests in flight across runs: pool limit x model.max_in_flight
         check_specs=[spec("drafts", "drafts_contract", "One draft per outline; the failed share stays under the configured limit.", per_domain)],
     )
+    @recorded("drafts")
     def drafts(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """One model completion per outline, with tokens, cost, latency and status."""
         from cosmo_assets.llm.client import LLMClient, open_endpoint  # litellm loads only where it is used
@@ -153,8 +166,11 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_4_filtered_articles",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
+        code_version=code_version("filtered_articles"),
+        metadata=stage_metadata("filtered_articles"),
         check_specs=[spec("filtered_articles", "filter_contract", "Every draft is kept or rejected with reasons; enough are kept.", per_domain)],
     )
+    @recorded("filtered_articles")
     def filtered_articles(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Drafts that pass length, repetition and language filters; the rest go to rejected_drafts with every reason."""
         part = partition_of(context)
@@ -193,9 +209,12 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_5_balanced_dataset",
         kinds={"duckdb", "sql"},
         owners=OWNERS,
+        code_version=code_version("balanced_dataset"),
+        metadata=stage_metadata("balanced_dataset"),
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[spec("balanced_dataset", "balanced_contract", "Unique ids, full metadata, per-seed caps respected.", per_language)],
     )
+    @recorded("balanced_dataset")
     def balanced_dataset(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """The release of one language across every domain, drawn by the SQL models in dbt_like_sql/."""
         part = partition_of(context)
@@ -221,9 +240,12 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         group_name="stage_5_balanced_dataset",
         kinds={"parquet"},
         owners=OWNERS,
+        code_version=code_version("dataset_export"),
+        metadata=stage_metadata("dataset_export"),
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[spec("dataset_export", "export_contract", "The Parquet shards hold exactly the balanced dataset's rows.", per_language)],
     )
+    @recorded("dataset_export")
     def dataset_export(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Parquet shards and a dataset card for one language, ready to load for training."""
         part = partition_of(context)
