@@ -28,6 +28,10 @@ def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource
         schedules=[build_nightly_schedule(config, resource)],
         sensors=[build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s)],
         resources={"cosmo": resource},
+        # One process per run, not per step: a partition's stages run one after another anyway, and on a
+        # small machine starting a process per step costs more than the step. Partitions run in
+        # parallel as separate runs (dagster_home/dagster.yaml: up to 4 at once).
+        executor=dg.in_process_executor,
     )
 
 

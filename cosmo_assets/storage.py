@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -128,6 +129,8 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
+log = logging.getLogger(__name__)
+
 
 class StorageError(RuntimeError):
     """A frame does not fit its table, or the database could not be reached."""
@@ -146,8 +149,9 @@ class Storage:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
             read_only = False  # a read-only connection cannot create the file
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_s
+        delay, waits = 0.05, 0
         while True:
             try:
                 con = duckdb.connect(str(self.path), read_only=read_only)
@@ -156,8 +160,12 @@ class Storage:
                 # Another process holds the write lock: wait for it rather than fail the partition.
                 if not any(m in str(exc) for m in _LOCK_MARKERS) or time.monotonic() > deadline:
                     raise
+                waits += 1
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+        if waits:
+            # Shows in the Dagster run log (dagster.yaml python_logs): where time went when runs share the file.
+            log.info("waited %.1f s for the DuckDB lock on %s (held by another process)", time.monotonic() - started, self.path)
         try:
             yield con
         finally:
