@@ -61,7 +61,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         partitions_def=per_domain,
-        group_name="stage_1_seeds",
+        group_name="generation",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
         code_version=code_version("seeds"),
@@ -87,7 +87,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_domain,
         deps=[seeds],
-        group_name="stage_2_outlines",
+        group_name="generation",
         kinds={"duckdb", "jinja"},
         owners=OWNERS,
         code_version=code_version("outlines"),
@@ -116,7 +116,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_domain,
         deps=[outlines],
-        group_name="stage_3_drafts",
+        group_name="generation",
         kinds={"duckdb", "litellm"},
         owners=OWNERS,
         code_version=code_version("drafts"),
@@ -163,7 +163,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_domain,
         deps=[drafts],
-        group_name="stage_4_filtered_articles",
+        group_name="generation",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
         code_version=code_version("filtered_articles"),
@@ -206,7 +206,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_language,
         deps=[dg.AssetDep(upstream_stages[t], partition_mapping=every_domain) for t in sql_sources if t in upstream_stages],
-        group_name="stage_5_balanced_dataset",
+        group_name="release",
         kinds={"duckdb", "sql"},
         owners=OWNERS,
         code_version=code_version("balanced_dataset"),
@@ -237,7 +237,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_language,
         deps=[balanced_dataset],
-        group_name="stage_5_balanced_dataset",
+        group_name="release",
         kinds={"parquet"},
         owners=OWNERS,
         code_version=code_version("dataset_export"),
