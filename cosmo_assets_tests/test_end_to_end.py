@@ -49,10 +49,11 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
         assert generated.success
         assert check_outcomes(generated) == {
             "seeds_contract": True, "outlines_contract": True, "drafts_contract": True, "filter_contract": True,
+            "inputs_current": True,
         }
         released = defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance)
         assert released.success
-        assert check_outcomes(released) == {"balanced_contract": True, "export_contract": True}
+        assert check_outcomes(released) == {"balanced_contract": True, "export_contract": True, "inputs_current": True}
         assert len(instance.get_runs()) == 2
 
     counts = dict(table(config_dir, """
