@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV_STAMP := .venv/.synced
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: run test ui install bench clean
+.PHONY: run test ui webserver daemon install bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -25,6 +25,12 @@ test: $(VENV_STAMP)  ## the test suite
 
 ui: $(VENV_STAMP)  ## Dagster UI and daemon on http://127.0.0.1:3000, same instance as `make run`
 	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+webserver: $(VENV_STAMP)  ## the UI alone on http://127.0.0.1:3000 (start `make daemon` beside it)
+	.venv/bin/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000
+
+daemon: $(VENV_STAMP)  ## run queue, schedule, sensor and automation for the same instance
+	.venv/bin/dagster-daemon run -w workspace.yaml
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,5 +1,7 @@
 """`python -m cosmo_assets run`: the main job, every partition through all five stages on one
-Dagster instance (the project's dagster_home/), so the UI shows the runs afterwards."""
+Dagster instance (the project's dagster_home/), so the UI shows the runs afterwards.
+`python -m cosmo_assets stale` lists the partitions that are missing or stale, and why;
+`python -m cosmo_assets run --stale-only` makes only those."""
 
 from __future__ import annotations
 
@@ -24,6 +26,15 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--full", action="store_true", help="every seed of every knowledge base")
     run.add_argument("--domains", help="comma-separated domains (default: all configured)")
     run.add_argument("--languages", help="comma-separated languages (default: all enabled)")
+    run.add_argument(
+        "--stale-only", action="store_true",
+        help="only partitions that are missing or stale (see `stale`), and only their stages that are",
+    )
+    stale = sub.add_parser("stale", help="list partitions that are missing or stale, with the reason")
+    stale_size = stale.add_mutually_exclusive_group()
+    stale_size.add_argument("--seeds", type=int, metavar="N", help="compare against runs of N seeds per partition")
+    stale_size.add_argument("--full", action="store_true", help="compare against full-size runs")
+    stale.add_argument("--all", action="store_true", help="list fresh partitions too")
     return parser
 
 
@@ -36,7 +47,40 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
+    if args.command == "stale":
+        return list_stale(config, args)
     return run_everything(config, args)
+
+
+def _resource(config, args: argparse.Namespace):
+    from cosmo_assets.defs.resources import CosmoResource
+
+    return CosmoResource(config_dir=str(config.root), seeds_per_partition=args.seeds, full_size=bool(args.full))
+
+
+def _verdicts(config, args: argparse.Namespace, defs, instance):
+    from cosmo_assets.defs.staleness import StageGraph
+
+    return StageGraph(defs.resolve_asset_graph()).assess(instance, config, _resource(config, args).seed_limit(config))
+
+
+def list_stale(config, args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from cosmo_assets.definitions import build_definitions
+    from cosmo_assets.staleness import FRESH
+
+    with dg.DagsterInstance.get() as instance:
+        verdicts = _verdicts(config, args, build_definitions(config), instance)
+    shown = [v for v in verdicts if args.all or v.state != FRESH]
+    width = max([len(v.key) for v in shown] + [9])
+    for v in shown:
+        print(f"{v.key:<{width}}  {v.stage:<17}  {v.state:<7}  {'; '.join(v.reasons) or '-'}")
+    pending = {v.key for v in verdicts if v.state != FRESH}
+    partitions = {v.key for v in verdicts}
+    print(f"{len(pending)} of {len(partitions)} partitions missing or stale"
+          + ("; `python -m cosmo_assets run --stale-only` makes them" if pending else ": everything is up to date"))
+    return 0
 
 
 def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
@@ -52,9 +96,13 @@ def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
 def run_everything(config, args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from cosmo_assets.definitions import defs
+    from cosmo_assets.definitions import build_definitions
     from cosmo_assets.defs.schedules import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
+    from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
+    from cosmo_assets.staleness import refreshes
     from cosmo_assets.storage import Storage
+
+    defs = build_definitions(config)
 
     domains = _pick(args.domains, config.domain_names, "domains")
     languages = _pick(args.languages, config.enabled_languages, "languages")
@@ -81,11 +129,12 @@ def run_everything(config, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     failures: list[str] = []
 
-    def execute(job_name: str, key=None) -> None:
-        label = f"{job_name} {key}" if key is not None else job_name
-        print(f"-> {label}", flush=True)
+    def execute(job_name: str, key=None, stages=None, why: str = "") -> None:
+        label = (f"{job_name} {key}" if key is not None else job_name) + (f" ({', '.join(stages)})" if stages else "")
+        print(f"-> {label}" + (f": {why}" if why else ""), flush=True)
         result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags
+            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
+            asset_selection=[dg.AssetKey(s) for s in stages] if stages else None,
         )
         if not result.success:
             failures.append(f"{label} (run {result.run_id})")
@@ -93,10 +142,26 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
     if config.verdict_files():
         execute(REVIEW_JOB)  # reviewers' verdicts first: templates they rejected stay out of this run
-    for language in languages:
-        for domain in domains:
-            execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
-        execute(RELEASE_JOB, language)
+    if args.stale_only:
+        def chosen(plan) -> bool:
+            return plan.partition["language"] in languages and plan.partition.get("domain", domains[0]) in domains
+
+        plans = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_DOMAIN_STAGES) if chosen(p)]
+        for plan in plans:
+            execute(GENERATE_JOB, dg.MultiPartitionKey(dict(plan.partition)), plan.stages, "; ".join(plan.reasons))
+        # Releases read every domain of their language: judge them after the domains are re-made. A
+        # release is re-made whole: its quota allocation and SQL models feed one another.
+        releases = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
+        for plan in releases:
+            execute(RELEASE_JOB, plan.partition["language"], None, "; ".join(plan.reasons))
+        if not plans and not releases:
+            print("nothing is missing or stale: every partition is up to date")
+            return 0
+    else:
+        for language in languages:
+            for domain in domains:
+                execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
+            execute(RELEASE_JOB, language)
 
     storage = Storage(config.duckdb_path())
     summary = storage.query(

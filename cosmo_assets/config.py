@@ -45,6 +45,9 @@ class RunSettings(_Strict):
 class ScheduleSettings(_Strict):
     nightly_cron: str = "0 2 * * *"
     timezone: str = "UTC"
+    input_check_interval_s: int = Field(
+        default=60, ge=10, description="How often the input_changes sensor looks for changed configs, seeds and code."
+    )
 
     @field_validator("nightly_cron")
     @classmethod

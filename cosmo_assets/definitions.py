@@ -1,4 +1,4 @@
-"""The code location `dagster dev` loads (workspace.yaml): assets, checks, jobs, schedule, resources.
+"""The code location `dagster dev` loads (workspace.yaml): assets, checks, jobs, schedule, sensor, resources.
 
 Built from configs/ at import, so partitions follow the configured domains and languages; a bad
 config fails here, before anything runs. Heavy libraries (litellm, great_expectations, llama.cpp)
@@ -14,16 +14,27 @@ from cosmo_assets.defs.assets import build_assets
 from cosmo_assets.defs.release import build_release_assets
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.schedules import build_jobs, build_nightly_schedule
+from cosmo_assets.defs.staleness import build_input_change_sensor, build_input_checks
+from cosmo_assets.fingerprints import STAGES
 
 
 def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource | None = None) -> dg.Definitions:
     config = config or load_config()
+    resource = resource or CosmoResource(config_dir=str(config.root))
     stages = build_assets(config)
+    assets = [*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])]
+    generate, release, review = build_jobs()
     return dg.Definitions(
-        assets=[*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])],
-        jobs=build_jobs(),
-        schedules=[build_nightly_schedule(config)],
-        resources={"cosmo": resource or CosmoResource(config_dir=str(config.root))},
+        assets=assets,
+        asset_checks=build_input_checks([a for a in assets if a.key.to_user_string() in STAGES], resource),
+        jobs=[generate, release, review],
+        schedules=[build_nightly_schedule(config, resource)],
+        sensors=[build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s)],
+        resources={"cosmo": resource},
+        # One process per run, not per step: a partition's stages run one after another anyway, and on a
+        # small machine starting a process per step costs more than the step. Partitions run in
+        # parallel as separate runs (dagster_home/dagster.yaml: up to 4 at once).
+        executor=dg.in_process_executor,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -288,6 +289,8 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
+log = logging.getLogger(__name__)
+
 
 class StorageError(RuntimeError):
     """A frame does not fit its table, or the database could not be reached."""
@@ -306,8 +309,9 @@ class Storage:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
             read_only = False  # a read-only connection cannot create the file
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_s
+        delay, waits = 0.05, 0
         while True:
             try:
                 con = duckdb.connect(str(self.path), read_only=read_only)
@@ -316,8 +320,12 @@ class Storage:
                 # Another process holds the write lock: wait for it rather than fail the partition.
                 if not any(m in str(exc) for m in _LOCK_MARKERS) or time.monotonic() > deadline:
                     raise
+                waits += 1
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+        if waits:
+            # Shows in the Dagster run log (dagster.yaml python_logs): where time went when runs share the file.
+            log.info("waited %.1f s for the DuckDB lock on %s (held by another process)", time.monotonic() - started, self.path)
         try:
             yield con
         finally:
@@ -361,6 +369,20 @@ class Storage:
     def read_partition(self, table: str, partition: Mapping[str, str]) -> pl.DataFrame:
         where, params = _partition_filter(table, partition)
         return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
+
+    def partition_digest(self, table: str, partition: Mapping[str, str]) -> tuple[int, str]:
+        """How many rows a partition holds and a digest of their content: the same rows, in any order,
+        give the same digest, so a re-made partition that did not change keeps its version."""
+        where, params = _partition_filter(table, partition)
+        with self.connect(read_only=True) as con:
+            if not _table_exists(con, table):
+                return 0, ""
+            rows, digest = con.execute(
+                f"""SELECT count(*), coalesce(md5(string_agg(row_hash, ',' ORDER BY row_hash)), '')
+                    FROM (SELECT md5(CAST(t AS VARCHAR)) AS row_hash FROM "{table}" t WHERE {where})""",
+                params,
+            ).fetchone()
+        return int(rows), str(digest)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, table: str | None = None) -> pl.DataFrame:
         with self.connect(read_only=True) as con:

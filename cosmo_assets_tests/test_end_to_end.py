@@ -11,7 +11,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
-import pytest
 
 from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
@@ -49,13 +48,14 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
         assert generated.success
         assert check_outcomes(generated) == {
             "seeds_contract": True, "outlines_contract": True, "outlines_mix": True, "drafts_contract": True,
-            "filter_contract": True,
+            "filter_contract": True, "inputs_current": True,
         }
         released = defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance)
         assert released.success
         assert check_outcomes(released) == {
             "real_text_contract": True, "candidates_contract": True, "allocation_contract": True,
             "balanced_contract": True, "quota_targets": True, "review_sample_contract": True, "export_contract": True,
+            "inputs_current": True,
         }
         assert len(instance.get_runs()) == 2
 

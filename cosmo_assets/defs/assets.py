@@ -13,6 +13,9 @@ from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.partitions import domain_language_partitions, partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.diversity import diversity_figures
+from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.staleness import recorded
+from cosmo_assets.fingerprints import code_version
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 from cosmo_assets.stages import filtering
 from cosmo_assets.stages.outlines import plan_outlines
@@ -72,11 +75,14 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         partitions_def=per_domain,
-        group_name="stage_1_seeds",
+        group_name="generation",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
+        code_version=code_version("seeds"),
+        metadata=stage_metadata("seeds"),
         check_specs=[spec("seeds", "seeds_contract", "GX suite (cosmo_assets/expectations.py): schema, unique ids, titles, known topic types; the quarantined share stays under seeds.yaml max_bad_share.", per_domain)],
     )
+    @recorded("seeds")
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Entities to write about, one row each with its facts, read from the domain's sources; bad rows go to seed_quarantine."""
         part = partition_of(context)
@@ -102,14 +108,17 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_domain,
         deps=[seeds],
-        group_name="stage_2_outlines",
+        group_name="generation",
         kinds={"duckdb", "jinja"},
         owners=OWNERS,
+        code_version=code_version("outlines"),
+        metadata=stage_metadata("outlines"),
         check_specs=[
             spec("outlines", "outlines_contract", "GX suite: schema, every seed has an outline with facts of its own seed, configured content types, audiences and styles.", per_domain),
             spec("outlines", "outlines_mix", "Content types, audiences and styles are within mix_tolerance_pp of the configured mix (a warning).", per_domain),
         ],
     )
+    @recorded("outlines")
     def outlines(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Article plans: content type, audience, style, template, sections with the facts to use, and the rendered prompt."""
         part = partition_of(context)
@@ -149,11 +158,15 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_domain,
         deps=[outlines],
-        group_name="stage_3_drafts",
+        group_name="generation",
         kinds={"duckdb", "litellm"},
         owners=OWNERS,
+        code_version=code_version("drafts"),
+        metadata=stage_metadata("drafts"),
+        pool="llm",  # model requests in flight across runs: pool limit x model.max_in_flight
         check_specs=[spec("drafts", "drafts_contract", "GX suite: schema, one draft per outline, failed share under the limit, tokens and cost.", per_domain)],
     )
+    @recorded("drafts")
     def drafts(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """One model completion per outline, with tokens, cost, latency, attempts, cache hit and status.
         Answers come from the response cache when the same prompt was answered before; budgets in
@@ -208,11 +221,14 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=per_domain,
         deps=[drafts],
-        group_name="stage_4_filtered_articles",
+        group_name="generation",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
+        code_version=code_version("filtered_articles"),
+        metadata=stage_metadata("filtered_articles"),
         check_specs=[spec("filtered_articles", "filter_contract", "GX suite: schema, scores and lengths within the filters, kept share; every draft kept or rejected.", per_domain)],
     )
+    @recorded("filtered_articles")
     def filtered_articles(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Drafts that pass quality, language, outline, fact, benchmark and duplicate filters; the rest go
         to rejected_drafts with every reason. Kept articles' MinHash band keys go to minhash_index."""

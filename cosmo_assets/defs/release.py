@@ -13,7 +13,10 @@ from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.assets import OWNERS, _check_result, _preview
 from cosmo_assets.defs.partitions import language_partitions, partition_of
+from cosmo_assets.defs.metadata import stage_metadata
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.staleness import recorded
+from cosmo_assets.fingerprints import PER_LANGUAGE_STAGES, code_version
 from cosmo_assets.sql_runner import SqlModel
 from cosmo_assets.stages import filtering, quotas, review
 from cosmo_assets.stages.balancing import check_materialisable, run_model, sql_project
@@ -116,6 +119,18 @@ MODEL_ASSETS = {
 }
 
 
+def _staleness_args(stage: str) -> dict:
+    """Stages whose freshness is judged (fingerprints.PER_LANGUAGE_STAGES) carry a code version and
+    record their inputs; the other release models are rebuilt with them by the release job."""
+    if stage not in PER_LANGUAGE_STAGES:
+        return {}
+    return {"code_version": code_version(stage), "metadata": stage_metadata(stage)}
+
+
+def _recorded_if_tracked(stage: str):
+    return recorded(stage) if stage in PER_LANGUAGE_STAGES else (lambda fn: fn)
+
+
 def _embedded_png(path) -> str:
     return f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
 
@@ -215,7 +230,9 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
             owners=OWNERS,
             automation_condition=dg.AutomationCondition.eager(),
             check_specs=[spec(model.name, extra.check, extra.check_description)],
+            **_staleness_args(model.name),
         )
+        @_recorded_if_tracked(model.name)
         def _model(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
             part = partition_of(context)
             prepared = extra.before(cosmo, part) if extra.before else {}
@@ -237,7 +254,9 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
         owners=OWNERS,
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[spec("dataset_export", "export_contract", "The Parquet shards hold exactly the balanced dataset's rows.")],
+        **_staleness_args("dataset_export"),
     )
+    @_recorded_if_tracked("dataset_export")
     def dataset_export(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Parquet shards, composition charts and a dataset card for one language, ready to load for training."""
         part = partition_of(context)

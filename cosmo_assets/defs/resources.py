@@ -25,7 +25,8 @@ class CosmoResource(dg.ConfigurableResource):
     def storage(self) -> Storage:
         return Storage(self.config.duckdb_path())
 
-    def seed_limit(self) -> int | None:
+    def seed_limit(self, config: CosmoConfig | None = None) -> int | None:
+        """Seeds drawn per partition in a run, under `config` (default: the config this run loaded)."""
         if self.full_size:
             return None
-        return self.seeds_per_partition or self.config.project.run.seeds_per_partition
+        return self.seeds_per_partition or (config or self.config).project.run.seeds_per_partition

@@ -1,11 +1,14 @@
-"""Jobs and the nightly schedule."""
+"""Jobs, the nightly schedule (only missing or stale partitions) and the input-change sensor."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from cosmo_assets.config import CosmoConfig
-from cosmo_assets.defs.partitions import domain_language_partitions
+from cosmo_assets.config import ConfigError, CosmoConfig
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.staleness import StageGraph, current_config, partitions_in_flight, run_requests
+from cosmo_assets.fingerprints import PER_DOMAIN_STAGES
+from cosmo_assets.staleness import refreshes
 from cosmo_assets.defs.release import RELEASE_GROUP
 
 GENERATE_JOB = "generate"
@@ -16,7 +19,7 @@ REVIEW_JOB = "review"
 def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     generate = dg.define_asset_job(
         GENERATE_JOB,
-        selection=dg.AssetSelection.assets("seeds", "outlines", "drafts", "filtered_articles"),
+        selection=dg.AssetSelection.assets(*PER_DOMAIN_STAGES),
         description="Seeds to filtered articles for one domain x language partition.",
     )
     release = dg.define_asset_job(
@@ -33,8 +36,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     return [generate, release, review]
 
 
-def build_nightly_schedule(config: CosmoConfig) -> dg.ScheduleDefinition:
-    partitions = domain_language_partitions(config)
+def build_nightly_schedule(config: CosmoConfig, resource: CosmoResource) -> dg.ScheduleDefinition:
     settings = config.project.schedule
 
     # build_schedule_from_partitioned_job refuses static x static partitions: one request per key instead.
@@ -44,11 +46,24 @@ def build_nightly_schedule(config: CosmoConfig) -> dg.ScheduleDefinition:
         cron_schedule=settings.nightly_cron,
         execution_timezone=settings.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every night, one run per domain x language partition; releases follow by automation.",
+        description=(
+            "Every night, one run per domain x language partition that is missing or stale, of exactly "
+            "its missing or stale stages; partitions already up to date cost nothing. Releases follow by "
+            "automation."
+        ),
     )
     def nightly_generate(context: dg.ScheduleEvaluationContext):
+        try:
+            current = current_config(resource.config_dir)
+        except ConfigError as exc:
+            return dg.SkipReason(f"configs cannot be loaded, nothing requested:\n{exc}")
+        graph = StageGraph(context.repository_def.asset_graph)
+        verdicts = graph.assess(context.instance, current, resource.seed_limit(current))
+        plans = refreshes(verdicts, PER_DOMAIN_STAGES)
+        if not plans:
+            return dg.SkipReason("every domain x language partition is up to date")
         tick = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        for key in partitions.get_partition_keys():
-            yield dg.RunRequest(run_key=f"{tick}:{key}", partition_key=key)
+        requests = run_requests(plans, partitions_in_flight(context.instance), lambda plan: f"{tick}:{plan.key}", "nightly")
+        return requests or dg.SkipReason("every stale partition already has a run queued or in progress")
 
     return nightly_generate

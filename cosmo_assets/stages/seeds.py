@@ -57,7 +57,6 @@ class SeedBatch:
 def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | None) -> SeedBatch:
     """Every source of the domain, filtered; `limit` draws a deterministic, seeded sample so small runs span the base."""
     wanted = EntityFilter.of(config.domain(domain).filters)
-    limits = config.seeds.limits
     entities: list[tuple[str, Entity]] = []
     bad: list[tuple[str, Path, BadRow]] = []
     reports = []

@@ -1,0 +1,214 @@
+"""Input fingerprints: what each stage of a partition is made from, hashed part by part, so a change shows.
+
+A fingerprint lists the inputs a stage reads besides its upstream stage: the seed file, the domain's
+config, the templates, the model and generation settings, the filter and balance settings, and the
+stage's own code. Each part keeps its digest and where it came from, so a changed part can be named
+("configs/domains/science.yaml changed"). Operational settings that do not change what a row says
+(requests in flight, timeouts, where the model is served) are left out: changing them must not cost
+a re-run. Knows nothing of Dagster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmo_assets.config import PROJECT_ROOT, CosmoConfig
+from cosmo_assets.ids import content_hash
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+# The stages in graph order, and the dimensions each is partitioned by.
+PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles")
+PER_LANGUAGE_STAGES = ("balanced_dataset", "dataset_export")
+STAGES = PER_DOMAIN_STAGES + PER_LANGUAGE_STAGES
+
+# The modules whose code shapes a stage's rows: their source is the stage's code version. Plumbing
+# (storage, the LLM transport) is left out on purpose: a retry fix must not re-run every draft.
+STAGE_MODULES: dict[str, tuple[str, ...]] = {
+    "seeds": ("stages/seeds.py",),
+    "outlines": ("stages/outlines.py",),
+    "drafts": ("stages/drafts.py",),
+    "filtered_articles": ("stages/filtering.py",),
+    "balanced_dataset": ("stages/balancing.py", "sql_runner.py"),
+    "dataset_export": ("stages/export.py",),
+}
+
+# Tables each stage writes: their rows are the stage's output, so their digest is its data version.
+STAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "seeds": ("seeds",),
+    "outlines": ("outlines",),
+    "drafts": ("drafts",),
+    "filtered_articles": ("filtered_articles", "rejected_drafts"),
+    "balanced_dataset": ("balanced_dataset",),
+    "dataset_export": (),
+}
+
+# Model settings that decide where and how fast requests go, not what comes back.
+_OPERATIONAL_MODEL_FIELDS = {"api_base", "max_in_flight", "timeout_s", "max_failed_share"}
+_OPERATIONAL_EMBEDDED_FIELDS = {"n_parallel", "n_threads"}
+
+
+@dataclass(frozen=True)
+class InputPart:
+    """One input of a stage: its name, where it comes from (a file or a setting), and its digest."""
+
+    name: str
+    source: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    stage: str
+    parts: tuple[InputPart, ...]
+
+    @property
+    def digest(self) -> str:
+        return content_hash(self.stage, sorted((p.name, p.digest) for p in self.parts))
+
+    def digests(self) -> dict[str, str]:
+        return {p.name: p.digest for p in self.parts}
+
+    def sources(self) -> dict[str, str]:
+        return {p.name: p.source for p in self.parts}
+
+
+def code_version(stage: str) -> str:
+    """A digest of the source of the modules that shape the stage's rows (STAGE_MODULES)."""
+    missing = [m for m in STAGE_MODULES[stage] if not (PACKAGE_ROOT / m).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"cosmo_assets/fingerprints.py STAGE_MODULES[{stage!r}] names {missing}, not found under {PACKAGE_ROOT}; "
+            "list the modules that now shape this stage"
+        )
+    return _files_digest([PACKAGE_ROOT / m for m in STAGE_MODULES[stage]], PACKAGE_ROOT)
+
+
+def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], seed_limit: int | None) -> Fingerprint:
+    """The inputs `stage` reads for `partition` ({"domain", "language"} or {"language"}) under `config`.
+
+    `seed_limit` is the seeds drawn per partition for this run (None: every seed): it decides which
+    seeds exist, so a run at another size is made from other inputs.
+    """
+    parts = [InputPart("code", ", ".join(f"cosmo_assets/{m}" for m in STAGE_MODULES[stage]), code_version(stage))]
+    root = config.root
+
+    def shown(path: Path) -> str:  # as a user reads it: configs/...
+        return _relative(path, root.parent)
+    if stage == "seeds":
+        domain = partition["domain"]
+        kb_path = config.knowledge_base_path(domain)
+        parts += [
+            InputPart("knowledge_base", shown(kb_path), _path_digest(kb_path)),
+            InputPart("domain_config", shown(root / "domains" / f"{domain}.yaml"),
+                      content_hash(config.domain(domain).model_dump(mode="json"))),
+            InputPart("seed_sample", f"seeds per partition ({seed_limit or 'all'}) and random_seed",
+                      content_hash(seed_limit, config.project.run.random_seed)),
+        ]
+    elif stage == "outlines":
+        from cosmo_assets.stages.outlines import TemplateLibrary  # plain module; jinja2 only
+
+        library = TemplateLibrary(root / "templates")
+        templates = sorted({ct.template for ct in config.outlines.content_types})
+        parts += [
+            InputPart("outline_settings", shown(root / "outlines.yaml"), content_hash(config.outlines.model_dump(mode="json"))),
+            InputPart("random_seed", f"{shown(root / 'project.yaml')} run.random_seed",
+                      content_hash(config.project.run.random_seed)),
+            InputPart("templates", f"{shown(root / 'templates')}: {', '.join(templates)}",
+                      content_hash({t: library.version(t) for t in templates})),
+            InputPart("language", shown(root / "languages.yaml"),
+                      content_hash(config.language(partition["language"]).model_dump(mode="json"))),
+        ]
+    elif stage == "drafts":
+        parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",
+                               content_hash(generation_settings(config))))
+    elif stage == "filtered_articles":
+        parts += [
+            InputPart("filter_settings", shown(root / "filters.yaml"),
+                      content_hash(config.filters.model_dump(mode="json"))),
+        ]
+    elif stage == "balanced_dataset":
+        from cosmo_assets.stages.balancing import SQL_DIR
+
+        parts += [
+            InputPart("balance_settings", shown(root / "balance.yaml"),
+                      content_hash(config.balance.model_dump(mode="json"))),
+            InputPart("sql_models", _relative(SQL_DIR, PROJECT_ROOT), _path_digest(SQL_DIR)),
+        ]
+    elif stage == "dataset_export":
+        parts += [
+            InputPart("export_settings", f"{shown(root / 'balance.yaml')} shard_rows, export directory",
+                      content_hash(config.balance.shard_rows, str(config.export_dir()))),
+        ]
+    else:
+        raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
+    return Fingerprint(stage, tuple(parts))
+
+
+def generation_settings(config: CosmoConfig) -> dict:
+    """The model settings that change what a completion says."""
+    settings = config.model.model_dump(mode="json")
+    embedded = {k: v for k, v in settings.pop("embedded").items() if k not in _OPERATIONAL_EMBEDDED_FIELDS}
+    kept = {k: v for k, v in settings.items() if k not in _OPERATIONAL_MODEL_FIELDS}
+    if config.model.is_embedded:
+        kept["embedded"] = embedded
+    return kept
+
+
+def changed_inputs(recorded: Mapping[str, str], current: Fingerprint) -> list[str]:
+    """Why a partition made with `recorded` digests is out of date against `current`: one line per input."""
+    if not recorded:
+        return ["made before input fingerprints were recorded"]
+    reasons = []
+    for part in current.parts:
+        if part.name not in recorded:
+            reasons.append(f"new input {part.name} ({part.source})")
+        elif recorded[part.name] != part.digest:
+            reasons.append(f"code of {current.stage} changed ({part.source})" if part.name == "code" else f"{part.source} changed")
+    reasons += [f"input {name} no longer used" for name in recorded if name not in current.digests()]
+    return reasons
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _path_digest(path: Path) -> str:
+    """A file's bytes, or every file under a folder (names and bytes), hashed."""
+    if path.is_dir():
+        return _files_digest(sorted(p for p in path.rglob("*") if p.is_file()), path)
+    if not path.exists():
+        return "missing"
+    return _files_digest([path], path.parent)
+
+
+def _files_digest(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(base)).encode())
+        digest.update(b"\0")
+        digest.update(_file_digest(path))
+    return digest.hexdigest()[:16]
+
+
+_digests: dict[tuple[str, int, int], bytes] = {}
+
+
+def _file_digest(path: Path) -> bytes:
+    # The sensor fingerprints every partition each minute: a large knowledge base (a Wikidata dump)
+    # is read again only when its size or modification time changed.
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        sha = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        _digests[key] = sha.digest()
+    return _digests[key]

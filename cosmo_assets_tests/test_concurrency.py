@@ -1,0 +1,103 @@
+"""Four partitions at once, the way a backfill runs them: the project's Dagster instance config (run
+queue, llm pool), a real daemon launching each run in its own process, one DuckDB file for all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from cosmo_assets.config import PROJECT_ROOT, load_config
+from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
+from cosmo_assets_tests.fake_llm_server import FakeLLMServer
+
+DOMAINS = ("alpha", "beta", "gamma", "delta")
+SEEDS = 3
+IN_FLIGHT = 2  # configs/model.yaml max_in_flight in this test
+BIN = Path(sys.executable).parent
+
+
+def wait_for_runs(home: Path, count: int, daemon: subprocess.Popen, limit_s: float = 600) -> list[dg.DagsterRun]:
+    deadline = time.monotonic() + limit_s
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(dg.RunsFilter(job_name="generate"))
+            if len(runs) == count and all(r.is_finished for r in runs):
+                return runs
+            assert daemon.poll() is None, "the daemon stopped"
+            time.sleep(2)
+    raise AssertionError(f"{count} runs did not finish within {limit_s} s")
+
+
+def test_a_backfill_of_four_partitions_shares_one_duckdb_file_without_losing_rows(tmp_path, monkeypatch):
+    config_dir = make_config_dir(tmp_path, DOMAINS)
+    edit_yaml(config_dir / "project.yaml", lambda d: d["run"].update(seeds_per_partition=SEEDS))
+    edit_yaml(config_dir / "model.yaml", lambda d: d.update(max_in_flight=IN_FLIGHT))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with (home / "dagster.yaml").open("a", encoding="utf-8") as instance_config:
+        instance_config.write("\nauto_materialize:\n  enabled: false\n")  # releases are not what this test is about
+    with dg.DagsterInstance.from_config(str(home)):
+        pass  # create the instance's tables once, before two processes race to
+
+    # Slow answers keep each drafts step busy long enough for the others to want the model too.
+    with FakeLLMServer(delay_s=0.3) as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("COSMO_", "DAGSTER_"))},
+            "DAGSTER_HOME": str(home),
+            "COSMO_CONFIG_DIR": str(config_dir),
+            "COSMO_LLM_MODEL": "openai/test-model",
+            "COSMO_LLM_API_BASE": server.api_base,
+            "COSMO_LLM_API_KEY": "test-key-not-secret",
+        }
+        workspace = str(PROJECT_ROOT / "workspace.yaml")
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", workspace],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            partitions = ",".join(f"{d}|en" for d in DOMAINS)
+            backfill = subprocess.run(
+                [str(BIN / "dagster"), "job", "backfill", "-w", workspace, "-j", "generate", "--partitions", partitions, "--noprompt"],
+                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+            )
+            assert backfill.returncode == 0, backfill.stderr[-3000:]
+            runs = wait_for_runs(home, len(DOMAINS), daemon)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        failures = [
+            e.message for r in runs for e in instance.all_logs(r.run_id)
+            if e.dagster_event and e.dagster_event.is_step_failure
+        ]
+        records = {r.dagster_run.run_id: r for r in instance.get_run_records()}
+    assert failures == []
+    assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(f"{d}|en" for d in DOMAINS)
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    spans = sorted((records[r.run_id].start_time, records[r.run_id].end_time) for r in runs)
+    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:])), "no two runs overlapped"
+
+    with duckdb.connect(str(load_config(config_dir).duckdb_path()), read_only=True) as con:
+        counts = con.execute("""
+            SELECT s.domain, count(DISTINCT s.seed_id), count(DISTINCT o.outline_id), count(DISTINCT d.draft_id),
+                   (SELECT count(*) FROM filtered_articles f WHERE f.domain = s.domain)
+                   + (SELECT count(*) FROM rejected_drafts r WHERE r.domain = s.domain)
+            FROM seeds s JOIN outlines o USING (seed_id) JOIN drafts d USING (outline_id)
+            GROUP BY s.domain ORDER BY s.domain""").fetchall()
+        totals = con.execute("""
+            SELECT (SELECT count(*) FROM seeds), (SELECT count(*) FROM outlines), (SELECT count(*) FROM drafts),
+                   (SELECT count(*) FROM filtered_articles) + (SELECT count(*) FROM rejected_drafts)""").fetchone()
+    assert counts == [(d, SEEDS, SEEDS, SEEDS, SEEDS) for d in sorted(DOMAINS)]
+    assert totals == (4 * SEEDS,) * 4  # no duplicates, no lost rows
+    assert server.requests == 4 * SEEDS
+    # The llm pool (default_limit 1) lets one drafts step at a time reach the model, across every run.
+    assert server.max_in_flight <= 1 * IN_FLIGHT

@@ -1,0 +1,228 @@
+"""Staleness per partition: a changed input makes exactly the partitions made from it stale, the nightly
+schedule and the input-change sensor request exactly those, and once they run nothing is stale."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cosmo_assets import cli
+from cosmo_assets.config import load_config
+from cosmo_assets.definitions import build_definitions
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.staleness import StageGraph
+from cosmo_assets.fingerprints import changed_inputs, fingerprint
+from cosmo_assets.staleness import FRESH, MISSING, STALE
+from cosmo_assets_tests.conftest import edit_yaml
+from cosmo_assets_tests.fake_llm_server import FakeLLMServer
+
+ALPHA = {"domain": "alpha", "language": "en"}
+BETA = {"domain": "beta", "language": "en"}
+GENERATE = ["seeds", "outlines", "drafts", "filtered_articles"]
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    with FakeLLMServer() as server:
+        monkeypatch.setenv("COSMO_LLM_MODEL", "openai/test-model")
+        monkeypatch.setenv("COSMO_LLM_API_BASE", server.api_base)
+        monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
+        yield server
+
+
+@pytest.fixture
+def small_config(config_dir: Path) -> Path:
+    # The configured size is what the nightly compares against, so the test sets it there.
+    edit_yaml(config_dir / "project.yaml", lambda d: d["run"].update(seeds_per_partition=2))
+    return config_dir
+
+
+@pytest.fixture
+def instance(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield instance
+
+
+def states(defs: dg.Definitions, instance, config_dir: Path) -> dict[str, str]:
+    config = load_config(config_dir)
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, config.project.run.seeds_per_partition)
+    return {v.target: v.state for v in verdicts}
+
+
+def stale_only(defs, instance, config_dir) -> set[str]:
+    return {t for t, s in states(defs, instance, config_dir).items() if s != FRESH}
+
+
+def nightly_tick(defs: dg.Definitions, instance) -> list[dg.RunRequest]:
+    schedule = defs.resolve_schedule_def("nightly_generate")
+    tick = datetime.datetime(2026, 11, 26, 2, tzinfo=datetime.timezone.utc)
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    ) as context:
+        return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def run_requested(defs: dg.Definitions, instance, request: dg.RunRequest) -> None:
+    job = defs.resolve_job_def(request.job_name or "generate")
+    result = job.execute_in_process(
+        partition_key=request.partition_key, asset_selection=request.asset_selection, instance=instance, tags=request.tags
+    )
+    assert result.success
+
+
+def materialisations(instance, stage: str) -> dict[str, int]:
+    records = instance.fetch_materializations(dg.AssetKey(stage), limit=1000).records
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.partition_key] = counts.get(record.partition_key, 0) + 1
+    return counts
+
+
+def make_everything(defs: dg.Definitions, instance) -> None:
+    for part in (ALPHA, BETA):
+        assert defs.resolve_job_def("generate").execute_in_process(
+            partition_key=dg.MultiPartitionKey(part), instance=instance
+        ).success
+    assert defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
+
+
+def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config):
+    before = load_config(small_config)
+    seeds_alpha = fingerprint(before, "seeds", ALPHA, 2)
+    seeds_beta = fingerprint(before, "seeds", BETA, 2)
+    drafts = fingerprint(before, "drafts", ALPHA, 2)
+    outlines = fingerprint(before, "outlines", ALPHA, 2)
+
+    edit_yaml(small_config / "domains" / "alpha.yaml", lambda d: d.update(description="Now with a description."))
+    edit_yaml(small_config / "model.yaml", lambda d: d.update(max_in_flight=3, timeout_s=60))  # how, not what
+    after = load_config(small_config)
+    assert changed_inputs(seeds_alpha.digests(), fingerprint(after, "seeds", ALPHA, 2)) == [
+        "configs/domains/alpha.yaml changed"
+    ]
+    assert changed_inputs(seeds_beta.digests(), fingerprint(after, "seeds", BETA, 2)) == []
+    assert changed_inputs(seeds_alpha.digests(), fingerprint(after, "seeds", ALPHA, 5)) == [
+        "configs/domains/alpha.yaml changed", "seeds per partition (5) and random_seed changed"
+    ]
+    assert changed_inputs(drafts.digests(), fingerprint(after, "drafts", ALPHA, 2)) == []
+
+    edit_yaml(small_config / "model.yaml", lambda d: d.update(temperature=0.2))
+    (small_config / "templates" / "story.j2").write_text("{% extends '_base.j2' %}", encoding="utf-8")
+    latest = load_config(small_config)
+    assert changed_inputs(drafts.digests(), fingerprint(latest, "drafts", ALPHA, 2)) == [
+        "configs/model.yaml (and COSMO_LLM_MODEL) changed"
+    ]
+    assert changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2)) == [
+        "configs/templates: blog_post.j2, encyclopedia_entry.j2, how_to.j2, story.j2, textbook_section.j2 changed"
+    ]
+    assert changed_inputs({}, fingerprint(latest, "seeds", ALPHA, 2)) == ["made before input fingerprints were recorded"]
+
+
+def test_one_domain_config_change_makes_only_its_partitions_stale_and_the_nightly_remakes_exactly_them(
+    small_config, instance, fake_model
+):
+    defs = build_definitions(load_config(small_config), CosmoResource(config_dir=str(small_config)))
+    assert set(states(defs, instance, small_config).values()) == {MISSING}
+    first_night = nightly_tick(defs, instance)
+    assert sorted(r.partition_key for r in first_night) == ["alpha|en", "beta|en"]
+
+    make_everything(defs, instance)
+    assert stale_only(defs, instance, small_config) == set()
+    assert nightly_tick(defs, instance) == []
+
+    edit_yaml(small_config / "domains" / "alpha.yaml", lambda d: d.update(title="Alpha, retitled"))
+
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, load_config(small_config), 2)
+    stale = {v.target: v.reasons for v in verdicts if v.state != FRESH}
+    assert set(stale) == {f"{s}/alpha|en" for s in GENERATE} | {"balanced_dataset/en", "dataset_export/en"}
+    assert stale["seeds/alpha|en"] == ("configs/domains/alpha.yaml changed",)
+    assert stale["outlines/alpha|en"] == ("upstream seeds/alpha|en is stale",)
+    assert all(v.state == STALE for v in verdicts if v.target in stale)
+
+    [request] = nightly_tick(defs, instance)
+    assert request.partition_key == "alpha|en"
+    assert request.run_key == "2026-11-26:alpha|en"
+    assert [k.to_user_string() for k in request.asset_selection] == GENERATE
+    assert "configs/domains/alpha.yaml changed" in request.tags["cosmo/why"]
+
+    run_requested(defs, instance, request)
+    assert materialisations(instance, "drafts") == {"alpha|en": 2, "beta|en": 1}  # beta cost nothing
+    # The release reads every domain; once the domain is re-made, the release is what is left.
+    assert stale_only(defs, instance, small_config) <= {"balanced_dataset/en", "dataset_export/en"}
+    assert defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
+    assert stale_only(defs, instance, small_config) == set()
+    assert nightly_tick(defs, instance) == []
+
+
+def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(small_config, instance, fake_model):
+    defs = build_definitions(load_config(small_config), CosmoResource(config_dir=str(small_config)))
+    make_everything(defs, instance)
+    sensor = defs.resolve_sensor_def("input_changes")
+
+    def evaluate(cursor=None):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def()) as ctx:
+            return sensor(ctx)
+
+    quiet = evaluate()
+    assert quiet.run_requests == []
+    assert {e.passed for e in quiet.asset_events} == {True}  # every partition reported current
+
+    edit_yaml(small_config / "filters.yaml", lambda d: d.update(min_words=20))
+    noticed = evaluate(quiet.cursor)
+    failing = {(e.asset_key.to_user_string(), e.partition): e for e in noticed.asset_events}
+    assert set(failing) == {
+        ("filtered_articles", "alpha|en"), ("filtered_articles", "beta|en"), ("balanced_dataset", "en"), ("dataset_export", "en"),
+    }
+    warning = failing[("filtered_articles", "alpha|en")]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.description == "stale: configs/filters.yaml changed"
+    assert sorted((r.partition_key, tuple(k.to_user_string() for k in r.asset_selection)) for r in noticed.run_requests) == [
+        ("alpha|en", ("filtered_articles",)), ("beta|en", ("filtered_articles",)),
+    ]
+    again = evaluate(noticed.cursor)
+    assert again.asset_events == []  # nothing new to say
+    assert {r.run_key for r in again.run_requests} == {r.run_key for r in noticed.run_requests}  # Dagster drops repeats
+
+    requests_before = fake_model.requests
+    for request in noticed.run_requests:
+        run_requested(defs, instance, request)
+    assert fake_model.requests == requests_before  # no model call: the drafts did not change
+    assert defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
+    settled = evaluate(again.cursor)
+    assert settled.run_requests == []
+    assert {e.passed for e in settled.asset_events} == {True}
+    assert stale_only(defs, instance, small_config) == set()
+
+
+def test_the_stale_command_lists_reasons_and_run_stale_only_makes_only_them(small_config, tmp_path, monkeypatch, capsys, fake_model):
+    kb = small_config / "knowledge_base"
+    (kb / "beta.jsonl").write_text((kb / "tiny_kb.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    edit_yaml(small_config / "domains" / "beta.yaml", lambda d: d.update(knowledge_base="knowledge_base/beta.jsonl"))
+    monkeypatch.setenv("COSMO_CONFIG_DIR", str(small_config))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["run"]) == 0
+    capsys.readouterr()
+    assert cli.main(["stale"]) == 0
+    assert capsys.readouterr().out.strip() == "0 of 3 partitions missing or stale: everything is up to date"
+
+    seed_file = kb / "beta.jsonl"
+    seed_file.write_text(seed_file.read_text(encoding="utf-8").replace('"description": "', '"description": "Edited. ', 1), encoding="utf-8")
+    assert cli.main(["stale"]) == 0
+    listed = capsys.readouterr().out
+    assert "beta|en    seeds              stale    configs/knowledge_base/beta.jsonl changed\n" in listed
+    assert "beta|en    drafts             stale    upstream outlines/beta|en is stale\n" in listed
+    assert "alpha|en" not in listed
+    assert "2 of 3 partitions missing or stale" in listed
+
+    assert cli.main(["run", "--stale-only"]) == 0
+    ran = capsys.readouterr().out
+    assert "-> generate beta|en (seeds, outlines, drafts, filtered_articles): seeds: configs/knowledge_base/beta.jsonl changed" in ran
+    assert "-> generate alpha|en" not in ran and "-> release en" in ran
+    assert cli.main(["run", "--stale-only"]) == 0
+    assert "nothing is missing or stale" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:
+        assert materialisations(instance, "drafts") == {"alpha|en": 1, "beta|en": 2}
