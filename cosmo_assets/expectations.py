@@ -228,8 +228,14 @@ def filtered_articles_expectations(config: CosmoConfig) -> list[gxe.Expectation]
         _between("word_count", f.min_words, f.max_words, f"word_count is within [{f.min_words}, {f.max_words}] (filters.yaml)"),
         _between("mean_word_length", 0, None, "mean_word_length is 0 or more"),
         _between("duplicate_line_share", 0, f.max_duplicate_line_share, f"duplicate_line_share is within [0, {f.max_duplicate_line_share}]"),
-        _between("top_trigram_share", 0, f.max_top_trigram_share, f"top_trigram_share is within [0, {f.max_top_trigram_share}]"),
-        _between("duplicate_5gram_share", 0, f.max_duplicate_5gram_share, f"duplicate_5gram_share is within [0, {f.max_duplicate_5gram_share}]"),
+        *(
+            _between(f"top_{n}gram_share", 0, limit, f"top_{n}gram_share is within [0, {limit}]")
+            for n, limit in sorted(f.max_top_ngram_share.items())
+        ),
+        *(
+            _between(f"duplicate_{n}gram_share", 0, limit, f"duplicate_{n}gram_share is within [0, {limit}]")
+            for n, limit in sorted(f.max_duplicate_ngram_share.items())
+        ),
         _between("language_confidence", f.min_language_confidence, 1, f"language_confidence is within [{f.min_language_confidence}, 1]"),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="language_detected", column_B="language", description="the detected language is the partition's"

@@ -140,8 +140,8 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
         ]
     elif stage == "dataset_export":
         parts += [
-            InputPart("export_settings", f"{shown(root / 'balance.yaml')} shard_rows, export directory",
-                      content_hash(config.balance.shard_rows, str(config.export_dir()))),
+            InputPart("export_settings", f"{shown(root / 'balance.yaml')} export, export directory",
+                      content_hash(config.balance.export.model_dump(mode="json"), str(config.export_dir()))),
         ]
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")

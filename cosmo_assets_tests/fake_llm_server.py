@@ -53,16 +53,22 @@ def default_reply(prompt: str) -> str:
     """What a good model would write: long enough, free of repetition, in the planned sections, stating the
     prompt's facts, numbered when asked for steps, and different per prompt (no near duplicates)."""
     topic = " ".join(prompt.split()[:12])
-    facts = re.findall(r"^- ([^:\n]+): (.+)$", prompt, flags=re.M)
+    facts = re.findall(r"^\s*- ([^:\n]+): (.+)$", prompt, flags=re.M)
+    numbered_plan = re.findall(r"^\d+\. (.+)$", prompt, flags=re.M)  # "Follow this outline in order"
     plan = re.search(r"in this order: (.+?)\.?$", prompt, flags=re.M)
-    sections = [s.strip() for s in plan.group(1).split(",")] if plan else ["Overview", "Details"]
+    if numbered_plan:
+        sections = [s.strip() for s in numbered_plan]
+    else:
+        sections = [s.strip() for s in plan.group(1).split(",")] if plan else ["Overview", "Details"]
     numbered = "number the steps" in prompt.lower()
     start = sum(map(ord, prompt)) % len(SENTENCES)
     sentences = SENTENCES[start:] + SENTENCES[:start]
+    per_section = max(3, -(-len(SENTENCES) // len(sections)))
     paragraphs = [f"This article is about {topic}."]
     for i, section in enumerate(sections):
         stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
-        body = f"{section}: " + " ".join(sentences[i * 3 : i * 3 + 3]) + (f" {stated}" if stated else "")
+        chosen = [sentences[(i * per_section + k) % len(sentences)] for k in range(per_section)]
+        body = f"{section}: " + " ".join(chosen) + (f" {stated}" if stated else "")
         paragraphs.append(f"{i + 1}. {body}" if numbered else body)
     return "\n\n".join(paragraphs)
 

@@ -90,13 +90,13 @@ def test_main_command_refuses_a_bad_config_before_writing_anything(config_dir, t
 
 
 def test_quota_shares_must_sum_to_one_and_name_configured_values(config_dir):
-    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type={"story": 0.5, "blog_post": 0.2}))
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type={"story_morality": 0.5, "blog_post": 0.2}))
     with pytest.raises(ConfigError, match=r"balance\.yaml: field 'quotas\.content_type': .*shares must sum to 1, got 0\.7000"):
         load_config(config_dir)
     edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type="uneven"))
     with pytest.raises(ConfigError, match=r"field 'quotas\.content_type': .*expected 'even', a map of value: share that sums to 1, or null"):
         load_config(config_dir)
-    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type={"story": 0.5, "poem": 0.5}))
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type={"story_morality": 0.5, "poem": 0.5}))
     with pytest.raises(ConfigError, match=r"balance\.yaml: field 'quotas\.content_type\.poem': 'poem' is not configured"):
         load_config(config_dir)
     edit_yaml(config_dir / "balance.yaml", lambda d: d["quotas"].update(content_type="even", min_domain_share={"zeta": 0.1}))

@@ -68,7 +68,8 @@ def good(tmp_path_factory) -> Partition:
         completions.append(Completion(key=request.key, text=text, status="ok", prompt_tokens=120,
                                       completion_tokens=len(text.split()), latency_s=0.2, attempts=1, finish_reason="stop"))
     drafts = draft_rows(outlines, completions, config.model)
-    kept, rejected = filter_drafts(drafts, config.filters, "en")
+    outcome = filter_drafts(drafts, config.filters, "en", outlines)
+    kept, rejected = outcome.kept, outcome.rejected
     storage = Storage(config.duckdb_path())
     for table, frame in (("seeds", seeds), ("outlines", outlines), ("drafts", drafts),
                          ("filtered_articles", kept), ("rejected_drafts", rejected)):
@@ -216,8 +217,10 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         "word_count is within [100, 2000] (filters.yaml)": row("filtered_articles", word_count=12),
         "mean_word_length is 0 or more": row("filtered_articles", mean_word_length=-1.0),
         "duplicate_line_share is within [0, 0.3]": row("filtered_articles", duplicate_line_share=0.9),
-        "top_trigram_share is within [0, 0.12]": row("filtered_articles", top_trigram_share=0.5),
-        "duplicate_5gram_share is within [0, 0.35]": row("filtered_articles", duplicate_5gram_share=0.8),
+        **{f"top_{n}gram_share is within [0, {limit}]": row("filtered_articles", **{f"top_{n}gram_share": 0.9})
+           for n, limit in {2: 0.2, 3: 0.18, 4: 0.16}.items()},
+        **{f"duplicate_{n}gram_share is within [0, {limit}]": row("filtered_articles", **{f"duplicate_{n}gram_share": 0.9})
+           for n, limit in {5: 0.25, 6: 0.24, 7: 0.23, 8: 0.22, 9: 0.21, 10: 0.2}.items()},
         "language_confidence is within [0.6, 1]": row("filtered_articles", language_confidence=0.2),
         "the detected language is the partition's": row("filtered_articles", language_detected="fr"),
         "quality_score is within [0, 1]": row("filtered_articles", quality_score=1.5),

@@ -15,7 +15,7 @@ READS = {
     "drafts": "configs/model.yaml (or COSMO_LLM_MODEL): model, generation parameters, system prompt",
     "filtered_articles": "configs/filters.yaml",
     "balanced_dataset": "configs/balance.yaml and the SQL models in dbt_like_sql/, across every domain of the language",
-    "dataset_export": "configs/balance.yaml shard_rows; writes data/exports/<language>/ (or COSMO_EXPORT_DIR)",
+    "dataset_export": "configs/balance.yaml export; writes data/exports/<language>/ (or COSMO_EXPORT_DIR)",
 }
 
 

@@ -24,8 +24,8 @@ from cosmo_assets.stages.export import CardContext, export_dataset, generation_c
 from cosmo_assets.stages.real_text import load_real_text
 from cosmo_assets.storage import PARTITION_COLUMNS
 
-RELEASE_GROUP = "stage_5_balanced_dataset"
-REVIEW_GROUP = "stage_6_review"
+RELEASE_GROUP = "release"
+REVIEW_GROUP = "review"
 # A table's rows come from the asset of the same name, except these.
 TABLE_WRITERS = {"rejected_drafts": "filtered_articles"}
 

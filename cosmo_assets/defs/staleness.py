@@ -152,9 +152,25 @@ class StageGraph:
     def __init__(self, asset_graph):
         keys = {k.to_user_string() for k in asset_graph.get_all_asset_keys()}
         self.stages = tuple(s for s in STAGES if s in keys)
-        self.parents = {
-            s: tuple(p.to_user_string() for p in asset_graph.get(dg.AssetKey(s)).parent_keys) for s in self.stages
-        }
+
+        def stage_parents(stage: str) -> tuple[str, ...]:
+            # Release models between two stages (release_candidates, quota_allocation, ...) are looked
+            # through: a stage's parents are the nearest stages above it.
+            found: list[str] = []
+            pending = [p.to_user_string() for p in asset_graph.get(dg.AssetKey(stage)).parent_keys]
+            seen: set[str] = set()
+            while pending:
+                parent = pending.pop()
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                if parent in self.stages:
+                    found.append(parent)
+                else:
+                    pending.extend(p.to_user_string() for p in asset_graph.get(dg.AssetKey(parent)).parent_keys)
+            return tuple(sorted(set(found)))
+
+        self.parents = {s: stage_parents(s) for s in self.stages}
         self.partitions = {s: _partitions_of(asset_graph.get(dg.AssetKey(s)).partitions_def) for s in self.stages}
 
     def assess(self, instance: dg.DagsterInstance, config: CosmoConfig, seed_limit: int | None) -> list[Verdict]:

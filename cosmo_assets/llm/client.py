@@ -115,6 +115,16 @@ class GenerationReport:
     def count(self, status: str) -> int:
         return sum(1 for c in self.completions if c.status == status)
 
+    # A report reads as its completions, in request order, for callers that want only those.
+    def __iter__(self):
+        return iter(self.completions)
+
+    def __len__(self) -> int:
+        return len(self.completions)
+
+    def __getitem__(self, index):
+        return self.completions[index]
+
 
 # --- endpoints and preflight ---------------------------------------------------------------------
 
