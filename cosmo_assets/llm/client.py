@@ -52,6 +52,10 @@ class PreflightError(RuntimeError):
     """The configured model cannot be used: wrong name, unreachable base URL or missing key."""
 
 
+class MalformedAnswer(RuntimeError):
+    """A server answered 200 with a body that is not a chat completion; retried like a server error."""
+
+
 class EndpointUnreachable(PreflightError):
     """No server answered at an endpoint's base URL."""
 
@@ -469,17 +473,20 @@ class LLMClient:
             try:
                 async with asyncio.timeout(self._hard_timeout_s):
                     response = await self._acompletion(request)
+                try:
+                    choice = response.choices[0]
+                    text = (choice.message.content or "").strip()
+                except (AttributeError, IndexError, TypeError) as exc:
+                    raise MalformedAnswer(f"the answer has no message: {exc}") from None
                 break
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on the draft
-                if attempts <= self.settings.max_retries and _transient(exc):
+                if attempts <= self.settings.max_retries and (isinstance(exc, MalformedAnswer) or _transient(exc)):
                     await asyncio.sleep(self._retry_wait(exc, attempts))
                     continue
                 return Completion(key=request.key, text=None, status=STATUS_FAILED, error=self._describe(exc, attempts),
                                   attempts=attempts, latency_s=time.perf_counter() - started)
         latency = time.perf_counter() - started
-        choice = response.choices[0]
         usage = getattr(response, "usage", None)
-        text = (choice.message.content or "").strip()
         done = Completion(
             key=request.key,
             text=text,
