@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from cosmo_assets.config import CosmoConfig, CuratedJsonlSource, TabularSource, WikidataSource
+from cosmo_assets.config import CosmoConfig, CuratedJsonlSource, Source, TabularSource, WikidataSource
 from cosmo_assets.ids import content_hash, stable_id
 from cosmo_assets.knowledge_base.curated import read_curated_jsonl
 from cosmo_assets.knowledge_base.records import DUPLICATE_ID, BadRow, Entity, EntityFilter, SeedFileError
@@ -101,7 +102,10 @@ def build_seeds(config: CosmoConfig, domain: str, language: str, limit: int | No
     return read_seeds(config, domain, language, limit).seeds
 
 
-def _rows(config: CosmoConfig, source, path: Path, language: str, wanted: EntityFilter):
+def _rows(
+    config: CosmoConfig, source: Source, path: Path, language: str, wanted: EntityFilter
+) -> tuple[WikidataReader | None, Iterator[Entity | BadRow]]:
+    """The adapter for the source's kind, and the Wikidata reader when there is one (it counts unresolved values)."""
     limits = config.seeds.limits
     if isinstance(source, CuratedJsonlSource):
         return None, read_curated_jsonl(path, wanted, limits)
