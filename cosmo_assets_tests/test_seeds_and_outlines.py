@@ -8,6 +8,7 @@ import json
 import re
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
@@ -270,7 +271,7 @@ def test_model_proposed_outlines_are_checked_against_the_schema(config_dir, monk
     assert fallback.height == 2 * seeds.height - 2 and fallback["sections"].list.len().min() >= 1
 
 
-def test_outline_and_draft_diversity_show_in_the_materialisation_metadata(config_dir, tmp_path, monkeypatch):
+def test_diversity_shows_in_the_metadata_and_the_plan_reaches_the_release(config_dir, tmp_path, monkeypatch):
     with FakeLLMServer() as server:
         monkeypatch.setenv("COSMO_LLM_MODEL", "openai/test-model")
         monkeypatch.setenv("COSMO_LLM_API_BASE", server.api_base)
@@ -278,16 +279,26 @@ def test_outline_and_draft_diversity_show_in_the_materialisation_metadata(config
         config = load_config(config_dir)
         resource = CosmoResource(config_dir=str(config_dir), seeds_per_partition=None)
         defs = build_definitions(config, resource)
+        assets = [defs.get_assets_def(k) for k in ("seeds", "outlines", "drafts", "filtered_articles", "balanced_dataset")]
         key = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
         (tmp_path / "dh").mkdir()
         with dg.instance_for_test(temp_dir=str(tmp_path / "dh")) as instance:
-            result = dg.materialize(
-                [defs.get_assets_def(k) for k in ("seeds", "outlines", "drafts")],
-                partition_key=key, instance=instance, resources={"cosmo": resource},
-            )
+            result = dg.materialize(assets, selection=["seeds", "outlines", "drafts", "filtered_articles"],
+                                    partition_key=key, instance=instance, resources={"cosmo": resource})
             assert result.success
             metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
             checks = {e.check_name: (e.passed, e.severity) for e in result.get_asset_check_evaluations()}
+            released = dg.materialize(assets, selection=["balanced_dataset"], partition_key="en", instance=instance,
+                                      resources={"cosmo": resource})
+            assert released.success
+    with duckdb.connect(str(config.duckdb_path()), read_only=True) as con:
+        rows = con.execute("""
+            SELECT b.title, b.topic_type, b.content_type, b.audience, b.style, b.template_id, b.template_version,
+                   b.sections, b.seed_source, b.seed_source_id, o.sections
+            FROM balanced_dataset b JOIN outlines o ON o.seed_id = b.seed_id""").fetchall()
+    assert len(rows) == 4
+    for row in rows:
+        assert None not in row and row[7] == row[10] and row[8] == "curated_jsonl" and row[9].startswith("tiny-")
     prompts = metadata["outlines"]["prompt_diversity"].value
     assert prompts["texts"] == 4 and 0 < prompts["mean_pairwise_minhash_similarity"] < 1
     assert set(metadata["outlines"]["mix"].value) == {"content_type", "audience", "style"}
