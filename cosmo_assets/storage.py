@@ -247,7 +247,7 @@ TABLES: dict[str, dict[str, str]] = {
         "verdict": "VARCHAR NOT NULL",
         "note": "VARCHAR",
         "file": "VARCHAR NOT NULL",
-        "line": "INTEGER NOT NULL",
+        "row": "INTEGER NOT NULL",
         "language": "VARCHAR NOT NULL",
         "domain": "VARCHAR NOT NULL",
         "content_type": "VARCHAR NOT NULL",

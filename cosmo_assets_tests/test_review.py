@@ -16,19 +16,19 @@ def write(path, text: str):
 
 
 def test_verdicts_are_read_with_their_file_and_row_and_blank_ones_wait(tmp_path):
-    path = write(tmp_path / "a.csv", "id,verdict,note,title\nx1,accept,,T1\nx2, Reject ,too short,T2\nx3,,,T3\n")
+    path = write(tmp_path / "a.csv", 'id,verdict,note,text\nx1,accept,,"two\nlines"\nx2, Reject ,too short,T2\nx3,,,T3\n')
     verdicts = read_verdicts([path])
-    assert verdicts.select("id", "verdict", "note", "line").rows() == [("x1", "accept", None, 2), ("x2", "reject", "too short", 3)]
+    assert verdicts.select("id", "verdict", "note", "row").rows() == [("x1", "accept", None, 2), ("x2", "reject", "too short", 3)]
     assert set(verdicts["file"]) == {str(path)}
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("id,verdict\nx1,accept\nx2,maybe\n", r"b\.csv:3: field 'verdict': expected 'accept' or 'reject' \(or empty\), got 'maybe'"),
-        ("id,verdict\n,reject\n", r"b\.csv:2: field 'id': expected the id of a sampled article"),
+        ("id,verdict\nx1,accept\nx2,maybe\n", r"b\.csv: row 3: field 'verdict': expected 'accept' or 'reject' \(or empty\), got 'maybe'"),
+        ("id,verdict\n,reject\n", r"b\.csv: row 2: field 'id': expected the id of a sampled article"),
         ("article,judgement\nx1,accept\n", r"b\.csv: expected columns 'id' and 'verdict'"),
-        ("id,verdict\nx1,accept\nx1,reject\n", r"b\.csv:3: field 'verdict': id 'x1' is 'reject' here but 'accept' at .*b\.csv:2"),
+        ("id,verdict\nx1,accept\nx1,reject\n", r"b\.csv: row 3: field 'verdict': id 'x1' is 'reject' here but 'accept' at .*b\.csv: row 2"),
     ],
 )
 def test_a_bad_verdict_row_names_file_row_and_field(tmp_path, text, expected):
@@ -40,7 +40,7 @@ def test_a_verdict_for_an_id_never_sampled_is_refused(config_dir):
     (config_dir / "reviews").mkdir()
     write(config_dir / "reviews" / "r.csv", "id,verdict,note\ndraft_nowhere,reject,\n")
     config = load_config(config_dir)
-    with pytest.raises(VerdictFileError, match=r"r\.csv:2: field 'id': 'draft_nowhere' is in no review sample"):
+    with pytest.raises(VerdictFileError, match=r"r\.csv: row 2: field 'id': 'draft_nowhere' is in no review sample"):
         excluded_templates(config, Storage(config.duckdb_path()))
 
 

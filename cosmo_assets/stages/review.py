@@ -58,7 +58,7 @@ def write_review_sample(sample: pl.DataFrame, path: Path) -> Path:
 
 
 def read_verdicts(paths: Sequence[Path]) -> pl.DataFrame:
-    """Every verdict in the files: id, verdict, note, file, line. Rows with an empty verdict are not
+    """Every verdict in the files: id, verdict, note, file, row. Rows with an empty verdict are not
     reviewed yet and are skipped; an id judged twice must be judged the same way."""
     rows: list[dict] = []
     first_seen: dict[str, dict] = {}
@@ -70,19 +70,20 @@ def read_verdicts(paths: Sequence[Path]) -> pl.DataFrame:
             if missing:
                 raise VerdictFileError(f"{path}: expected columns 'id' and 'verdict' (and optionally 'note'), got {header}")
             reader.fieldnames = header
-            for row in reader:
-                line = reader.line_num
+            # Rows are numbered as a spreadsheet shows them (the header is row 1): an article's text
+            # may span several lines, so line numbers would point elsewhere.
+            for number, row in enumerate(reader, start=2):
                 verdict = (row.get("verdict") or "").strip().lower()
                 if not verdict:
                     continue
-                where = f"{path}:{line}"
+                where = f"{path}: row {number}"
                 if verdict not in VERDICTS:
                     raise VerdictFileError(f"{where}: field 'verdict': expected 'accept' or 'reject' (or empty), got {row['verdict']!r}")
                 article = (row.get("id") or "").strip()
                 if not article:
                     raise VerdictFileError(f"{where}: field 'id': expected the id of a sampled article, got an empty value")
                 entry = {"id": article, "verdict": verdict, "note": (row.get("note") or "").strip() or None,
-                         "file": str(path), "line": line}
+                         "file": str(path), "row": number}
                 earlier = first_seen.get(article)
                 if earlier is None:
                     first_seen[article] = entry
@@ -90,9 +91,9 @@ def read_verdicts(paths: Sequence[Path]) -> pl.DataFrame:
                 elif earlier["verdict"] != verdict:
                     raise VerdictFileError(
                         f"{where}: field 'verdict': id {article!r} is {verdict!r} here but "
-                        f"{earlier['verdict']!r} at {earlier['file']}:{earlier['line']}"
+                        f"{earlier['verdict']!r} at {earlier['file']}: row {earlier['row']}"
                     )
-    return pl.DataFrame(rows, schema={"id": pl.String, "verdict": pl.String, "note": pl.String, "file": pl.String, "line": pl.Int32})
+    return pl.DataFrame(rows, schema={"id": pl.String, "verdict": pl.String, "note": pl.String, "file": pl.String, "row": pl.Int32})
 
 
 def attach_templates(verdicts: pl.DataFrame, sampled: pl.DataFrame) -> pl.DataFrame:
@@ -105,7 +106,7 @@ def attach_templates(verdicts: pl.DataFrame, sampled: pl.DataFrame) -> pl.DataFr
     if unknown.height:
         first = unknown.row(0, named=True)
         raise VerdictFileError(
-            f"{first['file']}:{first['line']}: field 'id': {first['id']!r} is in no review sample "
+            f"{first['file']}: row {first['row']}: field 'id': {first['id']!r} is in no review sample "
             f"(expected an id from a review_sample CSV; {unknown.height} such rows in all)"
         )
     return joined.select(list(frame_schema("review_verdicts"))).cast(frame_schema("review_verdicts"))
