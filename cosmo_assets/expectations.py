@@ -8,24 +8,23 @@ stop the downstream partition; "warning" failures (WARN) show in the UI without 
 Values known only at run time (the upstream partition's ids, the kept-share floor) are GX suite
 parameters ({"$PARAMETER": name}), given to `validate`.
 
-Importing this module imports great_expectations (about 5 s): the Dagster layer imports it inside
+Importing this module imports great_expectations (5 s or more): the Dagster layer imports it inside
 the check, never at definition load.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-# GX 1.x sends no usage statistics; older 1.x releases read this flag first. Set it before the
-# import so no GX release on the supported range reaches the network from a pipeline run.
+# GX 1.24 has no usage statistics left (it opens no socket: test_contracts checks); the flag keeps
+# analytics off should a release bring them back. It must be set before the import.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-
-import functools  # noqa: E402
-import logging  # noqa: E402
-import re  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Mapping, Sequence  # noqa: E402
-from typing import Any  # noqa: E402
 
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
