@@ -1,8 +1,10 @@
 """Which stage partitions are missing or stale, and why; and what to run to bring them up to date.
 
 A partition is stale when the inputs it was made from (its fingerprint) differ from the current
-ones, when an upstream partition it read has been re-made with other rows since, or when an
-upstream partition is itself missing or stale: a change travels down the graph. Knows nothing of
+ones, when an upstream partition it read has been re-made with other rows (or made for the first
+time) since, or when an upstream partition is itself stale: a change travels down the graph. An
+upstream partition that is still missing does not make it stale: there is nothing better to make
+it from yet. Knows nothing of
 Dagster: callers pass what the latest materialisation of each partition recorded.
 """
 
@@ -81,8 +83,10 @@ def assess(
             for parent in parents.get(stage, ()):
                 for upstream in upstream_partitions(partition, partitions[parent]):
                     up = target_name(parent, upstream)
-                    if verdicts[up].state != FRESH:
-                        reasons.append(f"upstream {up} is {verdicts[up].state}")
+                    if verdicts[up].state == MISSING:
+                        continue  # nothing better to make from yet; once it is made, "was not there" below says so
+                    if verdicts[up].state == STALE:
+                        reasons.append(f"upstream {up} is stale")
                     elif up not in record.upstream:
                         reasons.append(f"upstream {up} was not there when this was made")
                     elif record.upstream[up] != records[up].data_version:

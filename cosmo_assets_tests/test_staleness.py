@@ -14,8 +14,8 @@ from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.staleness import StageGraph
-from cosmo_assets.fingerprints import changed_inputs, fingerprint
-from cosmo_assets.staleness import FRESH, MISSING, STALE
+from cosmo_assets.fingerprints import Fingerprint, InputPart, changed_inputs, fingerprint
+from cosmo_assets.staleness import FRESH, MISSING, STALE, Made, assess
 from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
@@ -120,6 +120,28 @@ def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config
         "configs/templates: blog_post.j2, encyclopedia_entry.j2, how_to.j2, story.j2, textbook_section.j2 changed"
     ]
     assert changed_inputs({}, fingerprint(latest, "seeds", ALPHA, 2)) == ["made before input fingerprints were recorded"]
+
+
+def test_a_release_is_stale_once_a_missing_domain_appears_not_before():
+    articles = {"alpha|en": Made({"code": "1"}, "a1"), "beta|en": None}
+    release = Made({"code": "1"}, "r1", upstream={"filtered_articles/alpha|en": "a1"})
+
+    def verdicts():
+        return {v.target: (v.state, v.reasons) for v in assess(
+            ["filtered_articles", "balanced_dataset"],
+            {"balanced_dataset": ["filtered_articles"]},
+            {"filtered_articles": [ALPHA, BETA], "balanced_dataset": [{"language": "en"}]},
+            lambda stage, part: Fingerprint(stage, (InputPart("code", "stages", "1"),)),
+            lambda stage, part: release if stage == "balanced_dataset" else articles[f"{part['domain']}|en"],
+        )}
+
+    assert verdicts()["balanced_dataset/en"] == (FRESH, ())  # made from all there is; nothing better yet
+    articles["beta|en"] = Made({"code": "1"}, "b1")
+    assert verdicts()["balanced_dataset/en"] == (
+        STALE, ("upstream filtered_articles/beta|en was not there when this was made",)
+    )
+    articles["alpha|en"] = Made({"code": "1"}, "a2")
+    assert "upstream filtered_articles/alpha|en was re-made with other rows since" in verdicts()["balanced_dataset/en"][1]
 
 
 def test_one_domain_config_change_makes_only_its_partitions_stale_and_the_nightly_remakes_exactly_them(

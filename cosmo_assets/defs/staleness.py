@@ -24,7 +24,7 @@ from cosmo_assets.config import ConfigError, CosmoConfig, load_config
 from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES, STAGE_TABLES, STAGES, Fingerprint, fingerprint
 from cosmo_assets.ids import content_hash
 from cosmo_assets.previews import sample_articles
-from cosmo_assets.staleness import FRESH, MISSING, Made, Refresh, Verdict, assess, partition_key, refreshes, upstream_partitions
+from cosmo_assets.staleness import FRESH, MISSING, STALE, Made, Refresh, Verdict, assess, partition_key, refreshes, upstream_partitions
 
 INPUTS_CHECK = "inputs_current"
 TRIGGER_TAG = "cosmo/trigger"
@@ -330,10 +330,10 @@ def _state_key(verdicts: Sequence[Verdict], plan: Refresh) -> str:
 
 
 def _own_release_changes(verdicts: Sequence[Verdict]) -> list[Refresh]:
-    """Releases whose own inputs changed (balance settings, SQL models, code) while every domain of
-    their language is fresh. Releases behind a re-made upstream partition are made by their eager
+    """Releases whose own inputs changed (balance settings, SQL models, code) while no domain of their
+    language is stale. Releases behind a re-made upstream partition are made by their eager
     automation condition, so they are not requested twice."""
-    pending_languages = {v.partition["language"] for v in verdicts if v.stage in PER_DOMAIN_STAGES and v.state != FRESH}
+    pending_languages = {v.partition["language"] for v in verdicts if v.stage in PER_DOMAIN_STAGES and v.state == STALE}
     return [
         plan for plan in refreshes(verdicts, PER_LANGUAGE_STAGES, include_missing=False)
         if plan.reasons and plan.partition["language"] not in pending_languages
