@@ -28,8 +28,8 @@ STAGES = PER_DOMAIN_STAGES + PER_LANGUAGE_STAGES
 # The modules whose code shapes a stage's rows: their source is the stage's code version. Plumbing
 # (storage, the LLM transport) is left out on purpose: a retry fix must not re-run every draft.
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "seeds": ("stages/seeds.py",),
-    "outlines": ("stages/outlines.py",),
+    "seeds": ("stages/seeds.py", "knowledge_base", "dates.py"),
+    "outlines": ("stages/outlines.py", "outlining", "dates.py"),
     "drafts": ("stages/drafts.py",),
     "filtered_articles": ("stages/filtering.py",),
     "balanced_dataset": ("stages/balancing.py", "sql_runner.py"),
@@ -38,7 +38,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
 
 # Tables each stage writes: their rows are the stage's output, so their digest is its data version.
 STAGE_TABLES: dict[str, tuple[str, ...]] = {
-    "seeds": ("seeds",),
+    "seeds": ("seeds", "seed_quarantine"),
     "outlines": ("outlines",),
     "drafts": ("drafts",),
     "filtered_articles": ("filtered_articles", "rejected_drafts"),
@@ -77,14 +77,16 @@ class Fingerprint:
 
 
 def code_version(stage: str) -> str:
-    """A digest of the source of the modules that shape the stage's rows (STAGE_MODULES)."""
-    missing = [m for m in STAGE_MODULES[stage] if not (PACKAGE_ROOT / m).is_file()]
+    """A digest of the source of the modules (files, or every .py under a folder) named in STAGE_MODULES."""
+    paths = [PACKAGE_ROOT / m for m in STAGE_MODULES[stage]]
+    missing = [str(p.relative_to(PACKAGE_ROOT)) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(
             f"cosmo_assets/fingerprints.py STAGE_MODULES[{stage!r}] names {missing}, not found under {PACKAGE_ROOT}; "
             "list the modules that now shape this stage"
         )
-    return _files_digest([PACKAGE_ROOT / m for m in STAGE_MODULES[stage]], PACKAGE_ROOT)
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.py"))})
+    return _files_digest(files, PACKAGE_ROOT)
 
 
 def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], seed_limit: int | None) -> Fingerprint:
@@ -99,22 +101,29 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
     def shown(path: Path) -> str:  # as a user reads it: configs/...
         return _relative(path, root.parent)
     if stage == "seeds":
-        domain = partition["domain"]
-        kb_path = config.knowledge_base_path(domain)
+        domain = config.domain(partition["domain"])
+        sources = config.source_paths(domain.name)
         parts += [
-            InputPart("knowledge_base", shown(kb_path), _path_digest(kb_path)),
-            InputPart("domain_config", shown(root / "domains" / f"{domain}.yaml"),
-                      content_hash(config.domain(domain).model_dump(mode="json"))),
+            InputPart("sources", ", ".join(shown(p) for p in sources),
+                      content_hash([(shown(p), _path_digest(p)) for p in sources])),
+            InputPart("domain_config", shown(root / "domains" / f"{domain.name}.yaml"),
+                      content_hash(domain.model_dump(mode="json"))),
+            InputPart("seed_settings", shown(root / "seeds.yaml"), content_hash(config.seeds.model_dump(mode="json"))),
             InputPart("seed_sample", f"seeds per partition ({seed_limit or 'all'}) and random_seed",
                       content_hash(seed_limit, config.project.run.random_seed)),
         ]
+        if any(s.kind == "wikidata" for s in domain.all_sources):
+            parts.append(InputPart("wikidata_properties", shown(root / "wikidata_properties.yaml"),
+                                   content_hash(config.wikidata_vocabulary.model_dump(mode="json"))))
     elif stage == "outlines":
         from cosmo_assets.stages.outlines import TemplateLibrary  # plain module; jinja2 only
 
         library = TemplateLibrary(root / "templates")
-        templates = sorted({ct.template for ct in config.outlines.content_types})
+        settings = config.outlines
+        templates = sorted({ct.template for ct in settings.content_types}
+                           | ({settings.model_outlines.template} if settings.model_outlines.enabled else set()))
         parts += [
-            InputPart("outline_settings", shown(root / "outlines.yaml"), content_hash(config.outlines.model_dump(mode="json"))),
+            InputPart("outline_settings", shown(root / "outlines.yaml"), content_hash(settings.model_dump(mode="json"))),
             InputPart("random_seed", f"{shown(root / 'project.yaml')} run.random_seed",
                       content_hash(config.project.run.random_seed)),
             InputPart("templates", f"{shown(root / 'templates')}: {', '.join(templates)}",
@@ -122,6 +131,9 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
             InputPart("language", shown(root / "languages.yaml"),
                       content_hash(config.language(partition["language"]).model_dump(mode="json"))),
         ]
+        if settings.model_outlines.enabled:  # the model proposes outlines: what it is and how it samples count
+            parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",
+                                   content_hash(generation_settings(config))))
     elif stage == "drafts":
         parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",
                                content_hash(generation_settings(config))))

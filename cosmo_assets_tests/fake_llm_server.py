@@ -49,10 +49,8 @@ SENTENCES = [
 ]
 
 
-def default_reply(prompt: str) -> str:
-    """What a good model would write: long enough, free of repetition, in the planned sections, stating the
-    prompt's facts, numbered when asked for steps, and different per prompt (no near duplicates)."""
-    topic = " ".join(prompt.split()[:12])
+def _plan(prompt: str) -> tuple[list[str], list[tuple[str, str]], bool]:
+    """What the prompt asks for: its sections in order, the facts to state, and whether steps are numbered."""
     facts = re.findall(r"^\s*- ([^:\n]+): (.+)$", prompt, flags=re.M)
     numbered_plan = re.findall(r"^\d+\. (.+)$", prompt, flags=re.M)  # "Follow this outline in order"
     plan = re.search(r"in this order: (.+?)\.?$", prompt, flags=re.M)
@@ -60,17 +58,28 @@ def default_reply(prompt: str) -> str:
         sections = [s.strip() for s in numbered_plan]
     else:
         sections = [s.strip() for s in plan.group(1).split(",")] if plan else ["Overview", "Details"]
-    numbered = "number the steps" in prompt.lower()
+    return sections, facts, "number the steps" in prompt.lower()
+
+
+def _article(prompt: str, sections: list[str], facts, numbered: bool, bodies: list[str]) -> str:
+    paragraphs = [f"This article is about {' '.join(prompt.split()[:12])}."]
+    for i, section in enumerate(sections):
+        stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
+        body = f"{section}: {bodies[i]}" + (f" {stated}" if stated else "")
+        paragraphs.append(f"{i + 1}. {body}" if numbered else body)
+    return "\n\n".join(paragraphs)
+
+
+def default_reply(prompt: str) -> str:
+    """What a good model would write: long enough, free of repetition, in the planned sections, stating the
+    prompt's facts, numbered when asked for steps, and different per prompt (no near duplicates)."""
+    sections, facts, numbered = _plan(prompt)
     start = sum(map(ord, prompt)) % len(SENTENCES)
     sentences = SENTENCES[start:] + SENTENCES[:start]
     per_section = max(3, -(-len(SENTENCES) // len(sections)))
-    paragraphs = [f"This article is about {topic}."]
-    for i, section in enumerate(sections):
-        stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
-        chosen = [sentences[(i * per_section + k) % len(sentences)] for k in range(per_section)]
-        body = f"{section}: " + " ".join(chosen) + (f" {stated}" if stated else "")
-        paragraphs.append(f"{i + 1}. {body}" if numbered else body)
-    return "\n\n".join(paragraphs)
+    bodies = [" ".join(sentences[(i * per_section + k) % len(sentences)] for k in range(per_section))
+              for i in range(len(sections))]
+    return _article(prompt, sections, facts, numbered, bodies)
 
 
 _NOUNS = """river mountain valley forest desert ocean island city village harbour bridge tower castle market
@@ -82,13 +91,17 @@ _ADJECTIVES = "old quiet busy distant narrow bright ancient gentle steep famous 
 
 def varied_reply(prompt: str) -> str:
     """A different article for every prompt (seeded by it): no two replies are near-duplicates, so
-    runs with many seeds keep their articles through deduplication. Passes the default filters."""
+    runs with many seeds keep their articles through deduplication. Keeps the prompt's sections and
+    facts, so it passes the default filters."""
     rng = random.Random(hashlib.sha256(prompt.encode()).hexdigest())
-    sentences = []
-    for _ in range(14):
+    sections, facts, numbered = _plan(prompt)
+
+    def sentence() -> str:
         a, b, c = rng.sample(_NOUNS, 3)
-        sentences.append(f"The {rng.choice(_ADJECTIVES)} {a} {rng.choice(_VERBS)} the {rng.choice(_ADJECTIVES)} {b} near every {c}.")
-    return "\n\n".join(" ".join(sentences[i:i + 2]) for i in range(0, 14, 2))
+        return f"The {rng.choice(_ADJECTIVES)} {a} {rng.choice(_VERBS)} the {rng.choice(_ADJECTIVES)} {b} near every {c}."
+
+    per_section = max(2, -(-14 // len(sections)))
+    return _article(prompt, sections, facts, numbered, [" ".join(sentence() for _ in range(per_section)) for _ in sections])
 
 
 class FakeLLMServer:

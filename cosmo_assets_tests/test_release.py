@@ -116,6 +116,7 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
     assert {name: e.passed for name, e in checks(result).items()} == {
         "real_text_contract": True, "candidates_contract": True, "allocation_contract": True,
         "balanced_contract": True, "quota_targets": True, "review_sample_contract": True, "export_contract": True,
+        "inputs_current": True,
     }
 
     # Achieved shares of the synthetic articles meet every target within tolerance.
@@ -197,16 +198,16 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
 
 
 def test_an_impossible_target_fails_the_quota_check_with_its_numbers(project, tmp_path):
-    # Seven in ten articles of the best-supplied content type, but no template may give more than
-    # three: the supply has the articles, the caps forbid them.
+    # Half the articles of the best-supplied content type, but no template may give more than one:
+    # the supply has the articles (at least four), the cap forbids them.
     top = query(project, """
         SELECT o.content_type, count(*) AS n FROM filtered_articles f JOIN outlines o USING (outline_id)
         GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1""")["content_type"][0]
     others = [c.id for c in load_config(project).outlines.content_types if c.id != top]
 
     def impossible(d):
-        d.update(max_per_template=3)
-        d["quotas"].update(content_type={top: 0.7, **{c: 0.3 / len(others) for c in others}})
+        d.update(max_per_template=1)
+        d["quotas"].update(content_type={top: 0.5, **{c: 0.5 / len(others) for c in others}})
     edit_yaml(project / "balance.yaml", impossible)
     with instance_in(tmp_path / "dagster_home") as instance:
         result = definitions(project).resolve_job_def("release").execute_in_process(
@@ -215,8 +216,9 @@ def test_an_impossible_target_fails_the_quota_check_with_its_numbers(project, tm
     quota = checks(result)["quota_targets"]
     assert not quota.passed
     supplied = query(project, f"SELECT supply, released FROM balance_composition WHERE value = '{top}'").row(0, named=True)
-    assert supplied["released"] == 3 and supplied["supply"] > 3
-    expected = rf"content_type={top}: target 0\.700, achieved 0\.\d{{3}} \(3 released, supply {supplied['supply']}\)"
+    assert supplied["released"] == 1 and supplied["supply"] >= 4
+    # The target is 0.5 of the configured mix, rescaled over the content types present (>= 0.5).
+    expected = rf"content_type={top}: target 0\.5\d\d, achieved 0\.\d{{3}} \(1 released, supply {supplied['supply']}\)"
     assert any(re.match(expected, line) for line in quota.metadata["failures"].value), quota.metadata["failures"].value
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "balance_composition" in materialized and "dataset_export" not in materialized  # the check blocks it

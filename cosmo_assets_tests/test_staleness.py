@@ -111,14 +111,15 @@ def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config
     assert changed_inputs(drafts.digests(), fingerprint(after, "drafts", ALPHA, 2)) == []
 
     edit_yaml(small_config / "model.yaml", lambda d: d.update(temperature=0.2))
-    (small_config / "templates" / "story.j2").write_text("{% extends '_base.j2' %}", encoding="utf-8")
+    base = small_config / "templates" / "_base.j2"  # every template extends it
+    base.write_text(base.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     latest = load_config(small_config)
     assert changed_inputs(drafts.digests(), fingerprint(latest, "drafts", ALPHA, 2)) == [
         "configs/model.yaml (and COSMO_LLM_MODEL) changed"
     ]
-    assert changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2)) == [
-        "configs/templates: blog_post.j2, encyclopedia_entry.j2, how_to.j2, story.j2, textbook_section.j2 changed"
-    ]
+    [templates_changed] = changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2))
+    assert templates_changed.startswith("configs/templates: ") and templates_changed.endswith(" changed")
+    assert "encyclopedia_entry.j2" in templates_changed and "biography.j2" in templates_changed
     assert changed_inputs({}, fingerprint(latest, "seeds", ALPHA, 2)) == ["made before input fingerprints were recorded"]
 
 

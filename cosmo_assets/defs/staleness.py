@@ -97,12 +97,29 @@ def provenance_metadata(inputs: Fingerprint, upstream: Mapping[str, str]) -> dic
     }
 
 
+def stage_parents(asset_graph, asset: str) -> tuple[str, ...]:
+    """The nearest stages above `asset`. Release models between two stages (release_candidates,
+    quota_allocation, ...) are looked through: staleness is judged, and recorded, stage to stage."""
+    found: set[str] = set()
+    pending = [p.to_user_string() for p in asset_graph.get(dg.AssetKey(asset)).parent_keys]
+    seen: set[str] = set()
+    while pending:
+        parent = pending.pop()
+        if parent in seen:
+            continue
+        seen.add(parent)
+        if parent in STAGES:
+            found.add(parent)
+        else:
+            pending.extend(p.to_user_string() for p in asset_graph.get(dg.AssetKey(parent)).parent_keys)
+    return tuple(sorted(found))
+
+
 def _upstream_versions(context: dg.AssetExecutionContext, partition: Mapping[str, str]) -> dict[str, str]:
     graph = context.job_def.asset_layer.asset_graph
     versions: dict[str, str] = {}
-    for dep in context.assets_def.specs_by_key[context.asset_key].deps:
-        parent = dep.asset_key.to_user_string()
-        for upstream in upstream_partitions(partition, _partitions_of(graph.get(dep.asset_key).partitions_def)):
+    for parent in stage_parents(graph, context.asset_key.to_user_string()):
+        for upstream in upstream_partitions(partition, _partitions_of(graph.get(dg.AssetKey(parent)).partitions_def)):
             record = _latest_materialisation(context.instance, parent, upstream)
             if record is not None:
                 versions[f"{parent}/{partition_key(upstream)}"] = _data_version_of(record) or ""
@@ -153,24 +170,7 @@ class StageGraph:
         keys = {k.to_user_string() for k in asset_graph.get_all_asset_keys()}
         self.stages = tuple(s for s in STAGES if s in keys)
 
-        def stage_parents(stage: str) -> tuple[str, ...]:
-            # Release models between two stages (release_candidates, quota_allocation, ...) are looked
-            # through: a stage's parents are the nearest stages above it.
-            found: list[str] = []
-            pending = [p.to_user_string() for p in asset_graph.get(dg.AssetKey(stage)).parent_keys]
-            seen: set[str] = set()
-            while pending:
-                parent = pending.pop()
-                if parent in seen:
-                    continue
-                seen.add(parent)
-                if parent in self.stages:
-                    found.append(parent)
-                else:
-                    pending.extend(p.to_user_string() for p in asset_graph.get(dg.AssetKey(parent)).parent_keys)
-            return tuple(sorted(set(found)))
-
-        self.parents = {s: stage_parents(s) for s in self.stages}
+        self.parents = {s: stage_parents(asset_graph, s) for s in self.stages}
         self.partitions = {s: _partitions_of(asset_graph.get(dg.AssetKey(s)).partitions_def) for s in self.stages}
 
     def assess(self, instance: dg.DagsterInstance, config: CosmoConfig, seed_limit: int | None) -> list[Verdict]:
