@@ -134,6 +134,20 @@ def articles_per_seed_within_cap(dataset: pl.DataFrame, max_per_seed: int) -> Ex
     )
 
 
+def articles_per_template_within_cap(dataset: pl.DataFrame, max_per_template: int) -> ExpectationResult:
+    """No template has more released articles than balance.yaml max_per_template allows."""
+    counts = dataset.select(pl.col("template_id").cast(pl.String)).drop_nulls().group_by("template_id").len()
+    over = counts.filter(pl.col("len") > max_per_template).sort("len", descending=True)
+    return ExpectationResult(
+        name=f"no template has more than {max_per_template} articles (balance.yaml max_per_template)",
+        passed=over.height == 0,
+        severity="error",
+        observed={"most_articles_of_one_template": int(counts["len"].max() or 0), "templates_over_cap": over.height},
+        unexpected_examples=[f"{t}: {n}" for t, n in over.head(EXAMPLES).iter_rows()],
+        rule=f"polars: max(count(*) GROUP BY template_id) <= {max_per_template}",
+    )
+
+
 def quarantined_share_within_limit(quarantine: pl.DataFrame, read: int, max_bad_share: float) -> ExpectationResult:
     """Bad knowledge-base rows go to seed_quarantine; too many of them means the source itself is broken."""
     share = quarantine.height / read if read else 0.0
@@ -236,32 +250,6 @@ def check_real_text(real_text: pl.DataFrame) -> CheckOutcome:
     blank = real_text.filter(pl.col("text").str.strip_chars() == "").height
     _expect(f, blank == 0, f"{blank} texts are empty")
     return CheckOutcome(not f, f, {"rows": real_text.height})
-
-
-def check_balanced(dataset: pl.DataFrame, max_per_seed: int, max_per_template: int | None = None) -> CheckOutcome:
-    f: list[str] = []
-    dup = _unique(dataset, "id")
-    _expect(f, dup == 0, f"{dup} rows share an id")
-    required = ["text", "domain", "language", "title", "content_type", "audience", "source", "token_count"]
-    # Real text has no style, template, seed, model or score; a synthetic article must have all.
-    synthetic_only = ["topic_type", "style", "template_id", "template_version", "seed_id", "model", "quality_score"]
-    synthetic = dataset.filter(pl.col("source") == "synthetic")
-    nulls = {c: int(dataset[c].null_count()) for c in required if dataset[c].null_count()}
-    nulls |= {c: int(synthetic[c].null_count()) for c in synthetic_only if synthetic[c].null_count()}
-    _expect(f, not nulls, f"metadata missing: {nulls}")
-    sources = sorted(set(dataset["source"].drop_nulls().to_list()) - {"synthetic", "real"})
-    _expect(f, not sources, f"unknown sources {sources}")
-    over = synthetic.group_by("seed_id").len().filter(pl.col("len") > max_per_seed).height if synthetic.height else 0
-    _expect(f, over == 0, f"{over} seeds exceed max_per_seed={max_per_seed}")
-    over_template = 0
-    if max_per_template is not None and synthetic.height:
-        over_template = synthetic.group_by("template_id").len().filter(pl.col("len") > max_per_template).height
-    _expect(f, over_template == 0, f"{over_template} templates exceed max_per_template={max_per_template}")
-    return CheckOutcome(
-        not f, f,
-        {"rows": dataset.height, "real": dataset.height - synthetic.height, "duplicate_ids": dup,
-         "seeds_over_cap": over, "templates_over_cap": over_template},
-    )
 
 
 def check_quotas(report: pl.DataFrame) -> CheckOutcome:

@@ -43,6 +43,7 @@ from cosmo_assets.contracts import (  # noqa: E402
     ContractOutcome,
     ExpectationResult,
     articles_per_seed_within_cap,
+    articles_per_template_within_cap,
     every_draft_decided_once,
     min_kept_articles,
     outlines_use_their_seed_facts,
@@ -90,9 +91,9 @@ def table_shape(table: str) -> list[gxe.Expectation]:
     return shape
 
 
-def _in_config(column: str, values: Sequence[str], where: str) -> gxe.Expectation:
+def _in_config(column: str, values: Sequence[str], where: str, **kwargs: Any) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToBeInSet(
-        column=column, value_set=sorted(values), description=f"{column} is one of {where}"
+        column=column, value_set=sorted(values), description=f"{column} is one of {where}", **kwargs
     )
 
 
@@ -103,13 +104,13 @@ def _partition_keys(config: CosmoConfig, *, with_domain: bool = True) -> list[gx
     return keys
 
 
-def _article_mix(config: CosmoConfig) -> list[gxe.Expectation]:
+def _article_mix(config: CosmoConfig, **where: Any) -> list[gxe.Expectation]:
     mix = config.outlines
     return [
-        _in_config("topic_type", TOPIC_TYPES, "the known topic types"),
-        _in_config("content_type", [c.id for c in mix.content_types], "the content types in outlines.yaml"),
-        _in_config("audience", [a.id for a in mix.audiences], "the audiences in outlines.yaml"),
-        _in_config("style", [s.id for s in mix.styles], "the styles in outlines.yaml"),
+        _in_config("topic_type", TOPIC_TYPES, "the known topic types", **where),
+        _in_config("content_type", [c.id for c in mix.content_types], "the content types in outlines.yaml", **where),
+        _in_config("audience", [a.id for a in mix.audiences], "the audiences in outlines.yaml", **where),
+        _in_config("style", [s.id for s in mix.styles], "the styles in outlines.yaml", **where),
     ]
 
 
@@ -125,6 +126,14 @@ def _between(column: str, low: float | None, high: float | None, description: st
 
 def _where_status(status: str) -> dict[str, Any]:
     return {"row_condition": Column("status") == status}
+
+
+def _where_source(source: str) -> dict[str, Any]:
+    return {"row_condition": Column("source") == source}
+
+
+# Real text has no seed, template, style, model or score; a synthetic article has every one of them.
+SYNTHETIC_ONLY = ("topic_type", "style", "template_id", "template_version", "seed_id", "model", "quality_score")
 
 
 # --- one suite per table ---------------------------------------------------------------------------
@@ -253,12 +262,19 @@ def balanced_dataset_expectations(
     """The release of one language across every domain. Quotas (target shares per column value)
     are WARN: whether the supply allowed a target is for the balancing stage to judge."""
     b = config.balance
+    real_types = sorted({c.content_type for c in b.real_text.corpora} or {"real_text"})
     suite = [
         *table_shape("balanced_dataset"),
         _unique("id"),
         _unique("text", "texts are unique across domains"),
         *_partition_keys(config),
-        *_article_mix(config),
+        *_article_mix(config, **_where_source("synthetic")),
+        *(gxe.ExpectColumnValuesToNotBeNull(column=c, description=f"a synthetic article has its {c}", **_where_source("synthetic"))
+          for c in SYNTHETIC_ONLY),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="content_type", value_set=real_types, description="real text has its corpus's content type (balance.yaml real_text)",
+            **_where_source("real"),
+        ),
         gxe.ExpectColumnValuesToBeInSet(column="source", value_set=["real", "synthetic"], description="source is real or synthetic"),
         _between("token_count", 1, None, "token_count is 1 or more"),
         _between("quality_score", b.min_quality_score, 1, f"quality_score is within [{b.min_quality_score}, 1] (balance.yaml min_quality_score)"),
@@ -388,7 +404,12 @@ def check_partition(
     if table == "balanced_dataset":
         return validate(
             table, frame, config,
-            cross_table=[articles_per_seed_within_cap(frame, config.balance.max_per_seed), *extra_rules],
+            cross_table=[
+                articles_per_seed_within_cap(frame, config.balance.max_per_seed),
+                *([articles_per_template_within_cap(frame, config.balance.max_per_template)]
+                  if config.balance.max_per_template is not None else []),
+                *extra_rules,
+            ],
             quota_targets=quota_targets, quota_tolerance=quota_tolerance,
         )
     return validate(table, frame, config)

@@ -241,6 +241,13 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         "no seed has more than 1 articles (balance.yaml max_per_seed)": lambda p: {
             "frame": copy_row(p.balanced, "seed_id"), "config": with_config("balance", max_per_seed=1)(p.config)
         },
+        "no template has more than 1 articles (balance.yaml max_per_template)": lambda p: {
+            "frame": copy_row(p.balanced, "template_id"), "config": with_config("balance", max_per_template=1)(p.config)
+        },
+        **{f"a synthetic article has its {column}": row("balanced_dataset", **{column: None}) for column in ex.SYNTHETIC_ONLY},
+        "real text has its corpus's content type (balance.yaml real_text)": row(
+            "balanced_dataset", source="real", content_type="textbook_narrative"
+        ),
     },
 }
 
@@ -323,7 +330,9 @@ def test_quota_expectations_hold_shares_within_tolerance(good):
     assert low.observed["share_meeting_it"] == 0.0 and low.observed["share_required"] == 0.9
 
     # Quotas count synthetic articles only: real text mixed into the release is outside them.
-    real = good.balanced.with_columns(source=pl.lit("real"), content_type=pl.lit(absent))
+    real = good.balanced.with_columns(
+        pl.lit(None, good.balanced.schema[c]).alias(c) for c in ex.SYNTHETIC_ONLY
+    ).with_columns(source=pl.lit("real"), content_type=pl.lit("real_text"))
     mixed = pl.concat([good.balanced, real.with_columns(id=pl.col("id") + "-real", text=pl.col("text") + " (real)")])
     assert check(good, "balanced_dataset", mixed, quota_targets=on_target, quota_tolerance=0.05).passed
 
@@ -336,7 +345,7 @@ def test_every_expectation_has_a_test_that_breaks_it(good):
         for t in ex.SUITES
     }
     # The configs the breaking tests use, so every optional expectation is in the suite.
-    full_config = with_config("balance", max_per_language=2, max_per_seed=1)(good.config)
+    full_config = with_config("balance", max_per_language=2, max_per_seed=1, max_per_template=1)(good.config)
     for table in ex.SUITES:
         names = {e.description for e in ex.suite(table, full_config).expectations}
         names |= {r.name for r in check(good, table, config=full_config).results if r.rule.startswith("polars")}

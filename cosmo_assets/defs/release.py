@@ -11,7 +11,7 @@ import polars as pl
 
 from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
-from cosmo_assets.defs.assets import OWNERS, _check_result, _preview
+from cosmo_assets.defs.assets import OWNERS, _check_result, _contract_result, _preview
 from cosmo_assets.defs.partitions import language_partitions, partition_of
 from cosmo_assets.defs.metadata import stage_metadata
 from cosmo_assets.defs.resources import CosmoResource
@@ -29,7 +29,11 @@ REVIEW_GROUP = "review"
 # A table's rows come from the asset of the same name, except these.
 TABLE_WRITERS = {"rejected_drafts": "filtered_articles"}
 
-Hook = Callable[[dg.AssetExecutionContext, CosmoResource, pl.DataFrame, dict[str, str]], tuple[dict, contracts.CheckOutcome]]
+# A hook returns the asset's metadata and its check: a polars CheckOutcome, or a GX contract's result.
+Hook = Callable[
+    [dg.AssetExecutionContext, CosmoResource, pl.DataFrame, dict[str, str]],
+    tuple[dict, contracts.CheckOutcome | dg.AssetCheckResult],
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,6 @@ def _after_candidates(context, cosmo, frame, part):
 
 
 def _after_balanced(context, cosmo, frame, part):
-    balance = cosmo.config.balance
     metadata = {
         "tokens": int(frame["token_count"].sum() or 0),
         "real": frame.filter(pl.col("source") == "real").height,
@@ -67,7 +70,8 @@ def _after_balanced(context, cosmo, frame, part):
         "by_content_type": _counts(frame, "content_type"),
         "preview": _preview(frame, ["source", "domain", "title", "content_type", "text"]),
     }
-    return metadata, contracts.check_balanced(frame, balance.max_per_seed, balance.max_per_template)
+    # The great-expectations suite of the table (cosmo_assets/expectations.py), caps per seed and template included.
+    return metadata, _contract_result("balanced_contract", "balanced_dataset", frame, cosmo)
 
 
 def _after_composition(context, cosmo, frame, part):
@@ -107,7 +111,8 @@ MODEL_ASSETS = {
         before=_before_candidates),
     "balanced_dataset": _ModelAsset(
         "balanced_contract",
-        "Unique ids, full metadata (real text has no seed, template or model), caps per seed and per template.",
+        "GX suite (cosmo_assets/expectations.py): schema, unique ids and texts, known mix values, full metadata on "
+        "synthetic articles (real text has no seed, template or model), caps per seed and per template.",
         _after_balanced),
     "balance_composition": _ModelAsset(
         "quota_targets",
@@ -241,7 +246,7 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
             metadata, outcome = extra.after(context, cosmo, frame, part)
             return dg.MaterializeResult(
                 metadata={"rows": frame.height, "sql": dg.MetadataValue.path(str(model.path)), **prepared, **metadata},
-                check_results=[_check_result(extra.check, outcome)],
+                check_results=[outcome if isinstance(outcome, dg.AssetCheckResult) else _check_result(extra.check, outcome)],
             )
 
         return _model
