@@ -288,8 +288,7 @@ def test_diversity_shows_in_the_metadata_and_the_plan_reaches_the_release(config
             assert result.success
             metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
             checks = {e.check_name: (e.passed, e.severity) for e in result.get_asset_check_evaluations()}
-            released = dg.materialize(assets, selection=["balanced_dataset"], partition_key="en", instance=instance,
-                                      resources={"cosmo": resource})
+            released = defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance)
             assert released.success
     with duckdb.connect(str(config.duckdb_path()), read_only=True) as con:
         rows = con.execute("""
