@@ -119,33 +119,28 @@ def every_draft_decided_once(kept: pl.DataFrame, rejected: pl.DataFrame, drafts:
     )
 
 
-def articles_per_seed_within_cap(dataset: pl.DataFrame, max_per_seed: int) -> ExpectationResult:
-    """No seed has more released articles than balance.yaml max_per_seed allows."""
-    # Real text has no seed: only synthetic articles count against the cap.
-    counts = dataset.select(pl.col("seed_id").cast(pl.String)).drop_nulls().group_by("seed_id").len()
-    over = counts.filter(pl.col("len") > max_per_seed).sort("len", descending=True)
+def _articles_per_key_within_cap(dataset: pl.DataFrame, column: str, what: str, cap: int, setting: str) -> ExpectationResult:
+    # Real text has no seed or template: only synthetic articles count against the caps.
+    counts = dataset.select(pl.col(column).cast(pl.String)).drop_nulls().group_by(column).len()
+    over = counts.filter(pl.col("len") > cap).sort("len", descending=True)
     return ExpectationResult(
-        name=f"no seed has more than {max_per_seed} articles (balance.yaml max_per_seed)",
+        name=f"no {what} has more than {cap} articles (balance.yaml {setting})",
         passed=over.height == 0,
         severity="error",
-        observed={"most_articles_of_one_seed": int(counts["len"].max() or 0), "seeds_over_cap": over.height},
-        unexpected_examples=[f"{s}: {n}" for s, n in over.head(EXAMPLES).iter_rows()],
-        rule=f"polars: max(count(*) GROUP BY seed_id) <= {max_per_seed}",
+        observed={f"most_articles_of_one_{what}": int(counts["len"].max() or 0), f"{what}s_over_cap": over.height},
+        unexpected_examples=[f"{key}: {n}" for key, n in over.head(EXAMPLES).iter_rows()],
+        rule=f"polars: max(count(*) GROUP BY {column}) <= {cap}",
     )
+
+
+def articles_per_seed_within_cap(dataset: pl.DataFrame, max_per_seed: int) -> ExpectationResult:
+    """No seed has more released articles than balance.yaml max_per_seed allows."""
+    return _articles_per_key_within_cap(dataset, "seed_id", "seed", max_per_seed, "max_per_seed")
 
 
 def articles_per_template_within_cap(dataset: pl.DataFrame, max_per_template: int) -> ExpectationResult:
     """No template has more released articles than balance.yaml max_per_template allows."""
-    counts = dataset.select(pl.col("template_id").cast(pl.String)).drop_nulls().group_by("template_id").len()
-    over = counts.filter(pl.col("len") > max_per_template).sort("len", descending=True)
-    return ExpectationResult(
-        name=f"no template has more than {max_per_template} articles (balance.yaml max_per_template)",
-        passed=over.height == 0,
-        severity="error",
-        observed={"most_articles_of_one_template": int(counts["len"].max() or 0), "templates_over_cap": over.height},
-        unexpected_examples=[f"{t}: {n}" for t, n in over.head(EXAMPLES).iter_rows()],
-        rule=f"polars: max(count(*) GROUP BY template_id) <= {max_per_template}",
-    )
+    return _articles_per_key_within_cap(dataset, "template_id", "template", max_per_template, "max_per_template")
 
 
 def quarantined_share_within_limit(quarantine: pl.DataFrame, read: int, max_bad_share: float) -> ExpectationResult:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cosmo_assets.config import ConfigError, CosmoConfig
+from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.staleness import StageGraph, current_config, partitions_in_flight, run_requests
+from cosmo_assets.defs.staleness import assess_now, partitions_in_flight, run_requests
 from cosmo_assets.fingerprints import PER_DOMAIN_STAGES
 from cosmo_assets.staleness import refreshes
 from cosmo_assets.defs.release import RELEASE_GROUP
@@ -53,12 +53,9 @@ def build_nightly_schedule(config: CosmoConfig, resource: CosmoResource) -> dg.S
         ),
     )
     def nightly_generate(context: dg.ScheduleEvaluationContext):
-        try:
-            current = current_config(resource.config_dir)
-        except ConfigError as exc:
-            return dg.SkipReason(f"configs cannot be loaded, nothing requested:\n{exc}")
-        graph = StageGraph(context.repository_def.asset_graph)
-        verdicts = graph.assess(context.instance, current, resource.seed_limit(current))
+        verdicts = assess_now(context, resource)
+        if isinstance(verdicts, dg.SkipReason):
+            return verdicts
         plans = refreshes(verdicts, PER_DOMAIN_STAGES)
         if not plans:
             return dg.SkipReason("every domain x language partition is up to date")

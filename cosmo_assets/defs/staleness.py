@@ -196,6 +196,16 @@ def current_config(config_dir) -> CosmoConfig:
     return load_config(config_dir)
 
 
+def assess_now(context, resource) -> list[Verdict] | dg.SkipReason:
+    """Verdicts on every stage partition against the configs as they are on disk now, for a schedule or
+    sensor tick; a skip that says why when the configs do not load."""
+    try:
+        config = current_config(resource.config_dir)
+    except ConfigError as exc:
+        return dg.SkipReason(f"configs cannot be loaded, nothing requested:\n{exc}")
+    return StageGraph(context.repository_def.asset_graph).assess(context.instance, config, resource.seed_limit(config))
+
+
 def run_requests(
     plans: Sequence[Refresh], in_flight: set[str], run_key: Callable[[Refresh], str], trigger: str, job_name: str | None = None
 ) -> list[dg.RunRequest]:
@@ -288,12 +298,9 @@ def build_input_change_sensor(resource, generate_job, release_job, interval_s: i
         ),
     )
     def input_changes(context: dg.SensorEvaluationContext):
-        try:
-            config = current_config(resource.config_dir)
-        except ConfigError as exc:
-            return dg.SkipReason(f"configs cannot be loaded, nothing requested:\n{exc}")
-        graph = StageGraph(context.repository_def.asset_graph)
-        verdicts = graph.assess(context.instance, config, resource.seed_limit(config))
+        verdicts = assess_now(context, resource)
+        if isinstance(verdicts, dg.SkipReason):
+            return verdicts
         reported = json.loads(context.cursor) if context.cursor else {}
         events, now = [], {}
         for verdict in verdicts:
