@@ -4,10 +4,13 @@ A partition's spend is counted here; a run's spend is added up in a ledger that 
 shares (SQLite beside the DuckDB file, or Redis), because a run may draft its partitions in several
 processes. Only paid calls count: cache hits are free.
 
-A budget cannot know what a call will cost before it answers, so it stops starting calls once the spend
-so far, plus the expected spend of the calls in flight and of the next one, would pass a limit. The
-expected spend is the mean of the calls answered so far (before the first answer: the prompt plus
-`max_tokens`). Calls already in flight finish and are kept: they are paid for.
+A budget is a ceiling, not a target: a call starts only when the spend so far, plus the most that every
+call in flight and this one can cost (prompt plus `max_tokens`, see LLMClient._worst_case), stays within
+every limit. A call that does not fit waits for those in flight to answer (their real spend is usually
+less than reserved); when nothing is in flight and it still does not fit, generation stops. Calls
+already in flight finish and are kept: they are paid for. Several processes of one run share the run's
+spend through the ledger but not their reservations, so only they together may pass a run limit, by
+at most what was in flight elsewhere.
 """
 
 from __future__ import annotations
@@ -129,25 +132,25 @@ class Budget:
     def is_set(self) -> bool:
         return self.settings.run.is_set or self.settings.partition.is_set
 
-    def allows(self, in_flight: int, first_estimate_usd: float, first_estimate_tokens: float) -> bool:
-        """Whether one more call may start while `in_flight` others are running. Once a budget stops
-        generation it stays stopped, so a partition does not resume in the gaps between answers."""
+    def blocks(self, reserved_usd: float, reserved_tokens: float, next_usd: float, next_tokens: float) -> str | None:
+        """Why the next call may not start now, or None when it may: the spend so far plus the most the
+        calls in flight (`reserved_*`) and the next one (`next_*`) can cost would pass a limit."""
         if self.stop_reason is not None:
-            return False
+            return self.stop_reason
         if not self.is_set:
-            return True
-        if self.partition.calls:
-            mean_usd = self.partition.usd / self.partition.calls
-            mean_tokens = self.partition.tokens / self.partition.calls
-        else:
-            mean_usd, mean_tokens = first_estimate_usd, first_estimate_tokens
-        expected_usd, expected_tokens = mean_usd * (in_flight + 1), mean_tokens * (in_flight + 1)
+            return None
+        usd, tokens = reserved_usd + next_usd, reserved_tokens + next_tokens
+        if self.ledger is not None:  # what the run's other processes have spent meanwhile
+            self.run = self.ledger.total(self.scope)
         for name, limits, spent in (("run", self.settings.run, self.run), ("partition", self.settings.partition, self.partition)):
-            passed = _exceeds(limits, spent, expected_usd, expected_tokens)
+            passed = _exceeds(limits, spent, usd, tokens)
             if passed:
-                self.stop_reason = f"{name} budget reached: {name} {passed}"
-                return False
-        return True
+                return f"{name} budget reached: {name} {passed}"
+        return None
+
+    def stop(self, reason: str) -> None:
+        """Once a budget stops generation it stays stopped, so a partition does not resume in the gaps."""
+        self.stop_reason = reason
 
     def record(self, usd: float, tokens: int) -> None:
         """Count one paid call, in the partition and in the run's shared ledger."""

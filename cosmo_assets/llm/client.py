@@ -334,6 +334,10 @@ def retry_after_s(exc: Exception) -> float | None:
         return None
 
 
+# A chat template wraps each message in a few tokens of its own (role markers, separators).
+_MESSAGE_OVERHEAD_TOKENS = 16
+
+
 # --- the client -------------------------------------------------------------------------------------
 
 
@@ -364,6 +368,11 @@ class LLMClient:
         self._hard_timeout_s = settings.timeout_s * 1.5 + 1  # in case a call ignores its own timeout
         self._unpriced: set[str] = set()
         self._cache_writer: ThreadPoolExecutor | None = None
+        # What budgets reserve per call (see _worst_case), learnt from the answers.
+        self._tokens_per_char = 0.5
+        self._observed_tokens_per_char = 0.0
+        self._dearest_call_usd = 0.0
+        self._longest_completion = 0
 
     def __enter__(self) -> LLMClient:
         return self
@@ -521,18 +530,31 @@ class LLMClient:
 
     # many requests ------------------------------------------------------------------------------
 
-    def _first_estimate(self, request: CompletionRequest) -> tuple[float, float]:
-        """Expected spend of one call before any has answered: the prompt plus max_tokens."""
-        prompt_tokens = sum(len(m.get("content") or "") for m in request.messages) / 4
-        tokens = prompt_tokens + self.settings.max_tokens
+    def _worst_case(self, request: CompletionRequest) -> tuple[float, float]:
+        """The most one call can spend, in USD and tokens: its prompt plus `max_tokens` (or the longest
+        answer so far, from a server that ignores it). Prompt tokens are counted from its characters at the
+        highest tokens-per-character any answer has shown so far (a generous guess before the first), plus
+        a chat template's overhead per message."""
+        chars = sum(len(m.get("content") or "") for m in request.messages)
+        prompt = int(chars * self._tokens_per_char) + _MESSAGE_OVERHEAD_TOKENS * len(request.messages)
+        completion = max(self.settings.max_tokens, self._longest_completion)  # a server may ignore max_tokens
+        tokens = prompt + completion
         if self.settings.is_embedded:
             return 0.0, tokens
         try:
-            usd = sum(_litellm().cost_per_token(model=self.settings.model, prompt_tokens=int(prompt_tokens),
-                                                completion_tokens=self.settings.max_tokens))
-        except Exception:  # noqa: BLE001 - unpriced models are budgeted in tokens only until answers arrive
+            usd = float(sum(_litellm().cost_per_token(model=self.settings.model, prompt_tokens=prompt,
+                                                      completion_tokens=completion)))
+        except Exception:  # noqa: BLE001 - an unpriced model: the dearest answer so far stands in
             usd = 0.0
-        return float(usd), tokens
+        return max(usd, self._dearest_call_usd), tokens
+
+    def _learn_from(self, request: CompletionRequest, completion: Completion) -> None:
+        chars = sum(len(m.get("content") or "") for m in request.messages)
+        if chars and completion.prompt_tokens:
+            self._tokens_per_char = max(self._observed_tokens_per_char, completion.prompt_tokens / chars) * 1.1
+            self._observed_tokens_per_char = max(self._observed_tokens_per_char, completion.prompt_tokens / chars)
+        self._dearest_call_usd = max(self._dearest_call_usd, completion.paid_usd)
+        self._longest_completion = max(self._longest_completion, completion.completion_tokens)
 
     def _budget(self) -> Budget:
         budget = self.settings.budget
@@ -574,24 +596,42 @@ class LLMClient:
             # One writer thread: SQLite takes one write at a time anyway, and the loop never waits on a disk.
             self._cache_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cosmo-cache-writer")
             _ = self.endpoint  # start the embedded server or build the router now, not inside a worker
-            estimate = self._first_estimate(requests[queue[0]])
-            running = 0
+            reserved: dict[int, tuple[float, float]] = {}  # calls in flight -> the most each can spend
+            answered = asyncio.Condition()
+            answers = 0
 
             async def worker() -> None:
-                nonlocal running
-                while queue and budget.allows(running, *estimate):
-                    index = queue.popleft()
-                    running += 1
+                nonlocal answers
+                while queue and budget.stop_reason is None:
+                    index = queue[0]
+                    if budget.is_set:
+                        need = self._worst_case(requests[index])
+                        blocked = budget.blocks(sum(u for u, _ in reserved.values()), sum(t for _, t in reserved.values()), *need)
+                        if blocked:
+                            if not reserved:
+                                budget.stop(blocked)
+                                break
+                            seen = answers
+                            async with answered:  # an answer frees its reservation and shows its real spend
+                                await answered.wait_for(lambda: answers != seen)
+                            continue
+                        reserved[index] = need
+                    queue.popleft()
                     try:
                         completion = await self._call(requests[index], keys[index])
                     finally:
-                        running -= 1
+                        reserved.pop(index, None)
                     if completion.paid_tokens or completion.paid_usd:
                         budget.record(completion.paid_usd, completion.paid_tokens)
+                        self._learn_from(requests[index], completion)
                     finish(index, completion)
                     for other in followers.get(keys[index], ()):
                         shared = completion.status == STATUS_OK
                         finish(other, replace(completion, key=requests[other].key, attempts=0, cache_hit=shared))
+                    if budget.is_set:  # only budgets wait for answers
+                        answers += 1
+                        async with answered:
+                            answered.notify_all()
 
             try:
                 await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(queue)))))
