@@ -127,9 +127,11 @@ def test_the_ui_shows_every_stage_and_materialises_one_partition(tmp_path):
                         page.locator("span").get_by_text(dimension_value, exact=True).last.click()
                         page.keyboard.press("Escape")
                     dialog.get_by_role("button", name="Launch 1 run").click()
+                    # Leaving the page before the launch is acknowledged would abort it: wait for the dialog to close.
+                    expect(dialog).to_be_hidden(timeout=120_000)
 
                     page.goto(f"{base}/runs")
-                    expect(page.get_by_text("partition: alpha|en").first).to_be_visible()
+                    expect(page.get_by_text("partition: alpha|en").first).to_be_visible(timeout=120_000)
                     expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=600_000)
                     page.screenshot(path=str(tmp_path / "runs.png"))
                 finally:
