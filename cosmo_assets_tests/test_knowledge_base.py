@@ -96,12 +96,14 @@ def test_wikidata_dump_gives_seeds_in_the_partition_language(config_dir, suffix)
     types = dict(zip(seeds["title"], seeds["topic_type"]))
     assert (types["Warsaw"], types["World War II"], types["physics"], types["Mona Lisa"]) == (
         "place", "event", "concept", "creative_work")
-    # The awards and the occupation are entities too, but of no configured class.
-    assert sorted(zip(batch.quarantine["source_id"], batch.quarantine["reason"])) == [
-        ("Q169470", "unknown_topic_type"), ("Q38104", "unknown_topic_type"), ("Q44585", "unknown_topic_type"),
-    ]
+    # The awards and the occupation are entities too, but of no class mapped in seeds.yaml: skipped and
+    # counted by class (the classes are not in the dump, so they have no label), not quarantined.
+    assert batch.quarantine.height == 0
     report = batch.reports[0].as_metadata()
     assert report["kept"] == 8 and report["unresolved_values"] == 5  # also Paris (Q90) and science (Q336)
+    assert report["skipped_unmapped"] == {"entities": 3, "top_classes": [
+        {"class": "Q7191", "label": "", "entities": 2}, {"class": "Q28640", "label": "", "entities": 1}]}
+    assert report["skipped"] == {"properties": 1, "unmapped": 3}  # the property P31 is no topic either
 
 
 def test_wikidata_labels_descriptions_and_property_names_follow_the_language(config_dir):
@@ -161,7 +163,8 @@ def test_bad_lines_of_a_dump_are_quarantined_and_the_rest_go_on(config_dir):
     assert reasons["Q90000002"][0] == "oversized_field" and "limits.description_chars=1000" in reasons["Q90000002"][1]
     assert reasons["Q90000003"][0] == "malformed_json" and reasons["Q90000003"][1].startswith("not valid JSON")
     assert reasons["Q90000004"][0] == "bad_encoding" and "not valid UTF-8" in reasons["Q90000004"][1]
-    assert reasons["Q38104"][0] == "unknown_topic_type"
+    assert "Q38104" not in reasons  # an award: of no mapped class, skipped and counted, not a bad row
+    assert batch.reports[0].skipped_unmapped["entities"] == 3
     located = dict(zip(batch.quarantine["source_id"], batch.quarantine["location"]))
     assert located["Q90000003"] == f"line {body.index(broken.encode()) + 2}"  # line 1 is the array's "["
     assert all(str(config_dir / "knowledge_base" / "dump.json.bz2") == p for p in batch.quarantine["path"])

@@ -1,44 +1,38 @@
-"""Wikidata JSON dumps in their published format: a JSON array with one entity per line, read as a stream.
+"""Wikidata JSON dumps in their published format, read for one partition from the dump's extract.
 
-Labels, descriptions and aliases are taken in the partition's language (then the configured
-fallbacks); claims become facts only for the properties named in configs/wikidata_properties.yaml,
-with item values replaced by their labels. Those labels are found in a second pass over the dump,
-so nothing but the selected entities is ever held in memory.
+The dump itself is scanned once for every partition (wikidata_extract.py). A partition takes from the
+extract the entities its domain wants, with labels, descriptions and aliases in its language (then
+the configured fallbacks) and the values of the properties named in configs/wikidata_properties.yaml,
+item values replaced by their labels. An entity none of whose instance-of classes is mapped to a
+topic type is no bad row: it is skipped and counted by class.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosmo_assets.dates import ERA
-from cosmo_assets.config import SeedLimits, WikidataSettings, WikidataSource, WikidataVocabulary
-from cosmo_assets.knowledge_base.records import (
-    INVALID_ROW,
-    MALFORMED_JSON,
-    BadRow,
-    Entity,
-    EntityFilter,
-    RowProblem,
-    check_entity,
-    decode_line,
-    open_binary,
-)
+import duckdb
+import orjson
 
-# Dumps write "type" then "id" first on every line, so an entity's id can be read without parsing it.
-_ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
-_ID_WINDOW = 300
+from cosmo_assets.config import CosmoConfig, WikidataSource
+from cosmo_assets.dates import ERA
+from cosmo_assets.knowledge_base.records import BadRow, Entity, EntityFilter, RowProblem, check_entity
+from cosmo_assets.knowledge_base.wikidata_extract import Extract, ensure_extract
+
 _TIME = re.compile(r"^([+-])(\d+)-(\d\d)-(\d\d)T")
 _ITEM_URI = "http://www.wikidata.org/entity/"
+NO_CLASS = "(no instance-of)"
+_TOP_CLASSES = 10
 
 
 @dataclass(frozen=True)
 class _Ref:
-    """An item value whose label is looked up after the first pass."""
+    """An item value whose label is looked up in the extract's labels."""
 
     qid: str
 
@@ -47,107 +41,89 @@ class _Ref:
 class _Pending:
     entity: Entity
     facts: list[tuple[str, list[str | _Ref]]] = field(default_factory=list)
-    raw: bytes = b""
-
-
-def dump_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, entity bytes) for each entity of a dump, its array punctuation stripped."""
-    with open_binary(path) as stream:
-        for line_no, raw in enumerate(stream, start=1):
-            line = raw.strip()
-            # An entity is an object, so a leading "[" or a trailing "]" belongs to the array.
-            if line.startswith(b"["):
-                line = line[1:].lstrip()
-            if line.endswith(b","):
-                line = line[:-1].rstrip()
-            if line.endswith(b"]"):
-                line = line[:-1].rstrip()
-            if line:
-                yield line_no, line
-
-
-def _entity_id(line: bytes) -> str | None:
-    match = _ENTITY_ID.search(line, 0, _ID_WINDOW)
-    return match.group(1).decode("ascii") if match else None
+    raw: str | None = None
 
 
 class WikidataReader:
-    def __init__(
-        self,
-        path: Path,
-        source: WikidataSource,
-        settings: WikidataSettings,
-        vocabulary: WikidataVocabulary,
-        language: str,
-        wanted: EntityFilter,
-        limits: SeedLimits,
-    ):
-        self.path, self.settings, self.vocabulary = path, settings, vocabulary
-        self.language, self.wanted, self.limits = language, wanted, limits
-        self.languages = [language, *[code for code in settings.label_fallback if code != language]]
+    def __init__(self, config: CosmoConfig, source: WikidataSource, path: Path, language: str, wanted: EntityFilter):
+        self.config, self.path = config, path
+        self.settings, self.vocabulary = config.seeds.wikidata, config.wikidata_vocabulary
+        self.language, self.wanted, self.limits = language, wanted, config.seeds.limits
+        self.languages = [language, *[code for code in self.settings.label_fallback if code != language]]
         # The source's own rules first, then the shared ones; P31 order decides between several matches.
         self.class_types: dict[str, str] = {}
-        for rules in (source.topic_types, settings.topic_types):
+        for rules in (source.topic_types, self.settings.topic_types):
             for topic_type, classes in rules.items():
                 for qid in classes:
                     self.class_types.setdefault(qid, topic_type)
         self.unresolved_values = 0
+        self.unmapped: Counter = Counter()  # skipped entities by instance-of class
+        self.skipped: Counter = Counter()
+        self.labels: dict[str, str] = {}
+        self.extract: Extract | None = None
 
     def read(self) -> Iterator[Entity | BadRow]:
+        self.extract = ensure_extract(self.config, self.path)
+        self.skipped.update({k: v for k, v in self.extract.manifest["skipped"].items() if k != "outside_domains"})
+        entities, bad, labels = self._rows(self.extract)
+        for line, reason, detail, source_id, raw in bad:
+            yield BadRow(f"line {line}", reason, detail, source_id, raw)
+        names = {qid: self._text({"labels": orjson.loads(text)}, "labels") for qid, text in labels}
+        self.labels = {qid: name for qid, name in names.items() if name}
         pending: list[_Pending] = []
-        labels: dict[str, str] = {}
-        for line_no, raw in dump_lines(self.path):
-            where = f"line {line_no}"
-            if self.wanted.ids:
-                qid = _entity_id(raw)
-                if qid is not None and not self.wanted.wants_id(qid):
-                    continue  # skipped unparsed: most of a full dump lies outside any one domain
-            try:
-                obj = self._parse(raw)
-            except RowProblem as problem:
-                yield BadRow.of(where, problem, source_id=_entity_id(raw), raw=raw)
-                continue
-            if obj.get("type") != "item":
-                continue  # properties and lexemes are not topics
-            qid = obj["id"]
+        for line, qid, classes, text, raw in entities:
+            obj = orjson.loads(text)
             title, description, aliases = self._text(obj, "labels"), self._text(obj, "descriptions"), self._aliases(obj)
-            classes = self._classes(obj)
             if not self.wanted.wants(qid, classes, [title, description, *aliases]):
                 continue
-            entity = Entity(
-                source_id=qid,
-                title=title,
-                topic_type=next((self.class_types[c] for c in classes if c in self.class_types), ""),
-                description=description,
-                keywords=aliases,
-                instance_of=classes,
-                location=where,
-            )
-            item = _Pending(entity, self._facts(obj), raw)
-            pending.append(item)
-            if title:
-                labels[qid] = title
-        needed = {part.qid for item in pending for _, parts in item.facts for part in parts if isinstance(part, _Ref)}
-        labels.update(self._labels_of(needed - labels.keys()))
+            topic_type = next((self.class_types[c] for c in classes if c in self.class_types), None)
+            if topic_type is None:
+                self.skipped["unmapped"] += 1
+                self.unmapped.update(classes or [NO_CLASS])
+                continue
+            entity = Entity(source_id=qid, title=title, topic_type=topic_type, description=description,
+                            keywords=aliases, instance_of=list(classes), location=f"line {line}")
+            pending.append(_Pending(entity, self._facts(obj), raw))
         for item in pending:
-            item.entity.facts = self._resolve(item.facts, labels)
+            item.entity.facts = self._resolve(item.facts, self.labels)
             try:
                 yield check_entity(item.entity, self.limits)
             except RowProblem as problem:
                 yield BadRow.of(item.entity.location, problem, source_id=item.entity.source_id, raw=item.raw)
 
-    def _parse(self, raw: bytes) -> dict[str, Any]:
-        text = decode_line(raw, self.limits)
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RowProblem(MALFORMED_JSON, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
-            raise RowProblem(INVALID_ROW, "expected a Wikidata entity: a JSON object with an 'id'")
-        for key in ("labels", "descriptions", "aliases", "claims"):
-            if not isinstance(obj.get(key, {}), dict):
-                raise RowProblem(INVALID_ROW, f"field '{key}': expected an object keyed by language or property")
-        return obj
+    def skipped_unmapped(self) -> dict[str, Any]:
+        """Entities skipped because no class of theirs is mapped in seeds.yaml, with the top classes by name."""
+        top = [{"class": qid, "label": self.labels.get(qid, ""), "entities": n}
+               for qid, n in self.unmapped.most_common(_TOP_CLASSES)]
+        return {"entities": self.skipped["unmapped"], "top_classes": top}
+
+    def _rows(self, extract: Extract) -> tuple[list, list, list]:
+        """The domain's entities and bad rows in dump order, and the labels their values name."""
+        where, params = [], []
+        if self.wanted.ids:
+            where.append("list_contains(?::VARCHAR[], id)")
+            params.append(sorted(self.wanted.ids))
+        if self.wanted.instance_of:
+            where.append("list_has_any(classes, ?::VARCHAR[])")
+            params.append(sorted(self.wanted.instance_of))
+        wanted = " AND ".join(where) or "true"
+        # A bad row is the domain's unless its id or the classes its bytes name say otherwise.
+        bad_where = []
+        if self.wanted.ids:
+            bad_where.append("(source_id IS NULL OR list_contains(?::VARCHAR[], source_id))")
+        if self.wanted.instance_of:
+            bad_where.append("list_has_any(classes, ?::VARCHAR[])")
+        with duckdb.connect() as con:
+            entities = con.execute(
+                f"SELECT line, id, classes, entity, raw FROM read_parquet('{extract.file('entities')}') "
+                f"WHERE {wanted} ORDER BY line", params).fetchall()
+            bad = con.execute(
+                f"SELECT line, reason, detail, source_id, raw FROM read_parquet('{extract.file('bad_rows')}') "
+                f"WHERE {' AND '.join(bad_where) or 'true'} ORDER BY line", params).fetchall()
+            labels = con.execute(
+                f"SELECT id, labels FROM read_parquet('{extract.file('labels')}') WHERE id IN "
+                f"(SELECT unnest(refs) FROM read_parquet('{extract.file('entities')}') WHERE {wanted})", params).fetchall()
+        return entities, bad, labels
 
     def _text(self, obj: dict[str, Any], key: str) -> str:
         values = obj.get(key) or {}
@@ -161,30 +137,15 @@ class WikidataReader:
         entries = (obj.get("aliases") or {}).get(self.language) or []
         return [e["value"] for e in entries if isinstance(e, dict) and isinstance(e.get("value"), str)]
 
-    def _classes(self, obj: dict[str, Any]) -> list[str]:
-        return [part.qid for parts in self._values(obj, "P31") for part in parts if isinstance(part, _Ref)]
-
     def _facts(self, obj: dict[str, Any]) -> list[tuple[str, list[str | _Ref]]]:
         facts = []
+        values = obj.get("values") or {}
         for pid, names in self.vocabulary.properties.items():
             name = names.get(self.language) or names["en"]
-            for parts in self._values(obj, pid)[: self.settings.values_per_property]:
-                facts.append((name, parts))
+            parts = [p for p in (self._value(v) for v in values.get(pid) or []) if p]
+            for part in parts[: self.settings.values_per_property]:
+                facts.append((name, part))
         return facts
-
-    def _values(self, obj: dict[str, Any], pid: str) -> list[list[str | _Ref]]:
-        statements = [s for s in (obj.get("claims") or {}).get(pid) or [] if isinstance(s, dict)]
-        statements = [s for s in statements if s.get("rank") != "deprecated"]
-        preferred = [s for s in statements if s.get("rank") == "preferred"]
-        values = []
-        for statement in preferred or statements:
-            snak = statement.get("mainsnak") or {}
-            if snak.get("snaktype") != "value":
-                continue  # "no value" and "unknown value" say nothing to write about
-            parts = self._value(snak.get("datavalue") or {})
-            if parts:
-                values.append(parts)
-        return values
 
     def _value(self, datavalue: dict[str, Any]) -> list[str | _Ref] | None:
         kind, value = datavalue.get("type"), datavalue.get("value")
@@ -214,26 +175,6 @@ class WikidataReader:
         if kind == "string" and isinstance(value, str):
             return [value]
         return None
-
-    def _labels_of(self, qids: set[str]) -> dict[str, str]:
-        """Labels of the items that facts refer to, from a second pass that parses only those lines."""
-        found: dict[str, str] = {}
-        if not qids:
-            return found
-        for _, raw in dump_lines(self.path):
-            qid = _entity_id(raw)
-            if qid not in qids:
-                continue
-            try:
-                obj = self._parse(raw)
-            except RowProblem:
-                continue  # already quarantined in the first pass
-            label = self._text(obj, "labels")
-            if label:
-                found[qid] = label
-            if len(found) == len(qids):
-                break
-        return found
 
     def _resolve(self, facts: list[tuple[str, list[str | _Ref]]], labels: dict[str, str]) -> list[dict[str, str]]:
         resolved = []

@@ -32,6 +32,8 @@ class SourceReport:
     quarantined: Counter = field(default_factory=Counter)
     same_title_as_earlier_source: int = 0
     unresolved_values: int = 0
+    skipped: dict = field(default_factory=dict)  # not topics (lexemes, properties, redirects) or of no mapped class
+    skipped_unmapped: dict | None = None  # Wikidata: entities of no mapped class, the top classes with their labels
 
     def as_metadata(self) -> dict:
         return {
@@ -40,6 +42,8 @@ class SourceReport:
             "quarantined": dict(self.quarantined),
             "same_title_as_earlier_source": self.same_title_as_earlier_source,
             "unresolved_values": self.unresolved_values,
+            "skipped": dict(self.skipped),
+            **({"skipped_unmapped": self.skipped_unmapped} if self.skipped_unmapped is not None else {}),
         }
 
 
@@ -89,6 +93,8 @@ def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | Non
         titles_seen |= source_titles
         if isinstance(reader, WikidataReader):
             report.unresolved_values = reader.unresolved_values
+            report.skipped = dict(reader.skipped)
+            report.skipped_unmapped = reader.skipped_unmapped()
     read = len(entities) + len(bad)
     if limit is not None and limit < len(entities):
         salt = config.project.run.random_seed
@@ -110,7 +116,7 @@ def _rows(
     if isinstance(source, CuratedJsonlSource):
         return None, read_curated_jsonl(path, wanted, limits)
     if isinstance(source, WikidataSource):
-        reader = WikidataReader(path, source, config.seeds.wikidata, config.wikidata_vocabulary, language, wanted, limits)
+        reader = WikidataReader(config, source, path, language, wanted)
         return reader, reader.read()
     if isinstance(source, TabularSource):
         return None, read_tabular(path, source, language, wanted, limits)

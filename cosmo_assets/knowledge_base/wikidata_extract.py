@@ -1,0 +1,249 @@
+"""The Wikidata extract: one streaming pass over a dump into compact Parquet that every seeds partition reads.
+
+An extract lives in `<data dir>/wikidata_extract/<dump name>-<key>/`: `entities.parquet` (what any domain
+reading the dump may want, slimmed), `labels.parquet` (the labels their values and classes name),
+`bad_rows.parquet` and `extract.json` (counts and timing). The key hashes the dump file (path, size,
+modification time), the domains' id and class filters, the languages, the properties, the row limit
+and this code, so an extract is re-made only when one of those changes; a lock lets parallel
+partitions wait for the one scan instead of each running their own.
+
+Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time,
+rows are written to Parquet as they come, and the labels every item has are spilled to disk and joined
+with the ids that kept entities name by DuckDB at the end.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cosmo_assets.config import CosmoConfig, WikidataSource
+from cosmo_assets.ids import content_hash
+from cosmo_assets.knowledge_base.dump_files import DumpStream, open_dump
+from cosmo_assets.knowledge_base.scan_progress import ScanProgress
+from cosmo_assets.knowledge_base.wikidata_scan import CLASS_PROPERTY, BlockResult, BlockScanner, DomainPrefilter, ScanPlan
+
+EXTRACT_DIR = "wikidata_extract"
+BLOCK_BYTES = 8 << 20
+INLINE_BYTES = 16 << 20  # smaller dumps are scanned in this process: starting workers would cost more
+_MANIFEST = "extract.json"
+_BATCH_ROWS = 20_000
+_CODE = Path(__file__).parent
+
+log = logging.getLogger(__name__)
+
+_ENTITIES = pa.schema([("line", pa.int64()), ("id", pa.string()), ("classes", pa.list_(pa.string())),
+                       ("refs", pa.list_(pa.string())), ("entity", pa.string()), ("raw", pa.string())])
+_LABELS = pa.schema([("id", pa.string()), ("line", pa.int64()), ("labels", pa.string())])
+_BAD = pa.schema([("line", pa.int64()), ("reason", pa.string()), ("detail", pa.string()), ("source_id", pa.string()),
+                  ("raw", pa.string()), ("classes", pa.list_(pa.string()))])
+
+
+@dataclass(frozen=True)
+class Extract:
+    """A finished extract: where its files are and what the scan counted."""
+
+    path: Path
+    manifest: dict
+
+    def file(self, name: str) -> str:
+        return str(self.path / f"{name}.parquet")
+
+
+def dumps_of(config: CosmoConfig) -> list[Path]:
+    """Every Wikidata dump a configured domain reads, once each."""
+    found = {config.source_path(s): None for d in config.domains for s in d.all_sources if isinstance(s, WikidataSource)}
+    return list(found)
+
+
+def scan_plan(config: CosmoConfig, dump: Path) -> ScanPlan:
+    """What the extract of `dump` must hold for every domain that reads it."""
+    domains = []
+    for domain in config.domains:
+        if any(isinstance(s, WikidataSource) and config.source_path(s) == dump for s in domain.all_sources):
+            f = domain.filters
+            domains.append(DomainPrefilter(frozenset(f.ids) or None, frozenset(f.instance_of) or None))
+    languages = sorted(set(config.enabled_languages) | set(config.seeds.wikidata.label_fallback))
+    properties = (CLASS_PROPERTY, *sorted(p for p in config.wikidata_vocabulary.properties if p != CLASS_PROPERTY))
+    return ScanPlan(tuple(sorted(set(domains), key=repr)), tuple(languages), properties, config.seeds.limits.row_bytes)
+
+
+def extract_key(dump: Path, plan: ScanPlan) -> str:
+    stat = dump.stat()
+    code = sorted((p.name, p.read_bytes()) for p in _CODE.glob("*.py") if p.name.startswith(("wikidata", "dump")))
+    plan_data = asdict(plan)
+    plan_data["domains"] = [{k: sorted(v) if v is not None else None for k, v in d.items()} for d in plan_data["domains"]]
+    return content_hash(str(dump.resolve()), stat.st_size, stat.st_mtime_ns, plan_data, code)
+
+
+def extract_path(config: CosmoConfig, dump: Path) -> Path:
+    name = dump.name.split(".")[0]
+    return config.duckdb_path().parent / EXTRACT_DIR / f"{name}-{extract_key(dump, scan_plan(config, dump))}"
+
+
+def ensure_extract(config: CosmoConfig, dump: Path, report: Callable[[str], None] | None = None,
+                   workers: int | None = None) -> Extract:
+    """The current extract of `dump`, made now if the dump or the filters changed since the last one."""
+    target = extract_path(config, dump)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another partition may be making this very extract: wait for it
+        if (target / _MANIFEST).is_file():
+            return Extract(target, {**json.loads((target / _MANIFEST).read_text()), "made": False})
+        manifest = build_extract(dump, scan_plan(config, dump), target, report, workers)
+    for old in target.parent.glob(f"{target.name.rsplit('-', 1)[0]}-*"):
+        if old.is_dir() and old != target:  # an extract for an older dump or filters
+            shutil.rmtree(old, ignore_errors=True)
+            (old.parent / f"{old.name}.lock").unlink(missing_ok=True)
+    return Extract(target, {**manifest, "made": True})
+
+
+def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[str], None] | None = None,
+                  workers: int | None = None) -> dict:
+    """Scan `dump` once under `plan` and write the extract to `target` (complete, or not at all)."""
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    size = dump.stat().st_size
+    if workers is None:
+        workers = 1 if size < INLINE_BYTES else (os.cpu_count() or 1)
+    started = time.monotonic()
+    skipped: Counter = Counter()
+    counts = Counter()
+    writers = _Writers(partial)
+    with open_dump(dump) as stream:
+        progress = ScanProgress(dump.name, size, stream.compressed_position, report)
+        for result, json_bytes in _scan(stream, plan, workers):
+            writers.add(result)
+            skipped.update(result.skipped)
+            counts.update(lines=result.lines, entities=len(result.entities), bad_rows=len(result.bad), json_bytes=json_bytes)
+            progress.update(counts["json_bytes"], counts["entities"])
+        decoder = stream.decoder
+    writers.close()
+    counts["labels"] = _join_labels(partial)
+    (partial / "label_spill.parquet").unlink()
+    seconds = time.monotonic() - started
+    progress.finish(counts["json_bytes"], counts["entities"])
+    manifest = {
+        "dump": str(dump), "dump_bytes": size, **counts, "skipped": dict(skipped), "seconds": round(seconds, 2),
+        "mb_per_s": round(counts["json_bytes"] / 1e6 / seconds, 1) if seconds else None,
+        "workers": workers, "decoder": decoder,
+    }
+    (partial / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return manifest
+
+
+def _blocks(stream: DumpStream) -> Iterator[tuple[bytes, int]]:
+    """(block of whole lines, number of its first line) over the decompressed dump."""
+    carry, line_no = b"", 1
+    while True:
+        data = stream.read(BLOCK_BYTES)
+        if not data:
+            break
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data  # a line longer than a block: keep reading until it ends
+            continue
+        block, carry = data[: cut + 1], data[cut + 1:]
+        yield block, line_no
+        line_no += block.count(b"\n")
+    if carry:
+        yield carry, line_no
+
+
+_scanner: BlockScanner | None = None
+
+
+def _start_worker(plan: ScanPlan) -> None:
+    global _scanner
+    _scanner = BlockScanner(plan)
+
+
+def _scan_block(block: bytes, first_line: int) -> BlockResult:
+    return _scanner.scan(block, first_line)
+
+
+def _scan(stream: DumpStream, plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
+    """Block results in dump order. With several workers, at most two blocks per worker are in flight."""
+    if workers <= 1:
+        scanner = BlockScanner(plan)
+        for block, first in _blocks(stream):
+            yield scanner.scan(block, first), len(block)
+        return
+    # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_start_worker, initargs=(plan,)) as pool:
+        pending: deque = deque()
+        for block, first in _blocks(stream):
+            pending.append((pool.apply_async(_scan_block, (block, first)), len(block)))
+            if len(pending) >= 2 * workers:
+                future, size = pending.popleft()
+                yield future.get(), size
+        while pending:
+            future, size = pending.popleft()
+            yield future.get(), size
+
+
+class _Writers:
+    """Parquet files written a batch at a time, so no more than a batch of rows is ever held."""
+
+    def __init__(self, folder: Path):
+        self.files = {
+            "entities": pq.ParquetWriter(folder / "entities.parquet", _ENTITIES),
+            "label_spill": pq.ParquetWriter(folder / "label_spill.parquet", _LABELS),
+            "bad_rows": pq.ParquetWriter(folder / "bad_rows.parquet", _BAD),
+        }
+        self.schemas = {"entities": _ENTITIES, "label_spill": _LABELS, "bad_rows": _BAD}
+        self.rows: dict[str, list] = {name: [] for name in self.files}
+
+    def add(self, result: BlockResult) -> None:
+        self.rows["entities"] += result.entities
+        self.rows["label_spill"] += [{"id": i, "line": n, "labels": t} for i, n, t in result.labels]
+        self.rows["bad_rows"] += result.bad
+        for name, rows in self.rows.items():
+            if len(rows) >= _BATCH_ROWS:
+                self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        if self.rows[name]:
+            self.files[name].write_table(pa.Table.from_pylist(self.rows[name], schema=self.schemas[name]))
+            self.rows[name] = []
+
+    def close(self) -> None:
+        for name, writer in self.files.items():
+            self._flush(name)
+            writer.close()
+
+
+def _join_labels(folder: Path) -> int:
+    """Keep the labels of the ids that kept entities name (their values' items, units and classes)."""
+    with duckdb.connect() as con:
+        con.execute(f"SET temp_directory = '{folder / 'tmp'}'")
+        con.execute("SET memory_limit = '1GB'")
+        con.execute(
+            f"""COPY (
+                SELECT s.id, arg_min(s.labels, s.line) AS labels
+                FROM read_parquet('{folder / 'label_spill.parquet'}') s
+                WHERE s.id IN (SELECT DISTINCT unnest(refs) FROM read_parquet('{folder / 'entities.parquet'}'))
+                GROUP BY s.id ORDER BY s.id
+            ) TO '{folder / 'labels.parquet'}' (FORMAT parquet)"""
+        )
+        (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{folder / 'labels.parquet'}')").fetchone()
+    shutil.rmtree(folder / "tmp", ignore_errors=True)
+    return count
