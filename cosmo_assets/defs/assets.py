@@ -10,12 +10,14 @@ import polars as pl
 
 from cosmo_assets import contracts
 from cosmo_assets.config import CosmoConfig
+from cosmo_assets.defs.knowledge_base import WIKIDATA_EXTRACT
 from cosmo_assets.defs.partitions import domain_language_partitions, partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.diversity import diversity_figures
 from cosmo_assets.defs.metadata import stage_metadata
 from cosmo_assets.defs.staleness import recorded
 from cosmo_assets.fingerprints import code_version
+from cosmo_assets.knowledge_base.wikidata_extract import dumps_of
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 from cosmo_assets.stages import filtering
 from cosmo_assets.stages.outlines import plan_outlines
@@ -64,6 +66,12 @@ def _preview(frame: pl.DataFrame, columns: list[str], rows: int = 5) -> dg.Metad
     return dg.MetadataValue.md(header + body)
 
 
+def _skipped_unmapped(reports) -> dict:
+    """Wikidata entities skipped for having no class mapped in seeds.yaml, by class with its label."""
+    counted = {r.source: r.skipped_unmapped for r in reports if r.skipped_unmapped is not None}
+    return {"skipped_unmapped": dg.MetadataValue.json(counted)} if counted else {}
+
+
 def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
     per_domain = domain_language_partitions(config)
 
@@ -75,6 +83,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         partitions_def=per_domain,
+        deps=[WIKIDATA_EXTRACT] if dumps_of(config) else [],
         group_name="generation",
         kinds={"duckdb", "polars"},
         owners=OWNERS,
@@ -96,6 +105,7 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "quarantined": batch.quarantine.height,
                 "bad_share": round(batch.bad_share, 4),
                 "sources": dg.MetadataValue.json({r.source: r.as_metadata() for r in batch.reports}),
+                **_skipped_unmapped(batch.reports),
                 "topic_types": dg.MetadataValue.json(dict(frame.group_by("topic_type").len().iter_rows())),
                 "preview": _preview(frame, ["title", "topic_type", "source", "description"]),
                 "quarantine_preview": _preview(batch.quarantine, ["location", "reason", "detail"]),

@@ -136,7 +136,8 @@ def check_entity(entity: Entity, limits: SeedLimits) -> Entity:
     if not entity.title.strip():
         raise RowProblem(MISSING_TITLE, "field 'title' is missing or blank")
     if entity.topic_type not in TOPIC_TYPES:
-        raise RowProblem(UNKNOWN_TOPIC_TYPE, f"topic_type {entity.topic_type!r} is not one of {list(TOPIC_TYPES)}")
+        found = f" (instance of {', '.join(entity.instance_of)})" if entity.instance_of else ""
+        raise RowProblem(UNKNOWN_TOPIC_TYPE, f"topic_type {entity.topic_type!r} is not one of {list(TOPIC_TYPES)}{found}")
     sizes = [("title", len(entity.title), limits.title_chars, "title_chars"),
              ("description", len(entity.description), limits.description_chars, "description_chars"),
              ("facts", len(entity.facts), limits.facts, "facts"),

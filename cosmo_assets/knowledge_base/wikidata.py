@@ -94,7 +94,7 @@ class WikidataReader:
     def skipped_unmapped(self) -> dict[str, Any]:
         """Entities skipped because no class of theirs is mapped in seeds.yaml, with the top classes by name."""
         top = [{"class": qid, "label": self.labels.get(qid, ""), "entities": n}
-               for qid, n in self.unmapped.most_common(_TOP_CLASSES)]
+               for qid, n in sorted(self.unmapped.items(), key=lambda kv: (-kv[1], kv[0]))[:_TOP_CLASSES]]
         return {"entities": self.skipped["unmapped"], "top_classes": top}
 
     def _rows(self, extract: Extract) -> tuple[list, list, list]:

@@ -112,7 +112,7 @@ def ensure_extract(config: CosmoConfig, dump: Path, report: Callable[[str], None
 
 
 def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[str], None] | None = None,
-                  workers: int | None = None) -> dict:
+                  workers: int | None = None, block_bytes: int = BLOCK_BYTES) -> dict:
     """Scan `dump` once under `plan` and write the extract to `target` (complete, or not at all)."""
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -126,7 +126,7 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     writers = _Writers(partial)
     with open_dump(dump) as stream:
         progress = ScanProgress(dump.name, size, stream.compressed_position, report)
-        for result, json_bytes in _scan(stream, plan, workers):
+        for result, json_bytes in _scan(_blocks(stream, block_bytes), plan, workers):
             writers.add(result)
             skipped.update(result.skipped)
             counts.update(lines=result.lines, entities=len(result.entities), bad_rows=len(result.bad), json_bytes=json_bytes)
@@ -148,11 +148,11 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     return manifest
 
 
-def _blocks(stream: DumpStream) -> Iterator[tuple[bytes, int]]:
+def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]:
     """(block of whole lines, number of its first line) over the decompressed dump."""
     carry, line_no = b"", 1
     while True:
-        data = stream.read(BLOCK_BYTES)
+        data = stream.read(block_bytes)
         if not data:
             break
         data = carry + data if carry else data
@@ -179,18 +179,18 @@ def _scan_block(block: bytes, first_line: int) -> BlockResult:
     return _scanner.scan(block, first_line)
 
 
-def _scan(stream: DumpStream, plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
+def _scan(blocks: Iterator[tuple[bytes, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
     """Block results in dump order. With several workers, at most two blocks per worker are in flight."""
     if workers <= 1:
         scanner = BlockScanner(plan)
-        for block, first in _blocks(stream):
+        for block, first in blocks:
             yield scanner.scan(block, first), len(block)
         return
     # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_start_worker, initargs=(plan,)) as pool:
         pending: deque = deque()
-        for block, first in _blocks(stream):
+        for block, first in blocks:
             pending.append((pool.apply_async(_scan_block, (block, first)), len(block)))
             if len(pending) >= 2 * workers:
                 future, size = pending.popleft()

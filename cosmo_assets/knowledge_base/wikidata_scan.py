@@ -33,6 +33,7 @@ from cosmo_assets.knowledge_base.records import (
 
 _ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
 _ID_WINDOW = 300
+_REDIRECT_BYTES = 1000
 _LABELS = re.compile(rb'"labels"\s*:\s*')
 _AFTER_LABELS = re.compile(rb'\s*,\s*"descriptions"\s*:')
 _NUMERIC_ID = re.compile(rb'"numeric-id"\s*:\s*([0-9]+)')
@@ -113,6 +114,13 @@ class BlockScanner:
         if qid and qid[0] == "P":
             result.skipped[SKIPPED_PROPERTY] += 1
             return
+        if len(line) < _REDIRECT_BYTES and b'"redirects"' in line:  # a redirect is a short line: no labels, no claims
+            try:
+                if "redirects" in orjson.loads(line):
+                    result.skipped[SKIPPED_REDIRECT] += 1
+                    return
+            except (orjson.JSONDecodeError, TypeError):
+                pass  # not valid JSON: parsed below if a domain may want it, and quarantined
         found = self._classes_named(line)
         if not any((d.ids is None or qid is None or qid in d.ids) and (d.classes is None or d.classes & found)
                    for d in self.plan.domains):
