@@ -90,8 +90,7 @@ def extract_key(dump: Path, plan: ScanPlan) -> str:
 
 
 def extract_path(config: CosmoConfig, dump: Path) -> Path:
-    name = dump.name.split(".")[0]
-    return config.duckdb_path().parent / EXTRACT_DIR / f"{name}-{extract_key(dump, scan_plan(config, dump))}"
+    return config.duckdb_path().parent / EXTRACT_DIR / f"{dump.name}-{extract_key(dump, scan_plan(config, dump))}"
 
 
 def ensure_extract(config: CosmoConfig, dump: Path, report: Callable[[str], None] | None = None,
@@ -148,23 +147,24 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     return manifest
 
 
-def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """(block of whole lines, number of its first line) over the decompressed dump."""
+def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int, int]]:
+    """(data, where its whole lines end, number of its first line) over the decompressed dump. The data is
+    handed on as read, not cut: only the partial line at its end is copied, to start the next block."""
     carry, line_no = b"", 1
     while True:
         data = stream.read(block_bytes)
         if not data:
             break
         data = carry + data if carry else data
-        cut = data.rfind(b"\n")
-        if cut < 0:
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
             carry = data  # a line longer than a block: keep reading until it ends
             continue
-        block, carry = data[: cut + 1], data[cut + 1:]
-        yield block, line_no
-        line_no += block.count(b"\n")
+        yield data, cut, line_no
+        line_no += data.count(b"\n", 0, cut)
+        carry = data[cut:]
     if carry:
-        yield carry, line_no
+        yield carry, len(carry), line_no
 
 
 _scanner: BlockScanner | None = None
@@ -175,23 +175,23 @@ def _start_worker(plan: ScanPlan) -> None:
     _scanner = BlockScanner(plan)
 
 
-def _scan_block(block: bytes, first_line: int) -> BlockResult:
-    return _scanner.scan(block, first_line)
+def _scan_block(block: bytes, end: int, first_line: int) -> BlockResult:
+    return _scanner.scan(block, first_line, end)
 
 
-def _scan(blocks: Iterator[tuple[bytes, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
+def _scan(blocks: Iterator[tuple[bytes, int, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
     """Block results in dump order. With several workers, at most two blocks per worker are in flight."""
     if workers <= 1:
         scanner = BlockScanner(plan)
-        for block, first in blocks:
-            yield scanner.scan(block, first), len(block)
+        for block, end, first in blocks:
+            yield scanner.scan(block, first, end), end
         return
     # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_start_worker, initargs=(plan,)) as pool:
         pending: deque = deque()
-        for block, first in blocks:
-            pending.append((pool.apply_async(_scan_block, (block, first)), len(block)))
+        for block, end, first in blocks:
+            pending.append((pool.apply_async(_scan_block, (block, end, first)), end))
             if len(pending) >= 2 * workers:
                 future, size = pending.popleft()
                 yield future.get(), size

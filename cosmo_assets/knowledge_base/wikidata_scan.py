@@ -34,10 +34,8 @@ from cosmo_assets.knowledge_base.records import (
 _ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
 _ID_WINDOW = 300
 _REDIRECT_BYTES = 1000
-_LABELS = re.compile(rb'"labels"\s*:\s*')
-_AFTER_LABELS = re.compile(rb'\s*,\s*"descriptions"\s*:')
-_NUMERIC_ID = re.compile(rb'"numeric-id"\s*:\s*([0-9]+)')
-_NUMERIC_THEN_ID = re.compile(rb'"numeric-id"\s*:\s*[0-9]+\s*,\s*"id"')
+_P31_SNAK = b'"property":"P31"'
+_SNAK_WINDOW = 400  # a snak of an item value is about 250 bytes
 _ITEM_URI = "http://www.wikidata.org/entity/"
 CLASS_PROPERTY = "P31"
 
@@ -88,44 +86,54 @@ class BlockScanner:
     def __init__(self, plan: ScanPlan):
         self.plan = plan
         self.languages = set(plan.languages)
-        self.tokens = {c: f'"{c}"'.encode() for c in plan.classes}
-        self.numeric = {int(c[1:]): c for c in plan.classes}
+        # One pattern for every domain's classes, as an id ("Q5") or, in old dumps, a numeric id (5).
+        classes = sorted(plan.classes)
+        self.classes = re.compile(
+            rb'"(' + b"|".join(c.encode() for c in classes) + rb')"|"numeric-id"\s*:\s*('
+            + b"|".join(c[1:].encode() for c in classes) + rb")(?![0-9])") if classes else None
+        self.names = {**{c.encode(): c for c in classes}, **{c[1:].encode(): c for c in classes}}
 
-    def scan(self, block: bytes, first_line: int) -> BlockResult:
+    def scan(self, block: bytes, first_line: int, size: int | None = None) -> BlockResult:
+        """Every line of block[:size] (whole lines; the first is line `first_line` of the dump). Lines are
+        read in place, as offsets into the block: only those parsed are copied out."""
         result = BlockResult()
-        for line_no, raw in enumerate(block.split(b"\n"), start=first_line):
-            line = _entity_bytes(raw)
-            if not line:
-                continue
-            result.lines += 1
-            self._line(line, line_no, result)
+        start, size, line_no = 0, len(block) if size is None else size, first_line
+        while start < size:
+            end = block.find(b"\n", start, size)
+            end = size if end < 0 else end
+            a, b = _entity_span(block, start, end)
+            if a < b:
+                result.lines += 1
+                self._line(block, a, b, line_no, result)
+            start, line_no = end + 1, line_no + 1
         return result
 
-    def _line(self, line: bytes, line_no: int, result: BlockResult) -> None:
-        match = _ENTITY_ID.search(line, 0, _ID_WINDOW)
+    def _line(self, block: bytes, a: int, b: int, line_no: int, result: BlockResult) -> None:
+        match = _ENTITY_ID.search(block, a, min(b, a + _ID_WINDOW))
         qid = match.group(1).decode("ascii") if match else None
         if qid and qid[0] == "L":
             result.skipped[SKIPPED_LEXEME] += 1
             return
-        if qid and len(line) <= self.plan.row_bytes:
-            labels = self._labels(line)
+        if qid and b - a <= self.plan.row_bytes:
+            labels = self._labels(block, a, b)
             if labels:
                 result.labels.append((qid, line_no, labels))
         if qid and qid[0] == "P":
             result.skipped[SKIPPED_PROPERTY] += 1
             return
-        if len(line) < _REDIRECT_BYTES and b'"redirects"' in line:  # a redirect is a short line: no labels, no claims
+        if b - a < _REDIRECT_BYTES and block.find(b'"redirects"', a, b) >= 0:  # a short line: no labels, no claims
             try:
-                if "redirects" in orjson.loads(line):
+                if "redirects" in orjson.loads(block[a:b]):
                     result.skipped[SKIPPED_REDIRECT] += 1
                     return
             except (orjson.JSONDecodeError, TypeError):
                 pass  # not valid JSON: parsed below if a domain may want it, and quarantined
-        found = self._classes_named(line)
+        found = self._classes_named(block, a, b)
         if not any((d.ids is None or qid is None or qid in d.ids) and (d.classes is None or d.classes & found)
                    for d in self.plan.domains):
             result.skipped[OUTSIDE_DOMAINS] += 1  # never parsed: the bulk of a full dump
             return
+        line = block[a:b]
         try:
             obj = self._parse(line)
         except _Problem as problem:
@@ -146,27 +154,38 @@ class BlockScanner:
         else:
             result.skipped[OUTSIDE_DOMAINS] += 1
 
-    def _classes_named(self, line: bytes) -> frozenset[str]:
-        """The domains' classes this line names anywhere: a superset of its instance-of classes."""
-        found = {c for c, token in self.tokens.items() if token in line}
-        if len(found) < len(self.tokens) and b'"numeric-id"' in line and not _NUMERIC_THEN_ID.search(line):
-            # Old dumps name item values by numeric id only.
-            found |= {self.numeric[n] for n in map(int, _NUMERIC_ID.findall(line)) if n in self.numeric}
-        return frozenset(found)
+    def _classes_named(self, block: bytes, a: int, b: int) -> frozenset[str]:
+        """The domains' classes named near the line's instance-of values: a superset of its instance-of classes.
 
-    def _labels(self, line: bytes) -> str | None:
+        In dumps every P31 value sits in a snak that says "property":"P31", within a few hundred bytes of
+        it whatever the key order; only those windows are searched. A line written another way (spaces
+        after colons) is searched whole."""
+        if self.classes is None:
+            return frozenset()
+        found: set[bytes] = set()
+        at = block.find(_P31_SNAK, a, b)
+        if at < 0 and block.find(b'"P31"', a, b) >= 0:  # not the dump's compact layout
+            found.update(m.group(1) or m.group(2) for m in self.classes.finditer(block, a, b))
+        while at >= 0:
+            for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
+                found.add(m.group(1) or m.group(2))
+            at = block.find(_P31_SNAK, at + len(_P31_SNAK), b)
+        return frozenset(self.names[f] for f in found)
+
+    def _labels(self, block: bytes, a: int, b: int) -> str | None:
         """The labels in the plan's languages as JSON, from the labels object alone when it can be cut out."""
-        start = _LABELS.search(line, 0, _ID_WINDOW + 200)
-        end = _AFTER_LABELS.search(line, start.end()) if start else None
         labels = None
-        if end is not None:
+        key = block.find(b'"labels"', a, min(b, a + _ID_WINDOW + 200))
+        end = block.find(b'"descriptions"', key, b) if key >= 0 else -1
+        if end > 0:
+            colon = block.find(b":", key + 8, end)
             try:
-                labels = orjson.loads(line[start.end():end.start()])
+                labels = orjson.loads(block[colon + 1:end].rstrip().rstrip(b","))
             except orjson.JSONDecodeError:
                 labels = None
         if labels is None:
             try:  # labels not first, or not cut cleanly: parse the whole line
-                labels = orjson.loads(line).get("labels")
+                labels = orjson.loads(block[a:b]).get("labels")
             except (orjson.JSONDecodeError, AttributeError):
                 return None
         if not isinstance(labels, dict):
@@ -200,7 +219,7 @@ class BlockScanner:
     def _slim(self, obj: dict[str, Any], line: bytes, line_no: int) -> dict[str, Any]:
         """The entity as seeds read it: texts in the plan's languages, the chosen values of the plan's properties."""
         claims = obj.get("claims") or {}
-        values = {pid: chosen_values(claims.get(pid)) for pid in self.plan.properties}
+        values = {pid: chosen_values(claims[pid]) for pid in self.plan.properties if pid in claims}
         values = {pid: v for pid, v in values.items() if v}
         classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
         refs = {ref for vs in values.values() for v in vs for ref in (_item_ref(v), _unit_ref(v)) if ref}
@@ -241,13 +260,25 @@ def _unit_ref(datavalue: dict[str, Any]) -> str | None:
     return unit.removeprefix(_ITEM_URI) if unit != "1" else None
 
 
-def _entity_bytes(raw: bytes) -> bytes:
-    """A dump line without the array's punctuation: an entity is an object, so "[" and "]" are the array's."""
-    line = raw.strip()
-    if line.startswith(b"["):
-        line = line[1:].lstrip()
-    if line.endswith(b","):
-        line = line[:-1].rstrip()
-    if line.endswith(b"]"):
-        line = line[:-1].rstrip()
-    return line
+_SPACE = frozenset(b" \t\r\x0b\x0c")
+
+
+def _entity_span(block: bytes, a: int, b: int) -> tuple[int, int]:
+    """Where the entity of the line block[a:b] lies: without the array's "[", "," and "]" (an entity is an
+    object, so those belong to the array) or surrounding whitespace."""
+    a, b = _strip(block, a, b)
+    if a < b and block[a] == 0x5B:  # [
+        a, b = _strip(block, a + 1, b)
+    if a < b and block[b - 1] == 0x2C:  # ,
+        a, b = _strip(block, a, b - 1)
+    if a < b and block[b - 1] == 0x5D:  # ]
+        a, b = _strip(block, a, b - 1)
+    return a, b
+
+
+def _strip(block: bytes, a: int, b: int) -> tuple[int, int]:
+    while a < b and block[a] in _SPACE:
+        a += 1
+    while b > a and block[b - 1] in _SPACE:
+        b -= 1
+    return a, b
