@@ -31,6 +31,7 @@ import time
 import types
 from pathlib import Path
 
+from bench.wikidata_dump import DOMAIN_CLASSES, write_dump
 from cosmo_assets.config import load_config
 from cosmo_assets.knowledge_base.dump_files import open_dump
 from cosmo_assets.knowledge_base.records import BadRow, Entity, EntityFilter
@@ -38,8 +39,6 @@ from cosmo_assets.knowledge_base.wikidata import WikidataReader
 from cosmo_assets.knowledge_base.wikidata_extract import build_extract, scan_plan
 from cosmo_assets_tests.conftest import FIXTURES, edit_yaml, make_config_dir, write_yaml
 from cosmo_assets_tests.fixtures.make_wikidata_dumps import dirty_entities, dump
-
-from bench.wikidata_dump import DOMAIN_CLASSES, write_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_COMMIT = "65f5f579608039e0e718c196542fc4a288c9b51d"  # main before the extract
@@ -91,7 +90,7 @@ def check_identity(old, workdir: Path) -> tuple[int, int]:
                {"keywords": ["skłodowska", "renaissance"]}, {"instance_of": ["Q3624078"], "keywords": ["central europe"]}]
     cases = dropped = 0
     for name in ["sample.json", "sample.json.gz", "sample.json.bz2", "dirty.json.bz2", "clean.json.gz"]:
-        for i, f in enumerate(filters):
+        for f in filters:
             write_yaml(config_dir / "domains" / "alpha.yaml",
                        {"name": "alpha", "title": "Alpha", "sources": [{"kind": "wikidata", "path": f"knowledge_base/{name}"}],
                         **({"filters": f} if f else {})})

@@ -37,7 +37,7 @@ class DumpStream:
         finally:
             self._file.close()
 
-    def __enter__(self) -> "DumpStream":
+    def __enter__(self) -> DumpStream:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,15 +1,20 @@
-"""The knowledge-base assets that feed seeds: the Wikidata extract, one per configured dump set."""
+"""The knowledge-base asset that feeds seeds: the Wikidata extract of every dump the domains read."""
 
 
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.shared import OWNERS
 from cosmo_assets.ids import content_hash
 from cosmo_assets.knowledge_base.wikidata_extract import dumps_of, ensure_extract, extract_key, scan_plan
 
-OWNERS = ["team:data-factory"]
 WIKIDATA_EXTRACT = "wikidata_extract"
+
+
+def knowledge_base_keys(config: CosmoConfig) -> list[str]:
+    """The knowledge-base assets seeds read under `config`."""
+    return [WIKIDATA_EXTRACT] if dumps_of(config) else []
 
 
 def build_knowledge_base_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
