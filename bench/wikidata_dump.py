@@ -34,18 +34,18 @@ class EntityClass:
 
 # Mapped in the bench's domains: Q5 (people), Q515 / Q6256 (places), Q11424 / Q571 (works), Q4830453 (organisations).
 CLASSES = [
-    EntityClass("Q13442814", "scholarly article", 0.38, 60, 6, 0),
-    EntityClass("Q5", "human", 0.11, 35, 14, 4, heavy_share=0.03),
+    EntityClass("Q13442814", "scholarly article", 0.38, 30, 6, 0),
+    EntityClass("Q5", "human", 0.11, 22, 12, 4, heavy_share=0.03),
     EntityClass("Q523", "star", 0.10, 14, 3, 0),
     EntityClass("Q318", "galaxy", 0.05, 12, 3, 0),
-    EntityClass("Q7187", "gene", 0.04, 30, 4, 1),
-    EntityClass("Q8054", "protein", 0.02, 30, 4, 1),
+    EntityClass("Q7187", "gene", 0.04, 24, 4, 1),
+    EntityClass("Q8054", "protein", 0.02, 24, 4, 1),
     EntityClass("Q16521", "taxon", 0.08, 18, 20, 3),
     EntityClass("Q4167836", "Wikimedia category", 0.08, 4, 20, 12),
-    EntityClass("Q515", "city", 0.02, 40, 20, 15, heavy_share=0.05),
+    EntityClass("Q515", "city", 0.02, 30, 20, 15, heavy_share=0.05),
     EntityClass("Q532", "village", 0.03, 20, 8, 3),
     EntityClass("Q6256", "country", 0.001, 80, 20, 40, heavy_share=0.5),
-    EntityClass("Q11424", "film", 0.02, 30, 10, 6),
+    EntityClass("Q11424", "film", 0.02, 24, 10, 6),
     EntityClass("Q571", "book", 0.01, 20, 6, 2),
     EntityClass("Q4830453", "business", 0.02, 20, 6, 3),
     EntityClass("Q1190554", "occurrence", 0.039, 15, 6, 2),
@@ -88,7 +88,7 @@ def _variant(cls: EntityClass, rng: random.Random, entities: int, heavy: bool) -
                                                                    "type": "wikibase-entityid"}, "datatype": "wikibase-item"},
                                         "type": "statement", "id": "Q@@@$00000000-0000-4000-8000-000000000000", "rank": "normal"}]}
     pids = _PROPERTIES + _TIMES + _IDENTIFIERS
-    for n in range(int(cls.statements * scale * rng.uniform(0.6, 1.4))):
+    for n in range(int(cls.statements * scale * rng.uniform(0.45, 1.05))):
         pid = "P2860" if cls.qid == "Q13442814" and n % 3 else rng.choice(pids)  # articles cite many works
         claims.setdefault(pid, []).append(_statement(pid, rng, n + 1, entities))
     entity = {
@@ -107,7 +107,7 @@ def _variant(cls: EntityClass, rng: random.Random, entities: int, heavy: bool) -
 def write_dump(path: Path, target_bytes: int, seed: int = 7, variants: int = 24) -> dict:
     """Writes a gzip dump of at least `target_bytes` of JSON; returns its counts by class."""
     rng = random.Random(seed)
-    estimated = max(1000, target_bytes // 12_000)
+    estimated = max(1000, target_bytes // 12_500)
     pools = {cls.qid: [_variant(cls, rng, estimated, rng.random() < cls.heavy_share) for _ in range(variants)] for cls in CLASSES}
     weights = [cls.share for cls in CLASSES]
     counts = {cls.qid: 0 for cls in CLASSES}

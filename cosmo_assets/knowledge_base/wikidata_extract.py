@@ -34,7 +34,15 @@ from cosmo_assets.config import CosmoConfig, WikidataSource
 from cosmo_assets.ids import content_hash
 from cosmo_assets.knowledge_base.dump_files import DumpStream, open_dump
 from cosmo_assets.knowledge_base.scan_progress import ScanProgress
-from cosmo_assets.knowledge_base.wikidata_scan import CLASS_PROPERTY, BlockResult, BlockScanner, DomainPrefilter, ScanPlan
+from cosmo_assets.knowledge_base.wikidata_scan import (
+    CLASS_PROPERTY,
+    BlockResult,
+    BlockScanner,
+    DomainPrefilter,
+    ScanPlan,
+    scan_block,
+    start_worker,
+)
 
 EXTRACT_DIR = "wikidata_extract"
 BLOCK_BYTES = 8 << 20
@@ -167,18 +175,6 @@ def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int, 
         yield carry, len(carry), line_no
 
 
-_scanner: BlockScanner | None = None
-
-
-def _start_worker(plan: ScanPlan) -> None:
-    global _scanner
-    _scanner = BlockScanner(plan)
-
-
-def _scan_block(block: bytes, end: int, first_line: int) -> BlockResult:
-    return _scanner.scan(block, first_line, end)
-
-
 def _scan(blocks: Iterator[tuple[bytes, int, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
     """Block results in dump order. With several workers, at most two blocks per worker are in flight."""
     if workers <= 1:
@@ -188,10 +184,10 @@ def _scan(blocks: Iterator[tuple[bytes, int, int]], plan: ScanPlan, workers: int
         return
     # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_start_worker, initargs=(plan,)) as pool:
+    with context.Pool(workers, initializer=start_worker, initargs=(plan,)) as pool:
         pending: deque = deque()
         for block, end, first in blocks:
-            pending.append((pool.apply_async(_scan_block, (block, end, first)), end))
+            pending.append((pool.apply_async(scan_block, (block, end, first)), end))
             if len(pending) >= 2 * workers:
                 future, size = pending.popleft()
                 yield future.get(), size

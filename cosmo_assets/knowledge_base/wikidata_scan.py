@@ -34,7 +34,8 @@ from cosmo_assets.knowledge_base.records import (
 _ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
 _ID_WINDOW = 300
 _REDIRECT_BYTES = 1000
-_P31_SNAK = b'"property":"P31"'
+# Without its closing quote: a needle ending in a rare byte is found many times faster in JSON.
+_P31_SNAK = b'"property":"P31'
 _SNAK_WINDOW = 400  # a snak of an item value is about 250 bytes
 _ITEM_URI = "http://www.wikidata.org/entity/"
 CLASS_PROPERTY = "P31"
@@ -167,8 +168,9 @@ class BlockScanner:
         if at < 0 and block.find(b'"P31"', a, b) >= 0:  # not the dump's compact layout
             found.update(m.group(1) or m.group(2) for m in self.classes.finditer(block, a, b))
         while at >= 0:
-            for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
-                found.add(m.group(1) or m.group(2))
+            if block[at + len(_P31_SNAK)] == 0x22:  # "P31" itself, not P310
+                for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
+                    found.add(m.group(1) or m.group(2))
             at = block.find(_P31_SNAK, at + len(_P31_SNAK), b)
         return frozenset(self.names[f] for f in found)
 
@@ -228,6 +230,20 @@ class BlockScanner:
         slim["values"] = values
         return {"line": line_no, "id": obj["id"], "classes": classes, "refs": sorted(refs),
                 "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
+
+
+_worker: BlockScanner | None = None
+
+
+def start_worker(plan: ScanPlan) -> None:
+    """In a worker process: the scanner every block of this scan goes through. Workers import this module
+    only (no DuckDB, no Arrow), so they start quickly."""
+    global _worker
+    _worker = BlockScanner(plan)
+
+
+def scan_block(block: bytes, end: int, first_line: int) -> BlockResult:
+    return _worker.scan(block, first_line, end)
 
 
 def chosen_values(statements: Any) -> list[dict[str, Any]]:
