@@ -9,18 +9,17 @@ from pathlib import Path
 from typing import IO
 
 from cosmo_assets.config import TOPIC_TYPES, DomainFilters, SeedLimits
-
-# Why a row was quarantined; the seed_quarantine table's reason column holds one of these.
-MALFORMED_JSON = "malformed_json"
-BAD_ENCODING = "bad_encoding"
-MISSING_TITLE = "missing_title"
-OVERSIZED_FIELD = "oversized_field"
-UNKNOWN_TOPIC_TYPE = "unknown_topic_type"
-INVALID_ROW = "invalid_row"
-DUPLICATE_ID = "duplicate_id"
-REASONS = (MALFORMED_JSON, BAD_ENCODING, MISSING_TITLE, OVERSIZED_FIELD, UNKNOWN_TOPIC_TYPE, INVALID_ROW, DUPLICATE_ID)
-
-_RAW_CHARS = 500  # enough of a bad row to recognise it, without copying a multi-MB line into DuckDB
+from cosmo_assets.knowledge_base.reasons import (  # noqa: F401  (re-exported: every adapter imports them from here)
+    BAD_ENCODING,
+    DUPLICATE_ID,
+    INVALID_ROW,
+    MALFORMED_JSON,
+    MISSING_TITLE,
+    OVERSIZED_FIELD,
+    REASONS,
+    UNKNOWN_TOPIC_TYPE,
+    clip_raw,
+)
 
 
 class SeedFileError(ValueError):
@@ -59,14 +58,6 @@ class BadRow:
     @classmethod
     def of(cls, location: str, problem: RowProblem, source_id: str | None = None, raw: str | bytes | None = None) -> BadRow:
         return cls(location, problem.reason, problem.detail, source_id, clip_raw(raw))
-
-
-def clip_raw(raw: str | bytes | None) -> str | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bytes):
-        raw = raw[: _RAW_CHARS * 4].decode("utf-8", errors="backslashreplace")
-    return raw if len(raw) <= _RAW_CHARS else raw[:_RAW_CHARS] + "..."
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from cosmo_assets.knowledge_base.records import (
+from cosmo_assets.knowledge_base.reasons import (
     BAD_ENCODING,
     INVALID_ROW,
     MALFORMED_JSON,
