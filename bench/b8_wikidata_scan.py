@@ -49,6 +49,12 @@ class _FirstPassDone(Exception):
     pass
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the scan's workers, once their pool is closed)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def baseline_module() -> types.ModuleType:
     """The Wikidata reader as it was at BASELINE_COMMIT: two passes over the dump per partition, json.loads per line."""
     source = subprocess.run(["git", "show", f"{BASELINE_COMMIT}:cosmo_assets/knowledge_base/wikidata.py"],
@@ -193,10 +199,15 @@ def main() -> None:
         print(f"dump: {made['entities']:,} entities, {made['json_bytes'] / 1e9:.2f} GB of JSON, "
               f"{dump_path.stat().st_size / 1e9:.2f} GB gzip, generated in {time.monotonic() - started:.0f} s")
         config = bench_config(workdir, dump_path)
+        json_mb = made["json_bytes"] / 1e6
+        cpu = _cpu()
         isal_rate, stdlib_rate = decompression_rate(dump_path)
+        cpu_decompress, cpu = _cpu() - cpu, _cpu()
         manifest = build_extract(dump_path, scan_plan(config, dump_path), workdir / "extract", report=print,
                                  workers=args.workers)
+        cpu_extract, cpu = _cpu() - cpu, _cpu()
         old_rate, old_seconds = old_reader_first_pass(old, config, dump_path)
+        cpu_old = _cpu() - cpu
         rate = manifest["mb_per_s"]
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         peak_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -209,6 +220,12 @@ def main() -> None:
         print(f"plain decompression of the same file: {isal_rate:.0f} MB/s (isal), {stdlib_rate:.0f} MB/s (gzip module)")
         print(f"extract vs old reader's single pass: {rate / old_rate:.1f}x (target >= 10x)")
         print(f"plain decompression vs extract: {isal_rate / rate:.2f}x (target <= 2x)")
+        # CPU time does not depend on what else the machine runs: MB of JSON per CPU second says how many
+        # free cores the extract needs to keep up with the decoder.
+        per_cpu = json_mb / cpu_extract
+        print(f"MB of JSON per CPU second: extract {per_cpu:.0f} (all processes), old reader {old_rate * old_seconds / cpu_old:.0f}, "
+              f"isal decompression {json_mb / (cpu_decompress * isal_rate / (isal_rate + stdlib_rate)):.0f} (approximate); "
+              f"free cores for the extract to reach half the decoder's speed: {isal_rate / 2 / per_cpu:.1f}")
         hours = FULL_DUMP_JSON_BYTES / 1e6 / rate / 3600
         print(f"a full latest-all.json.gz (~1.4 TB of JSON) at this rate: about {hours:.1f} h on this machine")
     finally:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
+import polars as pl
 import pyarrow.parquet as pq
 
 from cosmo_assets.config import CosmoConfig, WikidataSource
@@ -53,11 +53,12 @@ _CODE = Path(__file__).parent
 
 log = logging.getLogger(__name__)
 
-_ENTITIES = pa.schema([("line", pa.int64()), ("id", pa.string()), ("classes", pa.list_(pa.string())),
-                       ("refs", pa.list_(pa.string())), ("entity", pa.string()), ("raw", pa.string())])
-_LABELS = pa.schema([("id", pa.string()), ("line", pa.int64()), ("labels", pa.string())])
-_BAD = pa.schema([("line", pa.int64()), ("reason", pa.string()), ("detail", pa.string()), ("source_id", pa.string()),
-                  ("raw", pa.string()), ("classes", pa.list_(pa.string()))])
+# Batches are built with polars: pyarrow's own row conversion imports pandas (seconds) on first use.
+_ENTITIES = {"line": pl.Int64, "id": pl.String, "classes": pl.List(pl.String), "refs": pl.List(pl.String),
+             "entity": pl.String, "raw": pl.String}
+_LABELS = {"id": pl.String, "line": pl.Int64, "labels": pl.String}
+_BAD = {"line": pl.Int64, "reason": pl.String, "detail": pl.String, "source_id": pl.String, "raw": pl.String,
+        "classes": pl.List(pl.String)}
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,11 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     return manifest
 
 
-def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int, int]]:
-    """(data, where its whole lines end, number of its first line) over the decompressed dump. The data is
-    handed on as read, not cut: only the partial line at its end is copied, to start the next block."""
-    carry, line_no = b"", 1
+def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """(data, where its whole lines end) over the decompressed dump. The data is handed on as read, not
+    cut: only the partial line at its end is copied, to start the next block. Lines are counted by the
+    scan, so this loop stays a read."""
+    carry = b""
     while True:
         data = stream.read(block_bytes)
         if not data:
@@ -168,44 +170,49 @@ def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int, 
         if cut == 0:
             carry = data  # a line longer than a block: keep reading until it ends
             continue
-        yield data, cut, line_no
-        line_no += data.count(b"\n", 0, cut)
+        yield data, cut
         carry = data[cut:]
     if carry:
-        yield carry, len(carry), line_no
+        yield carry, len(carry)
 
 
-def _scan(blocks: Iterator[tuple[bytes, int, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
-    """Block results in dump order. With several workers, at most two blocks per worker are in flight."""
+def _scan(blocks: Iterator[tuple[bytes, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
+    """Block results in dump order, their lines numbered in the dump. Blocks are scanned from line 1 (a
+    block's place is known only once those before it are scanned); with several workers, at most two
+    blocks per worker are in flight."""
+    lines = 0
     if workers <= 1:
         scanner = BlockScanner(plan)
-        for block, end, first in blocks:
-            yield scanner.scan(block, first, end), end
+        for block, end in blocks:
+            result = scanner.scan(block, 1, end)
+            yield BlockScanner.shifted(result, lines), end
+            lines += result.newlines
         return
     # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=start_worker, initargs=(plan,)) as pool:
         pending: deque = deque()
-        for block, end, first in blocks:
-            pending.append((pool.apply_async(scan_block, (block, end, first)), end))
-            if len(pending) >= 2 * workers:
+        for block, end in blocks:
+            pending.append((pool.apply_async(scan_block, (block, end, 1)), end))
+            while len(pending) >= 2 * workers or (pending and pending[0][0].ready()):
                 future, size = pending.popleft()
-                yield future.get(), size
+                result = future.get()
+                yield BlockScanner.shifted(result, lines), size
+                lines += result.newlines
         while pending:
             future, size = pending.popleft()
-            yield future.get(), size
+            result = future.get()
+            yield BlockScanner.shifted(result, lines), size
+            lines += result.newlines
 
 
 class _Writers:
     """Parquet files written a batch at a time, so no more than a batch of rows is ever held."""
 
     def __init__(self, folder: Path):
-        self.files = {
-            "entities": pq.ParquetWriter(folder / "entities.parquet", _ENTITIES),
-            "label_spill": pq.ParquetWriter(folder / "label_spill.parquet", _LABELS),
-            "bad_rows": pq.ParquetWriter(folder / "bad_rows.parquet", _BAD),
-        }
         self.schemas = {"entities": _ENTITIES, "label_spill": _LABELS, "bad_rows": _BAD}
+        self.files = {name: pq.ParquetWriter(folder / f"{name}.parquet", pl.DataFrame(schema=schema).to_arrow().schema)
+                      for name, schema in self.schemas.items()}
         self.rows: dict[str, list] = {name: [] for name in self.files}
 
     def add(self, result: BlockResult) -> None:
@@ -218,7 +225,7 @@ class _Writers:
 
     def _flush(self, name: str) -> None:
         if self.rows[name]:
-            self.files[name].write_table(pa.Table.from_pylist(self.rows[name], schema=self.schemas[name]))
+            self.files[name].write_table(pl.DataFrame(self.rows[name], schema=self.schemas[name]).to_arrow())
             self.rows[name] = []
 
     def close(self) -> None:

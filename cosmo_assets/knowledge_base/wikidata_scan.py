@@ -72,7 +72,8 @@ class BlockResult:
     labels: list[tuple[str, int, str]] = field(default_factory=list)  # (id, line, labels JSON)
     bad: list[dict[str, Any]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
-    lines: int = 0
+    lines: int = 0  # entities read
+    newlines: int = 0  # lines passed, blank ones and the array's brackets too
 
 
 class _Problem(Exception):
@@ -107,6 +108,16 @@ class BlockScanner:
                 result.lines += 1
                 self._line(block, a, b, line_no, result)
             start, line_no = end + 1, line_no + 1
+        result.newlines = line_no - first_line
+        return result
+
+    @staticmethod
+    def shifted(result: BlockResult, lines: int) -> BlockResult:
+        """`result` of a block scanned from line 1, as lines of the dump when `lines` lines came before it."""
+        if lines:
+            for row in (*result.entities, *result.bad):
+                row["line"] += lines
+            result.labels = [(qid, line + lines, text) for qid, line, text in result.labels]
         return result
 
     def _line(self, block: bytes, a: int, b: int, line_no: int, result: BlockResult) -> None:
