@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -129,3 +131,14 @@ def test_worker_processes_give_the_extract_one_process_gives(config_dir, tmp_pat
                     for d in ("one", "two"))
         assert one == two
         assert len(one) > 0 or (table == "bad_rows" and "clean" in name)
+
+
+def test_the_extract_key_is_the_same_in_every_process(config_dir):
+    """Partitions run in separate processes: each must find the extract another made (string hashing differs)."""
+    with_dump(config_dir, "wikidata_clean.json.gz", {"instance_of": ["Q5", "Q515", "Q6256", "Q11424"]})
+    with_dump(config_dir, "wikidata_clean.json.gz", {"ids": ["Q1", "Q2", "Q3"]}, domain="beta")
+    code = ("from cosmo_assets.config import load_config; from cosmo_assets.knowledge_base.wikidata_extract import extract_path; "
+            f"c = load_config({str(config_dir)!r}); print(extract_path(c, c.source_path(c.domain('beta').all_sources[0])))")
+    paths = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, check=True,
+                            capture_output=True, text=True).stdout for seed in ("1", "2", "3")}
+    assert len(paths) == 1

@@ -87,14 +87,17 @@ def scan_plan(config: CosmoConfig, dump: Path) -> ScanPlan:
             domains.append(DomainPrefilter(frozenset(f.ids) or None, frozenset(f.instance_of) or None))
     languages = sorted(set(config.enabled_languages) | set(config.seeds.wikidata.label_fallback))
     properties = (CLASS_PROPERTY, *sorted(p for p in config.wikidata_vocabulary.properties if p != CLASS_PROPERTY))
-    return ScanPlan(tuple(sorted(set(domains), key=repr)), tuple(languages), properties, config.seeds.limits.row_bytes)
+    # Sorted by content: a frozenset's repr follows string hashes, which differ from one process to the next.
+    domains = sorted(set(domains), key=lambda d: (d.ids is None, sorted(d.ids or ()), d.classes is None, sorted(d.classes or ())))
+    return ScanPlan(tuple(domains), tuple(languages), properties, config.seeds.limits.row_bytes)
 
 
 def extract_key(dump: Path, plan: ScanPlan) -> str:
     stat = dump.stat()
     code = sorted((p.name, p.read_bytes()) for p in _CODE.glob("*.py") if p.name.startswith(("wikidata", "dump")))
     plan_data = asdict(plan)
-    plan_data["domains"] = [{k: sorted(v) if v is not None else None for k, v in d.items()} for d in plan_data["domains"]]
+    plan_data["domains"] = sorted(({k: sorted(v) if v is not None else None for k, v in d.items()} for d in plan_data["domains"]),
+                                  key=lambda d: json.dumps(d, sort_keys=True))
     return content_hash(str(dump.resolve()), stat.st_size, stat.st_mtime_ns, plan_data, code)
 
 
