@@ -20,9 +20,12 @@ import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import time
+import types
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -193,7 +196,9 @@ def _scan(blocks: Iterator[tuple[bytes, int]], plan: ScanPlan, workers: int) -> 
         return
     # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=start_worker, initargs=(plan,)) as pool:
+    with _main_not_imported():
+        pool = context.Pool(workers, initializer=start_worker, initargs=(plan,))
+    with pool:
         pending: deque = deque()
         for block, end in blocks:
             pending.append((pool.apply_async(scan_block, (block, end, 1)), end))
@@ -207,6 +212,18 @@ def _scan(blocks: Iterator[tuple[bytes, int]], plan: ScanPlan, workers: int) -> 
             result = future.get()
             yield BlockScanner.shifted(result, lines), size
             lines += result.newlines
+
+
+@contextmanager
+def _main_not_imported() -> Iterator[None]:
+    """While workers start: a spawned worker imports the parent's __main__ (a Dagster command, a bench script:
+    seconds of imports each) unless it cannot see one. Workers need only the scanner module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class _Writers:
