@@ -164,7 +164,7 @@ def test_bad_lines_of_a_dump_are_quarantined_and_the_rest_go_on(config_dir):
     assert reasons["Q90000003"][0] == "malformed_json" and reasons["Q90000003"][1].startswith("not valid JSON")
     assert reasons["Q90000004"][0] == "bad_encoding" and "not valid UTF-8" in reasons["Q90000004"][1]
     assert "Q38104" not in reasons  # an award: of no mapped class, skipped and counted, not a bad row
-    assert batch.reports[0].skipped_unmapped["entities"] == 3
+    assert batch.reports[0].figures["skipped_unmapped"]["entities"] == 3
     located = dict(zip(batch.quarantine["source_id"], batch.quarantine["location"]))
     assert located["Q90000003"] == f"line {body.index(broken.encode()) + 2}"  # line 1 is the array's "["
     assert all(str(config_dir / "knowledge_base" / "dump.json.bz2") == p for p in batch.quarantine["path"])

@@ -62,6 +62,12 @@ class WikidataReader:
         self.labels: dict[str, str] = {}
         self.extract: Extract | None = None
 
+    def figures(self) -> dict[str, Any]:
+        """Once read: values whose item has no label, and what was skipped (lexemes, properties, redirects, and
+        entities of no mapped class, with the top classes)."""
+        return {"unresolved_values": self.unresolved_values, "skipped": dict(self.skipped),
+                "skipped_unmapped": self.skipped_unmapped()}
+
     def read(self) -> Iterator[Entity | BadRow]:
         self.extract = ensure_extract(self.config, self.path)
         self.skipped.update({k: v for k, v in self.extract.manifest["skipped"].items() if k != "outside_domains"})

@@ -4,29 +4,19 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.provenance import recorded
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_spec, contract_result, preview
-from cosmo_assets.fingerprints import code_version
+from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.stages.seeds import read_seeds
 
 
 def build(partitions: dg.PartitionsDefinition, upstream: Sequence[str] = ()) -> dg.AssetsDefinition:
     """`upstream`: the knowledge-base assets seeds read (the Wikidata extract when a domain reads a dump)."""
 
-    @dg.asset(
-        partitions_def=partitions,
-        deps=list(upstream),
-        group_name="generation",
-        kinds={"duckdb", "polars"},
-        owners=OWNERS,
-        code_version=code_version("seeds"),
-        metadata=stage_metadata("seeds"),
-        check_specs=[check_spec("seeds", "seeds_contract", "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids, titles, known topic types; the quarantined share stays under seeds.yaml max_bad_share.", partitions)],
-    )
-    @recorded("seeds")
+    @asset("seeds", partitions,
+           kinds={"duckdb", "polars"}, deps=upstream,
+           checks={"seeds_contract": "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids, titles, known topic types; the quarantined share stays under seeds.yaml max_bad_share."})
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Entities to write about, one row each with its facts, read from the domain's sources; bad rows go to seed_quarantine."""
         part = partition_of(context)
@@ -55,5 +45,5 @@ def build(partitions: dg.PartitionsDefinition, upstream: Sequence[str] = ()) -> 
 
 def _skipped_unmapped(reports) -> dict:
     """Wikidata entities skipped for having no class mapped in seeds.yaml, by class with its label."""
-    counted = {r.source: r.skipped_unmapped for r in reports if r.skipped_unmapped is not None}
+    counted = {r.source: r.figures["skipped_unmapped"] for r in reports if "skipped_unmapped" in r.figures}
     return {"skipped_unmapped": dg.MetadataValue.json(counted)} if counted else {}

@@ -4,8 +4,8 @@
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig
+from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS
 from cosmo_assets.ids import content_hash
 from cosmo_assets.knowledge_base.wikidata_extract import dumps_of, ensure_extract, extract_key, scan_plan
 
@@ -22,11 +22,11 @@ def build_knowledge_base_assets(config: CosmoConfig) -> list[dg.AssetsDefinition
     if not dumps_of(config):
         return []
 
-    @dg.asset(
-        name=WIKIDATA_EXTRACT,
-        group_name="generation",
+    @asset(
+        WIKIDATA_EXTRACT,
+        None,
         kinds={"parquet", "duckdb"},
-        owners=OWNERS,
+        checks={},
         metadata={
             "stale_when": "a dump file (path, size, modification time), the domains' id or instance-of filters, "
             "the enabled languages, configs/wikidata_properties.yaml's properties or limits.row_bytes changed",
