@@ -13,9 +13,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cosmo_assets.config import load_config
+from cosmo_assets.config import SeedLimits, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.knowledge_base.records import Entity, RowProblem, check_entity
 from cosmo_assets.knowledge_base.wikidata_extract import build_extract, ensure_extract, scan_plan
 from cosmo_assets.stages.seeds import read_seeds
 from cosmo_assets_tests.conftest import FIXTURES, edit_yaml
@@ -142,3 +143,11 @@ def test_the_extract_key_is_the_same_in_every_process(config_dir):
     paths = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, check=True,
                             capture_output=True, text=True).stdout for seed in ("1", "2", "3")}
     assert len(paths) == 1
+
+
+def test_an_unknown_topic_type_names_the_classes_found():
+    entity = Entity(source_id="Q1", title="Thing", topic_type="", instance_of=["Q13442814", "Q318"], location="line 2")
+    with pytest.raises(RowProblem) as problem:
+        check_entity(entity, SeedLimits())
+    assert problem.value.reason == "unknown_topic_type"
+    assert problem.value.detail.endswith("(instance of Q13442814, Q318)")
