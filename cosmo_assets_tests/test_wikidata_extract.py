@@ -33,24 +33,29 @@ def with_dump(config_dir: Path, name: str, filters: dict | None = None, domain: 
     return target
 
 
-def materialise_seeds(config_dir: Path, tmp_path: Path, domain: str = "alpha"):
+def materialise_seeds(config_dir: Path, tmp_path: Path, domain: str = "alpha", extract_first: bool = True):
+    """The extract asset (unless `extract_first` is off), then the seeds partition domain|en; and the seeds run's log."""
     resource = CosmoResource(config_dir=str(config_dir), full_size=True)
     defs = build_definitions(load_config(config_dir), resource)
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
+    extract = None
     with dg.instance_for_test(temp_dir=str(home)) as instance:
-        extract = dg.materialize([defs.get_assets_def("wikidata_extract")], instance=instance, resources={"cosmo": resource})
+        if extract_first:
+            extract = dg.materialize([defs.get_assets_def("wikidata_extract")], instance=instance, resources={"cosmo": resource})
         seeds = dg.materialize(
             [defs.get_assets_def("seeds")], instance=instance, resources={"cosmo": resource}, raise_on_error=False,
             partition_key=dg.MultiPartitionKey({"domain": domain, "language": "en"}),
         )
-    return extract, seeds
+        log = [entry.user_message for entry in instance.all_logs(seeds.run_id)]
+    return extract, seeds, log
 
 
 def test_a_clean_real_format_dump_passes_the_seeds_contract_on_default_settings(config_dir, tmp_path):
     with_dump(config_dir, "wikidata_clean.json.gz")
-    extract, seeds = materialise_seeds(config_dir, tmp_path)
+    extract, seeds, log = materialise_seeds(config_dir, tmp_path)
 
+    assert not any(m.startswith("wikidata scan") for m in log)  # the asset made the extract; seeds only read it
     [made] = extract.get_asset_materialization_events()
     [dump] = made.materialization.metadata["dumps"].value.values()
     assert dump["made_now"] and dump["lines"] == 20 and dump["entities_kept"] == 17
@@ -77,7 +82,10 @@ def test_a_clean_real_format_dump_passes_the_seeds_contract_on_default_settings(
 
 def test_a_dirty_dump_quarantines_its_bad_lines_and_fails_the_seeds_contract(config_dir, tmp_path):
     with_dump(config_dir, "wikidata_dirty.json.bz2")
-    _, seeds = materialise_seeds(config_dir, tmp_path)
+    _, seeds, log = materialise_seeds(config_dir, tmp_path, extract_first=False)
+
+    # No extract yet: the seeds run makes it, and says how the scan went in its own log.
+    assert any(m.startswith("wikidata scan wikidata_dirty.json.bz2:") and m.endswith("done") for m in log)
 
     [check] = seeds.get_asset_check_evaluations()
     assert not check.passed  # 4 bad of 12 read: a third, past max_bad_share 0.05

@@ -75,9 +75,10 @@ class Extract:
         return str(self.path / f"{name}.parquet")
 
 
-def dumps_of(config: CosmoConfig) -> list[Path]:
-    """Every Wikidata dump a configured domain reads, once each."""
-    found = {config.source_path(s): None for d in config.domains for s in d.all_sources if isinstance(s, WikidataSource)}
+def dumps_of(config: CosmoConfig, domain: str | None = None) -> list[Path]:
+    """Every Wikidata dump the configured domains (or one domain) read, once each."""
+    domains = [config.domain(domain)] if domain else config.domains
+    found = {config.source_path(s): None for d in domains for s in d.all_sources if isinstance(s, WikidataSource)}
     return list(found)
 
 

@@ -8,6 +8,7 @@ from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import contract_result, preview
+from cosmo_assets.knowledge_base.wikidata_extract import dumps_of, ensure_extract
 from cosmo_assets.stages.seeds import read_seeds
 
 
@@ -20,6 +21,8 @@ def build(partitions: dg.PartitionsDefinition, upstream: Sequence[str] = ()) -> 
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Entities to write about, one row each with its facts, read from the domain's sources; bad rows go to seed_quarantine."""
         part = partition_of(context)
+        for dump in dumps_of(cosmo.config, part["domain"]):  # made here if missing, so its progress is in the run log
+            ensure_extract(cosmo.config, dump, report=context.log.info)
         batch = read_seeds(cosmo.config, part["domain"], part["language"], cosmo.seed_limit())
         frame = batch.seeds
         cosmo.storage.replace_partition("seeds", frame, part)
