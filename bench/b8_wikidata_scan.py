@@ -206,15 +206,16 @@ def main() -> None:
         manifest = build_extract(dump_path, scan_plan(config, dump_path), workdir / "extract", report=print,
                                  workers=args.workers)
         cpu_extract, cpu = _cpu() - cpu, _cpu()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the old reader, which holds its entities
+        peak_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         old_rate, old_seconds = old_reader_first_pass(old, config, dump_path)
         cpu_old = _cpu() - cpu
         rate = manifest["mb_per_s"]
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        peak_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"machine: {os.cpu_count()} cores (shared with other jobs while measured)")
         print(f"extract (one pass, 4 domains x every language): {rate:.0f} MB/s of JSON, {manifest['seconds']:.0f} s, "
               f"{manifest['entities']:,} entities kept, {manifest['labels']:,} labels, workers {manifest['workers']}, "
-              f"peak RSS {peak:.0f} MB (largest worker {peak_workers:.0f} MB)")
+              f"peak RSS so far {peak:.0f} MB (this process, dump generation and identity check included; "
+              f"largest child {peak_workers:.0f} MB)")
         print(f"old reader, first pass of one partition (people|en): {old_rate:.1f} MB/s of JSON ({old_seconds:.0f} s); "
               "it made two passes per partition")
         print(f"plain decompression of the same file: {isal_rate:.0f} MB/s (isal), {stdlib_rate:.0f} MB/s (gzip module)")
