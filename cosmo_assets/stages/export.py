@@ -18,7 +18,7 @@ import yaml
 
 from cosmo_assets.config import ExportSettings
 from cosmo_assets.stages.charts import composition_charts
-from cosmo_assets.stages.quotas import report_markdown
+from cosmo_assets.stages.quota_report import report_markdown
 from cosmo_assets.storage import Storage
 
 CARD_TABLES = ("domain", "content_type", "audience", "topic_type", "template_id", "source")
