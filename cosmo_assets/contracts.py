@@ -263,21 +263,27 @@ def check_quotas(report: pl.DataFrame) -> CheckOutcome:
                                              "no_supply": no_supply})
 
 
-def check_review_sample(sample: pl.DataFrame, dataset: pl.DataFrame, per_stratum: int) -> CheckOutcome:
+def check_review_sample(sample: pl.DataFrame, dataset: pl.DataFrame, per_stratum: int, rejected_per_stratum: int = 0) -> CheckOutcome:
     f: list[str] = []
     dup = _unique(sample, "id")
     _expect(f, dup == 0, f"{dup} rows share an id")
-    strangers = sample.join(dataset, on="id", how="anti").height
+    kind = pl.col("kind") if "kind" in sample.columns else pl.lit("released")
+    released, rejected = sample.filter(kind == "released"), sample.filter(kind == "rejected")
+    strangers = released.join(dataset, on="id", how="anti").height
     _expect(f, strangers == 0, f"{strangers} sampled ids are not in the release")
+    leaked = rejected.join(dataset, on="id", how="semi").height
+    _expect(f, leaked == 0, f"{leaked} rejected drafts sampled are in the release")
     strata = ["domain", "content_type", "template_id"]
     expected = (
         dataset.filter(pl.col("source") == "synthetic").group_by(strata).len()
         .with_columns(expected=pl.min_horizontal("len", pl.lit(per_stratum)))
     )
-    got = sample.group_by(strata).agg(sampled=pl.len())
+    got = released.group_by(strata).agg(sampled=pl.len())
     short = expected.join(got, on=strata, how="left").filter(pl.col("sampled").fill_null(0) != pl.col("expected")).height
     _expect(f, short == 0, f"{short} strata (domain x content type x template) are not sampled as configured")
-    return CheckOutcome(not f, f, {"rows": sample.height, "strata": expected.height})
+    over = rejected.group_by(strata).len().filter(pl.col("len") > rejected_per_stratum).height
+    _expect(f, over == 0, f"{over} strata have more than {rejected_per_stratum} rejected drafts")
+    return CheckOutcome(not f, f, {"rows": sample.height, "strata": expected.height, "rejected": rejected.height})
 
 
 def check_export(exported: pl.DataFrame, dataset: pl.DataFrame) -> CheckOutcome:

@@ -16,11 +16,14 @@ from cosmo_assets.defs.partitions import language_partitions, partition_of
 from cosmo_assets.defs.metadata import stage_metadata
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.staleness import recorded
+from cosmo_assets.llm.tokens import token_unit
 from cosmo_assets.fingerprints import PER_LANGUAGE_STAGES, code_version
 from cosmo_assets.sql_runner import SqlModel
 from cosmo_assets.stages import filtering, quotas, review
-from cosmo_assets.stages.balancing import check_materialisable, run_model, sql_project
-from cosmo_assets.stages.export import CardContext, export_dataset, generation_costs
+from cosmo_assets.stages.balancing import check_materialisable, generation_settings, run_model, sql_project
+from cosmo_assets.stages.card import CardContext
+from cosmo_assets.stages.export import export_dataset, filter_summary, generation_costs
+from cosmo_assets.stages.quota_report import configured_values, quota_report, report_markdown
 from cosmo_assets.stages.real_text import load_real_text
 from cosmo_assets.storage import PARTITION_COLUMNS
 
@@ -45,6 +48,7 @@ class _ModelAsset:
     after: Hook
     group: str = RELEASE_GROUP
     before: Callable[[CosmoResource, dict[str, str]], dict] | None = None  # runs before the model's SQL
+    transform: Callable[[CosmoResource, pl.DataFrame], pl.DataFrame] | None = None  # the rows, before they are stored
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
@@ -56,6 +60,12 @@ def _before_candidates(cosmo, part):
     drops = filtering.release_duplicates(cosmo.storage, cosmo.config.filters, part["language"])
     cosmo.storage.replace_partition("near_duplicate_drops", drops, part)
     return {"near_duplicates_dropped": drops.height}
+
+
+def _in_token_unit(cosmo, frame):
+    # One unit for every row of a release (llm/tokens.py): the configured model's tokenizer or the word estimate.
+    unit = token_unit(cosmo.config.model.model)
+    return frame.with_columns(token_count=pl.Series(unit.count_all(frame["text"].to_list()), dtype=pl.Int32))
 
 
 def _after_candidates(context, cosmo, frame, part):
@@ -76,9 +86,9 @@ def _after_balanced(context, cosmo, frame, part):
 
 def _after_composition(context, cosmo, frame, part):
     balance = cosmo.config.balance
-    report = quotas.quota_report(frame, balance.quotas, balance.real_text.share)
+    report = quota_report(frame, balance.quotas, balance.real_text.share, configured_values(cosmo.config))
     metadata = {
-        "achieved_vs_target": dg.MetadataValue.md(quotas.report_markdown(report)),
+        "achieved_vs_target": dg.MetadataValue.md(report_markdown(report)),
         "quotas": dg.MetadataValue.json(report.to_dicts()),
         "tolerance": balance.quotas.tolerance,
     }
@@ -87,16 +97,18 @@ def _after_composition(context, cosmo, frame, part):
 
 def _after_review_sample(context, cosmo, frame, part):
     path = review.write_review_sample(frame, cosmo.config.review_sample_path(part["language"]))
-    history = frame.select("id", "language", "domain", "content_type", "template_id", "template_version", "title")
-    added = cosmo.storage.insert_missing("review_sample_history", history, key="id")
+    added = cosmo.storage.insert_missing("review_sample_history", frame.select(review.HISTORY_COLUMNS), key="id")
     released = cosmo.storage.read_partition("balanced_dataset", part)
+    settings = cosmo.config.balance.review
     metadata = {
         "csv": dg.MetadataValue.path(str(path)),
         "newly_sampled": added,
-        "verdict_files": cosmo.config.balance.review.verdict_files,
+        "by_kind": _counts(frame, "kind"),
+        "verdict_files": settings.verdict_files,
         "by_template": _counts(frame, "template_id"),
     }
-    return metadata, contracts.check_review_sample(frame, released, cosmo.config.balance.review.per_stratum)
+    outcome = contracts.check_review_sample(frame, released, settings.per_stratum, settings.rejected_per_stratum)
+    return metadata, outcome
 
 
 def _after_any(context, cosmo, frame, part):
@@ -108,7 +120,7 @@ def _after_any(context, cosmo, frame, part):
 MODEL_ASSETS = {
     "release_candidates": _ModelAsset(
         "candidates_contract", "Unique ids; exact and near duplicates across domains removed.", _after_candidates,
-        before=_before_candidates),
+        before=_before_candidates, transform=_in_token_unit),
     "balanced_dataset": _ModelAsset(
         "balanced_contract",
         "GX suite (cosmo_assets/expectations.py): schema, unique ids and texts, known mix values, full metadata on "
@@ -119,7 +131,9 @@ MODEL_ASSETS = {
         "Every target share met within tolerance, unless the supply could not meet it (then reported).",
         _after_composition),
     "review_sample": _ModelAsset(
-        "review_sample_contract", "Every domain x content type x template stratum sampled as configured.",
+        "review_sample_contract",
+        "Every domain x content type x template stratum sampled as configured: released articles from the release, "
+        "rejected drafts at most review.rejected_per_stratum.",
         _after_review_sample, REVIEW_GROUP),
 }
 
@@ -195,7 +209,8 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
         candidates = cosmo.storage.read_partition("release_candidates", part)
         allocation, plan = quotas.allocate(candidates, cosmo.config.balance)
         cosmo.storage.replace_partition("quota_allocation", allocation.with_columns(language=pl.lit(part["language"])), part)
-        context.log.info(f"releasing {plan.size} of {plan.candidates} candidates: {plan.size_reason}")
+        context.log.info(f"releasing {plan.size} of {plan.candidates} candidates, {plan.left_out} left out "
+                         f"({plan.decisions}): {plan.size_reason}")
         return dg.MaterializeResult(
             metadata={
                 "candidates": plan.candidates,
@@ -203,6 +218,8 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
                 "min_size": plan.min_size,
                 "size": plan.size,
                 "size_reason": plan.size_reason,
+                "left_out": plan.left_out,
+                "relaxed": dg.MetadataValue.json(plan.relaxed),
                 "shortfall": plan.shortfall,
                 "decisions": dg.MetadataValue.json(plan.decisions),
                 "targets": dg.MetadataValue.json(plan.targets),
@@ -242,6 +259,8 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
             part = partition_of(context)
             prepared = extra.before(cosmo, part) if extra.before else {}
             frame = run_model(cosmo.storage, cosmo.config, model.name, part["language"], project)
+            if extra.transform:
+                frame = extra.transform(cosmo, frame)
             cosmo.storage.replace_partition(model.name, frame, part)
             metadata, outcome = extra.after(context, cosmo, frame, part)
             return dg.MaterializeResult(
@@ -268,19 +287,26 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
         config = cosmo.config
         frame = cosmo.storage.read_partition("balanced_dataset", part).sort("source", "domain", "id", descending=[True, False, False])
         composition = cosmo.storage.read_partition("balance_composition", part)
-        report = quotas.quota_report(composition, config.balance.quotas, config.balance.real_text.share)
+        report = quota_report(composition, config.balance.quotas, config.balance.real_text.share, configured_values(config))
         costs, released_cost = generation_costs(cosmo.storage, part["language"])
+        allocation = cosmo.storage.read_partition("quota_allocation", part)
+        unit = token_unit(config.model.model)
         card = CardContext(
             quota_report=report,
+            decisions=dict(allocation.group_by("decision").len().sort("decision").iter_rows()) if allocation.height else {},
+            filter_summary=filter_summary(cosmo.storage, part["language"]),
             costs=costs,
             released_cost_usd=released_cost,
             settings={
                 "balance": config.balance.model_dump(exclude={"real_text": {"corpora"}}),
                 "filters": config.filters.model_dump(),
-                "generation": {"model": config.model.model, **config.model.generation_params()},
             },
+            generation=generation_settings(config),
             corpora=[{"name": c.name, "license": c.license} for c in config.balance.real_text.corpora
                      if c.language == part["language"]],
+            token_unit=unit.name,
+            token_label=unit.label,
+            license=config.balance.export.license,
         )
         summary = export_dataset(frame, config.export_dir(), part["language"], config.balance.export, card)
         exported = pl.read_parquet(summary.shards)
@@ -315,6 +341,7 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
         reviews = review.review_templates(cosmo.config, cosmo.storage)
         cosmo.storage.replace_partition("review_verdicts", reviews.verdicts, {})
         cosmo.storage.replace_partition("template_reviews", reviews.templates, {})
+        cosmo.storage.replace_partition("reject_reason_reviews", reviews.reasons, {})
         excluded = reviews.templates.filter(pl.col("excluded"))
         stale = {t: list(p) for t, p in excluded.select("template_id", "fed_partitions").iter_rows()}
         failures = [f"{t} accepted {r:.0%} of {n} (minimum {cosmo.config.balance.review.min_accept_rate:.0%}): "
@@ -330,6 +357,8 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
                 ),
                 "excluded_templates": dg.MetadataValue.json(sorted(stale)),
                 "stale_partitions": dg.MetadataValue.json(stale),
+                # rejected drafts reviewers accepted, per reject reason: a reason that rejects good drafts shows here
+                "false_rejections": _preview(reviews.reasons, list(reviews.reasons.columns), rows=50),
             },
             check_results=[
                 dg.AssetCheckResult(
