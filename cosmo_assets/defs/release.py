@@ -293,6 +293,7 @@ def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[d
         unit = token_unit(config.model.model)
         card = CardContext(
             quota_report=report,
+            tolerance=config.balance.quotas.tolerance,
             decisions=dict(allocation.group_by("decision").len().sort("decision").iter_rows()) if allocation.height else {},
             filter_summary=filter_summary(cosmo.storage, part["language"]),
             costs=costs,

@@ -34,6 +34,7 @@ class CardContext:
     """What the card says beyond the rows themselves."""
 
     quota_report: pl.DataFrame | None = None  # stages.quota_report.quota_report
+    tolerance: float = 0.05  # quotas.tolerance the report was judged with
     decisions: dict[str, int] = field(default_factory=dict)  # quota_allocation: candidates per decision
     filter_summary: dict[str, Any] = field(default_factory=dict)  # export.filter_summary()
     costs: pl.DataFrame | None = None  # export.generation_costs(): per model, every draft of the language
@@ -112,10 +113,28 @@ def _quota_section(context: CardContext) -> list[str]:
         released = context.decisions.get("released", 0)
         out = ", ".join(f"{n} {d}" for d, n in sorted(context.decisions.items()) if d != "released") or "none"
         lines += [f"Released {released} of {candidates} candidates; left out: {out} "
-                  "(`quota`: to hold the shares, `seed_cap`/`template_cap`: the caps).", ""]
+                  "(`quota`: to hold the shares, `seed_cap`/`template_cap`: the caps)."]
+        full = _at_upper_bound(context)
+        if context.decisions.get("quota") and full:
+            lines += ["Held at the top of their band, with candidates to spare (one more article would break it): "
+                      + ", ".join(full) + "."]
+        lines.append("")
     if context.quota_report is not None and context.quota_report.height:
         lines += [report_markdown(context.quota_report), ""]
     return lines
+
+
+def _at_upper_bound(context: CardContext) -> list[str]:
+    """Targets whose value had more candidates than the band let in: why `quota` left articles out."""
+    report = context.quota_report
+    if report is None or not report.height:
+        return []
+    full = []
+    for r in report.filter((pl.col("kind") == "target") & (pl.col("dimension") != "source")).iter_rows(named=True):
+        size = round(r["released"] / r["achieved"]) if r["achieved"] else 0
+        if size and r["supply"] > r["released"] and r["released"] + 1 > (r["target"] + context.tolerance) * (size + 1):
+            full.append(f"{r['dimension']}={r['value']} ({r['released']} of {r['supply']})")
+    return full
 
 
 def _filter_section(frame: pl.DataFrame, context: CardContext) -> list[str]:

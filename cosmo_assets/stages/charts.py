@@ -47,6 +47,7 @@ def _bars(frame: pl.DataFrame, column: str, path: Path) -> None:
             axes.barh(values, heights, left=bottom, color=_SOURCE_COLOURS[source], label=source)
             bottom = [b + h for b, h in zip(bottom, heights)]
     axes.set_xlabel("articles")
+    axes.set_xlim(0, max(max(bottom, default=0) * 1.05, 1))  # the longest bar ends inside the frame
     _whole_numbers(axes.xaxis)
     axes.set_title(f"Articles by {column.replace('_', ' ')} (synthetic and real)")
     axes.invert_yaxis()
