@@ -7,21 +7,34 @@ load only inside the steps that use them.
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig, load_config
-from cosmo_assets.defs.assets import build_assets
+from cosmo_assets.defs.checks import build_input_checks
+from cosmo_assets.defs.generation import build_generation_assets
+from cosmo_assets.defs.jobs import build_jobs
 from cosmo_assets.defs.release import build_release_assets
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.schedules import build_jobs, build_nightly_schedule
-from cosmo_assets.defs.staleness import build_input_change_sensor, build_input_checks
+from cosmo_assets.defs.schedules import build_nightly_schedule
+from cosmo_assets.defs.sensors import build_input_change_sensor
 from cosmo_assets.fingerprints import STAGES
 
 
 def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource | None = None) -> dg.Definitions:
     config = config or load_config()
+    # Partitioned asset checks (a preview) and the release's multi-to-single partition mapping (a beta) are
+    # used on purpose: they let the UI show each partition's own check and a release read every domain.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _definitions(config, resource)
+
+
+def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Definitions:
     resource = resource or CosmoResource(config_dir=str(config.root))
-    stages = build_assets(config)
+    stages = build_generation_assets(config)
     assets = [*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])]
     generate, release, review = build_jobs()
     return dg.Definitions(

@@ -1,0 +1,90 @@
+"""The export: Parquet shards, charts and a dataset card per language."""
+
+import base64
+
+import dagster as dg
+import polars as pl
+
+from cosmo_assets import contracts
+from cosmo_assets.defs.partitions import partition_of
+from cosmo_assets.defs.release.model_hooks import RELEASE_GROUP
+from cosmo_assets.defs.release.sql_models import recorded_if_tracked, staleness_args
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.shared import OWNERS, check_result, check_spec
+from cosmo_assets.llm.tokens import token_unit
+from cosmo_assets.stages.balancing import generation_settings
+from cosmo_assets.stages.card import CardContext
+from cosmo_assets.stages.export import export_dataset, filter_summary, generation_costs
+from cosmo_assets.stages.quota_report import configured_values, quota_report
+
+
+def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=partitions,
+        deps=["balanced_dataset", "balance_composition"],
+        group_name=RELEASE_GROUP,
+        kinds={"parquet"},
+        owners=OWNERS,
+        automation_condition=dg.AutomationCondition.eager(),
+        check_specs=[check_spec("dataset_export", "export_contract", "The Parquet shards hold exactly the balanced dataset's rows.", partitions)],
+        **staleness_args("dataset_export"),
+    )
+    @recorded_if_tracked("dataset_export")
+    def dataset_export(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
+        """Parquet shards, composition charts and a dataset card for one language, ready to load for training."""
+        part = partition_of(context)
+        config = cosmo.config
+        frame = cosmo.storage.read_partition("balanced_dataset", part).sort("source", "domain", "id", descending=[True, False, False])
+        composition = cosmo.storage.read_partition("balance_composition", part)
+        card = _card_context(cosmo, part["language"], composition)
+        costs = card.costs
+        summary = export_dataset(frame, config.export_dir(), part["language"], config.balance.export, card)
+        exported = pl.read_parquet(summary.shards)
+        context.log.info(f"exported {summary.rows} articles to {summary.directory}")
+        charts = {f"chart_{p.stem}": dg.MetadataValue.path(str(p)) for p in summary.charts}
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(summary.directory)),
+                "rows": summary.rows,
+                "shards": len(summary.shards),
+                "jsonl_shards": len(summary.jsonl),
+                "bytes": summary.bytes,
+                "cost_usd": float(costs["cost_usd"].sum()) if costs.height else 0.0,
+                "composition": dg.MetadataValue.md("\n\n".join(_embedded_png(p) for p in summary.charts) or "_no charts_"),
+                **charts,
+                "dataset_card": dg.MetadataValue.md((summary.directory / "README.md").read_text(encoding="utf-8")),
+            },
+            check_results=[check_result("export_contract", contracts.check_export(exported, frame))],
+        )
+
+    return dataset_export
+
+
+def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame) -> CardContext:
+    """What the card says beyond the rows: quotas, filter summary, costs, settings, token unit, licence."""
+    config = cosmo.config
+    part = {"language": language}
+    allocation = cosmo.storage.read_partition("quota_allocation", part)
+    costs, released_cost = generation_costs(cosmo.storage, language)
+    unit = token_unit(config.model.model)
+    return CardContext(
+        quota_report=quota_report(composition, config.balance.quotas, config.balance.real_text.share, configured_values(config)),
+        tolerance=config.balance.quotas.tolerance,
+        decisions=dict(allocation.group_by("decision").len().sort("decision").iter_rows()) if allocation.height else {},
+        filter_summary=filter_summary(cosmo.storage, language),
+        costs=costs,
+        released_cost_usd=released_cost,
+        settings={
+            "balance": config.balance.model_dump(exclude={"real_text": {"corpora"}}),
+            "filters": config.filters.model_dump(),
+        },
+        generation=generation_settings(config),
+        corpora=[{"name": c.name, "license": c.license} for c in config.balance.real_text.corpora if c.language == language],
+        token_unit=unit.name,
+        token_label=unit.label,
+        license=config.balance.export.license,
+    )
+
+
+def _embedded_png(path) -> str:
+    return f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
