@@ -66,7 +66,6 @@ def test_skewed_supply_is_balanced_within_tolerance_or_relaxed_to_its_supply():
     allocation, plan = allocate(pool, config)
     assert 0 < plan.size < pool.height and plan.shortfall == 0
     assert "shrunk from" in plan.size_reason
-    supply = pool.group_by("seed_id", "domain").len().with_columns(pl.col("len").clip(upper_bound=3))
     for column, targets in (("domain", DOMAINS), ("content_type", CONTENT_TYPES), ("audience", AUDIENCES)):
         achieved = shares(pool, allocation, column)
         for value in targets:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -49,7 +51,7 @@ def test_lengths_are_counted_in_the_release_token_unit(tmp_path):
 
     text = "One short text about rivers and the hills around them."
     path = tmp_path / "c.jsonl"
-    path.write_text('{"text": "%s"}\n' % text)
+    path.write_text(json.dumps({"text": text}) + "\n")
     embedded = token_unit("embedded/smollm2-135m-instruct")
     assert not embedded.exact and "words x 1.33" in embedded.name  # litellm has no tokenizer for it
     assert read_corpus(path, CORPUS, ["alpha"], embedded)["token_count"].to_list() == [14]  # ceil(10 words x 4/3)

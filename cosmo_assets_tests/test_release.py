@@ -203,7 +203,7 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
 def assert_card_sections_match(card: str, exported: pl.DataFrame, project: Path, front: dict) -> None:
     """Token unit, truncation, filter summary, licence and trace columns: the card agrees with the data."""
     assert front["license"] == "apache-2.0" and "default `apache-2.0`" in card
-    assert "- tokens: %d (unit: tokens (openai/gpt-4o-mini tokenizer, through litellm)" % exported["token_count"].sum() in card
+    assert f"- tokens: {exported['token_count'].sum()} (unit: tokens (openai/gpt-4o-mini tokenizer, through litellm)" in card
     synthetic = exported.filter(pl.col("source") == "synthetic")
     cut = synthetic.filter(pl.col("finish_reason") == "length").height
     assert f"truncation rate of the released synthetic articles: {cut} of {synthetic.height} (" in card
