@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from cosmo_assets.release_tables import RELEASE_PARTITIONS, RELEASE_TABLES
+
 FACT = "STRUCT(property VARCHAR, value VARCHAR)"
 
 # Score columns shared by filtered_articles and rejected_drafts, so a reader compares like with like.
@@ -146,157 +148,7 @@ TABLES: dict[str, dict[str, str]] = {
         "near_dup_domain": "VARCHAR NOT NULL",
         "similarity": "DOUBLE NOT NULL",
     },
-    "release_candidates": {
-        "id": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
-        "model": "VARCHAR NOT NULL",
-        "token_count": "INTEGER NOT NULL",
-        "quality_score": "DOUBLE NOT NULL",
-        "source": "VARCHAR NOT NULL",
-        "sections": "VARCHAR[]",
-        "seed_source": "VARCHAR",
-        "seed_source_id": "VARCHAR",
-        "outline_id": "VARCHAR",
-        "prompt": "VARCHAR",
-        "finish_reason": "VARCHAR",
-        "fact_coverage": "DOUBLE",
-        "contradicted_facts": "VARCHAR[]",
-        "text_key": "VARCHAR NOT NULL",
-    },
-    # Which candidates the quotas released, and why the others were left out (stages/quotas.py).
-    "quota_allocation": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "selected": "BOOLEAN NOT NULL",
-        "decision": "VARCHAR NOT NULL",
-    },
-    # Human-written text from the corpora in balance.yaml, mixed into releases as source = 'real'.
-    "real_text": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "corpus": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "token_count": "INTEGER NOT NULL",
-    },
-    # Real-text rows have no style, template, seed, model or quality score: those stay NULL.
-    "balanced_dataset": {
-        "id": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR",
-        "template_id": "VARCHAR",
-        "template_version": "VARCHAR",
-        "seed_id": "VARCHAR",
-        "model": "VARCHAR",
-        "token_count": "INTEGER NOT NULL",
-        "quality_score": "DOUBLE",
-        "source": "VARCHAR NOT NULL",
-        "sections": "VARCHAR[]",
-        "seed_source": "VARCHAR",
-        "seed_source_id": "VARCHAR",
-        # synthetic rows only: where the article came from and how it was made
-        "outline_id": "VARCHAR",
-        "prompt": "VARCHAR",
-        "finish_reason": "VARCHAR",
-        "fact_coverage": "DOUBLE",
-        "contradicted_facts": "VARCHAR[]",
-        "generation_settings": "VARCHAR",  # JSON: model, max_tokens, temperature, top_p
-    },
-    "balance_composition": {
-        "language": "VARCHAR NOT NULL",
-        "dimension": "VARCHAR NOT NULL",
-        "value": "VARCHAR NOT NULL",
-        "candidates": "INTEGER NOT NULL",
-        "supply": "INTEGER NOT NULL",
-        "released": "INTEGER NOT NULL",
-        "share": "DOUBLE NOT NULL",
-    },
-    # Released articles and rejected drafts (kind) sampled for review, with what a reviewer judges by.
-    "review_sample": {
-        "id": "VARCHAR NOT NULL",
-        "kind": "VARCHAR NOT NULL",  # released | rejected
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "prompt": "VARCHAR",
-        "seed_facts": "VARCHAR",
-        "quality_score": "DOUBLE",
-        "fact_coverage": "DOUBLE",
-        "section_coverage": "DOUBLE",
-        "contradicted_facts": "VARCHAR[]",
-        "finish_reason": "VARCHAR",
-        "reject_reasons": "VARCHAR[]",
-    },
-    # Every article ever sampled for review, so a verdict still finds its template after the
-    # article itself is gone (e.g. because its template was left out of later runs).
-    "review_sample_history": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "kind": "VARCHAR",  # released | rejected (null: sampled before rejected drafts were)
-        "reject_reasons": "VARCHAR[]",
-    },
-    "review_verdicts": {
-        "id": "VARCHAR NOT NULL",
-        "verdict": "VARCHAR NOT NULL",
-        "note": "VARCHAR",
-        "file": "VARCHAR NOT NULL",
-        "row": "INTEGER NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "kind": "VARCHAR",
-        "reject_reasons": "VARCHAR[]",
-    },
-    "template_reviews": {
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "reviewed": "INTEGER NOT NULL",
-        "accepted": "INTEGER NOT NULL",
-        "accept_rate": "DOUBLE NOT NULL",
-        "current": "BOOLEAN NOT NULL",
-        "excluded": "BOOLEAN NOT NULL",
-        "fed_partitions": "VARCHAR[] NOT NULL",
-    },
-    # Rejected drafts reviewers judged, per reject reason: an accepted one was a false rejection.
-    "reject_reason_reviews": {
-        "reason": "VARCHAR NOT NULL",
-        "reviewed": "INTEGER NOT NULL",
-        "accepted": "INTEGER NOT NULL",
-        "false_rejection_rate": "DOUBLE NOT NULL",
-    },
+    **RELEASE_TABLES,
 }
 
 # Which columns name a table's partition.
@@ -307,18 +159,9 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "drafts": ("domain", "language"),
     "filtered_articles": ("domain", "language"),
     "rejected_drafts": ("domain", "language"),
-    "release_candidates": ("language",),
-    "quota_allocation": ("language",),
-    "real_text": ("language",),
-    "balanced_dataset": ("language",),
-    "balance_composition": ("language",),
-    "review_sample": ("language",),
-    # Whole tables, rewritten each time from the verdict files.
-    "review_verdicts": (),
-    "template_reviews": (),
-    "reject_reason_reviews": (),
     "minhash_index": ("domain", "language"),
     "near_duplicate_drops": ("language",),
+    **RELEASE_PARTITIONS,
 }
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
