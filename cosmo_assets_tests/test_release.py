@@ -108,7 +108,7 @@ def card_tables(card: str) -> dict[str, dict[str, tuple[int, int, int]]]:
     return tables
 
 
-def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path, monkeypatch, capsys):
+def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path, monkeypatch, capsys, caplog):
     edit_yaml(project / "balance.yaml", lambda d: d["export"].update(shard_rows=10, jsonl=True))
     config = load_config(project)
     with instance_in(tmp_path / "dagster_home") as instance:
@@ -163,6 +163,8 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
 
     # The folder itself, as the Hub would: its card's `configs` and features must be what `datasets` accepts.
     loaded = datasets.load_dataset(str(export), split="train", cache_dir=str(tmp_path / "hf_cache"))
+    assert "Ignoring part of dataset_info" not in caplog.text  # the card's splits and features are all understood
+    assert loaded.features["sections"].feature.dtype == "string" and loaded.features["token_count"].dtype == "int32"
     assert loaded.num_rows == released.height and loaded.column_names == list(TABLES["balanced_dataset"])
     assert sorted(loaded["id"]) == sorted(released["id"])
     assert {row["source"] for row in loaded} == {"synthetic", "real"}

@@ -178,10 +178,15 @@ class _QuotaModel:
         slack = np.zeros(n_var)
         slack[lo:] = 1.0
         shortfall = float(run(slack).fun)
-        gain = np.zeros(n_var)
-        gain[n] = -1.0
-        gain[y:y + R] = -self.quality / (limit + 1)  # under one article in all: quality only breaks ties
-        best = run(gain, [LinearConstraint(slack, -np.inf, shortfall + 1e-6)])
+        held = LinearConstraint(slack, -np.inf, shortfall + 1e-6)
+        size = np.zeros(n_var)
+        size[n] = -1.0
+        most = round(-run(size, [held]).fun)
+        # Then, at that size, the best quality. Three solves are quicker than one weighted objective,
+        # whose near-ties the solver must tell apart to prove it optimal.
+        quality = np.zeros(n_var)
+        quality[y:y + R] = -self.quality
+        best = run(quality, [held, LinearConstraint(size, -most, -most)])
         return round(shortfall, 6), np.round(best.x[:U]).astype(int)
 
 
