@@ -46,7 +46,7 @@ def test_a_bad_row_names_file_row_and_field(tmp_path, lines, expected):
 
 
 def test_lengths_are_counted_in_the_release_token_unit(tmp_path):
-    from cosmo_assets.llm.client import _litellm
+    from cosmo_assets.llm.litellm_setup import load_litellm
     from cosmo_assets.llm.tokens import token_unit
 
     text = "One short text about rivers and the hills around them."
@@ -57,5 +57,5 @@ def test_lengths_are_counted_in_the_release_token_unit(tmp_path):
     assert read_corpus(path, CORPUS, ["alpha"], embedded)["token_count"].to_list() == [14]  # ceil(10 words x 4/3)
     openai = token_unit("openai/gpt-4o-mini")
     assert openai.exact and "gpt-4o-mini tokenizer" in openai.name
-    counted = _litellm().token_counter(model="openai/gpt-4o-mini", text=text)
+    counted = load_litellm().token_counter(model="openai/gpt-4o-mini", text=text)
     assert read_corpus(path, CORPUS, ["alpha"], openai)["token_count"].to_list() == [counted] != [14]

@@ -38,9 +38,9 @@ class TokenUnit:
         if not text:
             return 0
         if self.exact:
-            from cosmo_assets.llm.client import _litellm
+            from cosmo_assets.llm.litellm_setup import load_litellm
 
-            return int(_litellm().token_counter(model=self.model, text=text))
+            return int(load_litellm().token_counter(model=self.model, text=text))
         return math.ceil(len(text.split()) * TOKENS_PER_WORD)
 
     def count_all(self, texts: Iterable[str | None]) -> list[int]:
@@ -51,10 +51,11 @@ def token_unit(model: str) -> TokenUnit:
     """The unit lengths are counted in for `model` (a litellm model string)."""
     if model.startswith("embedded/"):
         return TokenUnit(model, exact=False)
-    try:
-        from cosmo_assets.llm.client import _litellm
+    from cosmo_assets.llm.litellm_setup import load_litellm
 
-        provider = _litellm().get_model_info(model).get("litellm_provider")
+    litellm = load_litellm()
+    try:
+        provider = litellm.get_model_info(model).get("litellm_provider")
     except Exception:  # litellm raises several types for a model it does not know
         return TokenUnit(model, exact=False)
     return TokenUnit(model, exact=provider in _TIKTOKEN_PROVIDERS)

@@ -1,7 +1,143 @@
-"""Table schemas of the release side (one partition per language) and of the review loop (whole
-tables), declared here to keep storage.py short; storage.TABLES and PARTITION_COLUMNS include them."""
+"""Every DuckDB table: its columns and types, and the columns that name its partition. Stages build
+frames to these schemas (storage.frame_schema); storage creates the tables from them."""
 
-RELEASE_TABLES: dict[str, dict[str, str]] = {
+from __future__ import annotations
+
+from cosmo_assets.config.filters import DUPLICATE_NGRAM_SIZES, TOP_NGRAM_SIZES
+
+FACT = "STRUCT(property VARCHAR, value VARCHAR)"
+
+# Score columns shared by filtered_articles and rejected_drafts, so a reader compares like with like.
+SCORE_COLUMNS: dict[str, str] = {
+    "word_count": "INTEGER",
+    "mean_word_length": "DOUBLE",
+    "symbol_word_ratio": "DOUBLE",
+    "punctuated_line_share": "DOUBLE",
+    "duplicate_line_share": "DOUBLE",
+    **{f"top_{n}gram_share": "DOUBLE" for n in TOP_NGRAM_SIZES},
+    **{f"duplicate_{n}gram_share": "DOUBLE" for n in DUPLICATE_NGRAM_SIZES},
+    "stop_word_count": "INTEGER",
+    "non_alphabetic_word_share": "DOUBLE",
+    "language_detected": "VARCHAR",
+    "language_confidence": "DOUBLE",
+    "section_coverage": "DOUBLE",
+    "shape_fits": "BOOLEAN",
+    "fact_coverage": "DOUBLE",
+    "contradicted_facts": "VARCHAR[]",
+    "judge_clarity": "INTEGER",
+    "judge_accuracy": "INTEGER",
+    "judge_educational_value": "INTEGER",
+    "quality_score": "DOUBLE",
+}
+
+# Column order here is only for reading; rows are always inserted by name.
+TABLES: dict[str, dict[str, str]] = {
+    "seeds": {
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR NOT NULL",
+        "description": "VARCHAR",
+        "facts": f"{FACT}[]",
+        "keywords": "VARCHAR[]",
+        "source": "VARCHAR NOT NULL",
+        "source_id": "VARCHAR NOT NULL",
+    },
+    # Knowledge-base rows that could not become seeds, each with its reason (see knowledge_base/records.py).
+    "seed_quarantine": {
+        "quarantine_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "path": "VARCHAR NOT NULL",
+        "location": "VARCHAR NOT NULL",
+        "source_id": "VARCHAR",
+        "reason": "VARCHAR NOT NULL",
+        "detail": "VARCHAR NOT NULL",
+        "raw": "VARCHAR",
+    },
+    "outlines": {
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "title": "VARCHAR NOT NULL",
+        "topic_type": "VARCHAR NOT NULL",
+        "content_type": "VARCHAR NOT NULL",
+        "audience": "VARCHAR NOT NULL",
+        "style": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "variant": "INTEGER NOT NULL",
+        "sections": "VARCHAR[]",
+        "required_facts": f"{FACT}[]",
+        "prompt": "VARCHAR NOT NULL",
+        "prompt_hash": "VARCHAR NOT NULL",
+        "outline_source": "VARCHAR",
+        "seed_source": "VARCHAR",
+        "seed_source_id": "VARCHAR",
+    },
+    "drafts": {
+        "draft_id": "VARCHAR NOT NULL",
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "model": "VARCHAR NOT NULL",
+        "text": "VARCHAR",
+        "prompt_tokens": "INTEGER",
+        "completion_tokens": "INTEGER",
+        "cost_usd": "DOUBLE",
+        "latency_s": "DOUBLE",
+        "attempts": "INTEGER",
+        "status": "VARCHAR NOT NULL",
+        "error": "VARCHAR",
+        "cache_hit": "BOOLEAN",
+        "finish_reason": "VARCHAR",
+    },
+    "filtered_articles": {
+        "draft_id": "VARCHAR NOT NULL",
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "text": "VARCHAR NOT NULL",
+        **SCORE_COLUMNS,
+    },
+    "rejected_drafts": {
+        "draft_id": "VARCHAR NOT NULL",
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "text": "VARCHAR",
+        **SCORE_COLUMNS,
+        "reject_reasons": "VARCHAR[] NOT NULL",
+        "near_dup_of": "VARCHAR",
+        "near_dup_similarity": "DOUBLE",
+        "benchmark_match": "VARCHAR",  # '<benchmark>:<item id>' the draft reproduces
+        "benchmark_overlap": "DOUBLE",
+    },
+    # Band keys of every kept article's MinHash signature: the persisted LSH index (filters/dedup.py).
+    "minhash_index": {
+        "draft_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "params": "VARCHAR NOT NULL",  # shingle size, permutations, seed, bands, rows that made the keys
+        "text_hash": "UBIGINT NOT NULL",
+        "band": "SMALLINT NOT NULL",
+        "band_key": "UBIGINT NOT NULL",
+    },
+    # Articles left out of a language's release because an article of another domain says the same.
+    "near_duplicate_drops": {
+        "id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "near_dup_of": "VARCHAR NOT NULL",
+        "near_dup_domain": "VARCHAR NOT NULL",
+        "similarity": "DOUBLE NOT NULL",
+    },
     "release_candidates": {
         "id": "VARCHAR NOT NULL",
         "text": "VARCHAR NOT NULL",
@@ -155,7 +291,14 @@ RELEASE_TABLES: dict[str, dict[str, str]] = {
     },
 }
 
-RELEASE_PARTITIONS: dict[str, tuple[str, ...]] = {
+# Which columns name a table's partition.
+PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "seeds": ("domain", "language"),
+    "seed_quarantine": ("domain", "language"),
+    "outlines": ("domain", "language"),
+    "drafts": ("domain", "language"),
+    "filtered_articles": ("domain", "language"),
+    "rejected_drafts": ("domain", "language"),
     "release_candidates": ("language",),
     "quota_allocation": ("language",),
     "real_text": ("language",),
@@ -166,4 +309,6 @@ RELEASE_PARTITIONS: dict[str, tuple[str, ...]] = {
     "review_verdicts": (),
     "template_reviews": (),
     "reject_reason_reviews": (),
+    "minhash_index": ("domain", "language"),
+    "near_duplicate_drops": ("language",),
 }
