@@ -158,6 +158,11 @@ TABLES: dict[str, dict[str, str]] = {
         "sections": "VARCHAR[]",
         "seed_source": "VARCHAR",
         "seed_source_id": "VARCHAR",
+        "outline_id": "VARCHAR",
+        "prompt": "VARCHAR",
+        "finish_reason": "VARCHAR",
+        "fact_coverage": "DOUBLE",
+        "contradicted_facts": "VARCHAR[]",
         "text_key": "VARCHAR NOT NULL",
     },
     # Which candidates the quotas released, and why the others were left out (stages/quotas.py).
@@ -201,6 +206,13 @@ TABLES: dict[str, dict[str, str]] = {
         "sections": "VARCHAR[]",
         "seed_source": "VARCHAR",
         "seed_source_id": "VARCHAR",
+        # synthetic rows only: where the article came from and how it was made
+        "outline_id": "VARCHAR",
+        "prompt": "VARCHAR",
+        "finish_reason": "VARCHAR",
+        "fact_coverage": "DOUBLE",
+        "contradicted_facts": "VARCHAR[]",
+        "generation_settings": "VARCHAR",  # JSON: model, max_tokens, temperature, top_p
     },
     "balance_composition": {
         "language": "VARCHAR NOT NULL",
@@ -211,8 +223,10 @@ TABLES: dict[str, dict[str, str]] = {
         "released": "INTEGER NOT NULL",
         "share": "DOUBLE NOT NULL",
     },
+    # Released articles and rejected drafts (kind) sampled for review, with what a reviewer judges by.
     "review_sample": {
         "id": "VARCHAR NOT NULL",
+        "kind": "VARCHAR NOT NULL",  # released | rejected
         "language": "VARCHAR NOT NULL",
         "domain": "VARCHAR NOT NULL",
         "content_type": "VARCHAR NOT NULL",
@@ -222,6 +236,14 @@ TABLES: dict[str, dict[str, str]] = {
         "style": "VARCHAR NOT NULL",
         "title": "VARCHAR NOT NULL",
         "text": "VARCHAR NOT NULL",
+        "prompt": "VARCHAR",
+        "seed_facts": "VARCHAR",
+        "quality_score": "DOUBLE",
+        "fact_coverage": "DOUBLE",
+        "section_coverage": "DOUBLE",
+        "contradicted_facts": "VARCHAR[]",
+        "finish_reason": "VARCHAR",
+        "reject_reasons": "VARCHAR[]",
     },
     # Every article ever sampled for review, so a verdict still finds its template after the
     # article itself is gone (e.g. because its template was left out of later runs).
@@ -233,6 +255,8 @@ TABLES: dict[str, dict[str, str]] = {
         "template_id": "VARCHAR NOT NULL",
         "template_version": "VARCHAR NOT NULL",
         "title": "VARCHAR NOT NULL",
+        "kind": "VARCHAR",  # released | rejected (null: sampled before rejected drafts were)
+        "reject_reasons": "VARCHAR[]",
     },
     "review_verdicts": {
         "id": "VARCHAR NOT NULL",
@@ -245,6 +269,8 @@ TABLES: dict[str, dict[str, str]] = {
         "content_type": "VARCHAR NOT NULL",
         "template_id": "VARCHAR NOT NULL",
         "template_version": "VARCHAR NOT NULL",
+        "kind": "VARCHAR",
+        "reject_reasons": "VARCHAR[]",
     },
     "template_reviews": {
         "template_id": "VARCHAR NOT NULL",
@@ -255,6 +281,13 @@ TABLES: dict[str, dict[str, str]] = {
         "current": "BOOLEAN NOT NULL",
         "excluded": "BOOLEAN NOT NULL",
         "fed_partitions": "VARCHAR[] NOT NULL",
+    },
+    # Rejected drafts reviewers judged, per reject reason: an accepted one was a false rejection.
+    "reject_reason_reviews": {
+        "reason": "VARCHAR NOT NULL",
+        "reviewed": "INTEGER NOT NULL",
+        "accepted": "INTEGER NOT NULL",
+        "false_rejection_rate": "DOUBLE NOT NULL",
     },
 }
 
@@ -275,6 +308,7 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     # Whole tables, rewritten each time from the verdict files.
     "review_verdicts": (),
     "template_reviews": (),
+    "reject_reason_reviews": (),
     "minhash_index": ("domain", "language"),
     "near_duplicate_drops": ("language",),
 }

@@ -76,7 +76,8 @@ def good(tmp_path_factory) -> Partition:
         storage.replace_partition(table, frame, ALPHA_EN)
     # Every candidate released, as the quota allocation does when no target binds.
     candidates = run_model(storage, config, "release_candidates", "en")
-    balanced = candidates.select(list(frame_schema("balanced_dataset"))).cast(frame_schema("balanced_dataset"))
+    released = candidates.with_columns(generation_settings=pl.lit('{"model": "openai/test-model"}'))
+    balanced = released.select(list(frame_schema("balanced_dataset"))).cast(frame_schema("balanced_dataset"))
     assert (seeds.height, kept.height, rejected.height, balanced.height) == (4, 3, 1, 3)
     return Partition(config, seeds, outlines, drafts, kept, rejected, balanced)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -41,3 +43,19 @@ def test_a_bad_row_names_file_row_and_field(tmp_path, lines, expected):
     path.write_text(lines + "\n")
     with pytest.raises(RealTextError, match=expected):
         read_corpus(path, CORPUS, ["alpha"])
+
+
+def test_lengths_are_counted_in_the_release_token_unit(tmp_path):
+    from cosmo_assets.llm.litellm_setup import load_litellm
+    from cosmo_assets.llm.tokens import token_unit
+
+    text = "One short text about rivers and the hills around them."
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"text": text}) + "\n")
+    embedded = token_unit("embedded/smollm2-135m-instruct")
+    assert not embedded.exact and "words x 1.33" in embedded.name  # litellm has no tokenizer for it
+    assert read_corpus(path, CORPUS, ["alpha"], embedded)["token_count"].to_list() == [14]  # ceil(10 words x 4/3)
+    openai = token_unit("openai/gpt-4o-mini")
+    assert openai.exact and "gpt-4o-mini tokenizer" in openai.name
+    counted = load_litellm().token_counter(model="openai/gpt-4o-mini", text=text)
+    assert read_corpus(path, CORPUS, ["alpha"], openai)["token_count"].to_list() == [counted] != [14]

@@ -99,16 +99,17 @@ def metadata(result, asset: str) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-def card_tables(card: str) -> dict[str, dict[str, int]]:
-    """The '## By <column>' tables of a dataset card, as {column: {value: articles}}."""
+def card_tables(card: str) -> dict[str, dict[str, tuple[int, int, int]]]:
+    """The '### By <column>' tables of a dataset card, as {column: {value: (synthetic, real, all)}}."""
     tables = {}
-    for column, body in re.findall(r"^## By (\w+)\n\n\|[^\n]*\n\|[-|]*\n((?:\|[^\n]*\n)*)", card, re.M):
-        tables[column] = {row.split("|")[1].strip(): int(row.split("|")[2]) for row in body.strip().splitlines()}
+    for column, body in re.findall(r"^### By (\w+)\n\n\|[^\n]*\n\|[-|]*\n((?:\|[^\n]*\n)*)", card, re.M):
+        cells = [[c.strip() for c in row.split("|")[1:-1]] for row in body.strip().splitlines()]
+        tables[column] = {c[0]: (int(c[1]), int(c[2]), int(c[3])) for c in cells}
     return tables
 
 
 def card_matches_the_data(project, card: str, table, released: pl.DataFrame, composition: pl.DataFrame) -> None:
-    """The dataset card's front matter, composition tables, costs and quota table against the export."""
+    """The dataset card's front matter, composition tables, costs, quota table and other sections against the export."""
     front = yaml.safe_load(card.split("---")[1])
     assert front["language"] == ["en"]
     assert front["dataset_info"]["splits"][0]["num_examples"] == released.height
@@ -117,18 +118,20 @@ def card_matches_the_data(project, card: str, table, released: pl.DataFrame, com
     tables = card_tables(card)
     assert set(tables) >= {"domain", "content_type", "audience", "topic_type", "source"}
     for column, counts in tables.items():
-        actual = exported.group_by(pl.col(column).fill_null("(none)")).len()
-        assert counts == dict(actual.iter_rows()), column
+        actual = exported.group_by(pl.col(column).fill_null("(none)")).agg(
+            s=(pl.col("source") == "synthetic").sum(), r=(pl.col("source") == "real").sum(), n=pl.len())
+        assert counts == {v: (s, r, n) for v, s, r, n in actual.iter_rows()}, column
     drafts = query(project, "SELECT count(*) AS n, sum(cost_usd) AS usd FROM drafts WHERE language = 'en'").row(0, named=True)
     assert drafts["usd"] > 0
     assert f"| **total** | {drafts['n']} |" in card and f"Total cost: {drafts['usd']:.4f} USD" in card
     assert "- models: openai/gpt-4o-mini" in card and "min_release_share" in card  # models and settings
     quota_rows = composition.filter(pl.col("dimension").is_in(["domain", "content_type", "audience"]) & (pl.col("supply") > 0))
     for dimension, value, supply, count, share in quota_rows.select("dimension", "value", "supply", "released", "share").iter_rows():
-        assert re.search(rf"\| {dimension} \| {value} \| [0-9.]+ \| {share:.3f} \| {count} \| {supply} \| met \|", card), value
+        assert re.search(rf"\| {dimension} \| {value} \| [0-9.]+ \| {share:.3f} \| {count} \| {supply} \| (met|relaxed \(all {supply} candidates released[^|]*\)) \|", card), value
+    assert_card_sections_match(card, exported, project, front)
 
 
-def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path, monkeypatch, capsys):
+def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path, monkeypatch, capsys, caplog):
     edit_yaml(project / "balance.yaml", lambda d: d["export"].update(shard_rows=10, jsonl=True))
     config = load_config(project)
     with instance_in(tmp_path / "dagster_home") as instance:
@@ -181,8 +184,10 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     import datasets
 
-    loaded = datasets.load_dataset("parquet", data_files=str(export / "data" / "*.parquet"), split="train",
-                                   cache_dir=str(tmp_path / "hf_cache"))
+    # The folder itself, as the Hub would: its card's `configs` and features must be what `datasets` accepts.
+    loaded = datasets.load_dataset(str(export), split="train", cache_dir=str(tmp_path / "hf_cache"))
+    assert "Ignoring part of dataset_info" not in caplog.text  # the card's splits and features are all understood
+    assert loaded.features["sections"].feature.dtype == "string" and loaded.features["token_count"].dtype == "int32"
     assert loaded.num_rows == released.height and loaded.column_names == list(TABLES["balanced_dataset"])
     assert sorted(loaded["id"]) == sorted(released["id"])
     assert {row["source"] for row in loaded} == {"synthetic", "real"}
@@ -200,6 +205,29 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
     assert "test-key-not-secret" not in card and "test-key-not-secret" not in json.dumps(shown, default=str)
     with capsys.disabled():
         print(capsys.readouterr().out)
+
+
+def assert_card_sections_match(card: str, exported: pl.DataFrame, project: Path, front: dict) -> None:
+    """Token unit, truncation, filter summary, licence and trace columns: the card agrees with the data."""
+    assert front["license"] == "apache-2.0" and "default `apache-2.0`" in card
+    assert f"- tokens: {exported['token_count'].sum()} (unit: tokens (openai/gpt-4o-mini tokenizer, through litellm)" in card
+    synthetic = exported.filter(pl.col("source") == "synthetic")
+    cut = synthetic.filter(pl.col("finish_reason") == "length").height
+    assert f"truncation rate of the released synthetic articles: {cut} of {synthetic.height} (" in card
+    drafts = query(project, "SELECT count(*) AS n, count(*) FILTER (WHERE finish_reason = 'length') AS cut, "
+                            "count(text) AS answered FROM drafts WHERE language = 'en'").row(0, named=True)
+    assert f"(finish_reason = 'length'): {drafts['cut']} of {drafts['answered']} (" in card
+    kept = query(project, "SELECT count(*) AS n FROM filtered_articles")["n"][0]
+    reasons = query(project, "SELECT reason, count(*) AS n FROM (SELECT unnest(reject_reasons) AS reason FROM rejected_drafts) GROUP BY 1")
+    assert f"- drafts written: {drafts['n']};" in card and f"kept: {kept} (kept share" in card
+    assert reasons.height and all(f"| {r} | {n} |" in card for r, n in reasons.iter_rows())
+    for section in ("## Filter summary", "## Models and settings", "## Cost", "## Limitations", "## Licence"):
+        assert section in card
+    # What a trainer and a reviewer need to trace a synthetic row; real rows leave it empty.
+    for column in ("prompt", "outline_id", "finish_reason", "fact_coverage", "generation_settings"):
+        assert synthetic[column].null_count() == 0, column
+    assert json.loads(synthetic["generation_settings"][0])["model"] == "openai/gpt-4o-mini"
+    assert exported.filter(pl.col("source") == "real")["prompt"].null_count() == exported.filter(pl.col("source") == "real").height
 
 
 def test_an_impossible_target_fails_the_quota_check_with_its_numbers(project, tmp_path):
@@ -234,15 +262,28 @@ def test_a_verdict_file_rejecting_a_template_leaves_it_out_of_the_next_run(proje
     config = load_config(project)
     with instance_in(tmp_path / "dagster_home") as instance:
         assert definitions(project).resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
-        sample = pl.read_csv(config.review_sample_path("en"), infer_schema_length=0)
+        everything = pl.read_csv(config.review_sample_path("en"), infer_schema_length=0)
+        sample = everything.filter(pl.col("kind") == "released")
         strata = sample.group_by("domain", "content_type", "template_id").len()
         assert strata["len"].max() <= config.balance.review.per_stratum
         assert sample["id"].is_in(query(project, "SELECT id FROM balanced_dataset")["id"].implode()).all()
+        # Rejected drafts beside them, with what a reviewer checks a rejection by.
+        drafts_out = everything.filter(pl.col("kind") == "rejected")
+        stored = query(project, "SELECT draft_id AS id, array_to_string(reject_reasons, '; ') AS reasons FROM rejected_drafts")
+        assert drafts_out.height > 0
+        assert drafts_out.join(stored, on="id")["reasons"].to_list() == drafts_out["reject_reasons"].to_list()
+        assert drafts_out.group_by("domain", "content_type", "template_id").len()["len"].max() <= 1
+        for column in ("prompt", "seed_facts", "quality_score", "fact_coverage"):
+            assert everything[column].null_count() == 0, column
+        assert drafts_out["reject_reasons"].null_count() == 0 and (drafts_out["reject_reasons"] != "").all()
+        assert everything["seed_facts"].str.contains("index: ").all()
 
         rejected = sample.group_by("template_id").len().sort(["len", "template_id"], descending=[True, False])["template_id"][0]
         verdicts = sample.select(
             "id", verdict=pl.when(pl.col("template_id") == rejected).then(pl.lit("reject")).otherwise(pl.lit("accept")),
             note=pl.lit("reviewed in test"))
+        # The reviewer finds the rejected drafts good: false rejections, counted per reason.
+        verdicts = pl.concat([verdicts, drafts_out.select("id", verdict=pl.lit("accept"), note=pl.lit("false rejection"))])
         (project / "reviews").mkdir()
         verdicts.write_csv(project / "reviews" / "batch-1.csv")
         fed = set(query(project, f"SELECT DISTINCT domain || '|' || language AS p FROM outlines WHERE template_id = '{rejected}'")["p"])
@@ -257,6 +298,9 @@ def test_a_verdict_file_rejecting_a_template_leaves_it_out_of_the_next_run(proje
         rates = query(project, "SELECT template_id, accept_rate, excluded FROM template_reviews")
         assert {t: (r, e) for t, r, e in rates.iter_rows()}[rejected] == (0.0, True)
         assert rates.filter(pl.col("template_id") != rejected)["accept_rate"].to_list() == [1.0] * (rates.height - 1)
+        per_reason = drafts_out.select(reason=pl.col("reject_reasons").str.split("; ")).explode("reason").group_by("reason").len()
+        reasons = query(project, "SELECT reason, reviewed, accepted, false_rejection_rate FROM reject_reason_reviews")
+        assert {r: (n, a, f) for r, n, a, f in reasons.iter_rows()} == {r: (n, n, 1.0) for r, n in per_reason.iter_rows()}
 
         # The next run: the partitions the template fed are the stale ones; re-run, they no longer draw it.
         generate(definitions(project), instance, domains=[p.split("|")[0] for p in sorted(fed)])

@@ -1,5 +1,7 @@
--- Every kept article of one language with the metadata its outline and draft carry, once per text:
--- of exact duplicates across domains only the best-scored copy stays a candidate.
+-- Every kept article of one language with the metadata its outline and draft carry (the prompt,
+-- how the completion ended, the fact scores), once per text: of exact duplicates across domains
+-- only the best-scored copy stays a candidate. token_count is recounted in the release's one unit
+-- (llm/tokens.py) before the rows are stored; the completion's own count is its first value.
 SELECT
     f.draft_id AS id,
     f.text,
@@ -13,10 +15,15 @@ SELECT
     o.template_id,
     o.template_version,
     o.sections,
+    f.outline_id,
+    o.prompt,
     f.seed_id,
     o.seed_source,
     o.seed_source_id,
     d.model,
+    d.finish_reason,
+    f.fact_coverage,
+    f.contradicted_facts,
     coalesce(d.completion_tokens, f.word_count)::INTEGER AS token_count,
     f.quality_score,
     'synthetic' AS source,

@@ -88,10 +88,17 @@ class ExportSettings(StrictModel):
     shard_rows: int = Field(default=10_000, ge=1, description="Rows per exported shard.")
     jsonl: bool = Field(default=False, description="Also write JSONL shards beside the Parquet ones.")
     charts: bool = True
+    license: str = Field(
+        default="apache-2.0",
+        description="Licence of the exported dataset (a Hub licence id), in the card's front matter and its Licence section.",
+    )
 
 
 class ReviewSettings(StrictModel):
     per_stratum: int = Field(default=2, ge=1, description="Articles per domain x content type x template in the sample.")
+    rejected_per_stratum: int = Field(
+        default=1, ge=0, description="Rejected drafts per domain x content type x template in the sample (false rejections)."
+    )
     verdict_files: str = Field(default="reviews/*.csv", description="Glob, relative to configs/, of verdict CSVs.")
     min_accept_rate: float = Field(default=0.5, ge=0, le=1)
     min_reviews: int = Field(default=3, ge=1, description="Verdicts a template version needs before it can be left out.")

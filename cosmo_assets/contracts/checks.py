@@ -48,33 +48,43 @@ def check_real_text(real_text: pl.DataFrame) -> CheckOutcome:
 
 def check_quotas(report: pl.DataFrame) -> CheckOutcome:
     """Fails on a target missed by more than the tolerance while the supply would have allowed it
-    (status `missed`); targets the supply could not meet pass and are listed."""
+    (status `missed`); targets relaxed to the supply, and values with no supply, pass and are listed."""
     def describe(r: dict) -> str:
         kind = "minimum share" if r["kind"] == "floor" else "target"
         return (f"{r['dimension']}={r['value']}: {kind} {r['target']:.3f}, achieved {r['achieved']:.3f} "
                 f"({r['released']} released, supply {r['supply']}): {r['note']}")
 
     missed = [describe(r) for r in report.filter(pl.col("status") == "missed").iter_rows(named=True)]
-    limited = [describe(r) for r in report.filter(pl.col("status").is_in(["supply_limited", "absent"])).iter_rows(named=True)]
+    relaxed = [describe(r) for r in report.filter(pl.col("status") == "relaxed").iter_rows(named=True)]
+    no_supply = [describe(r) for r in report.filter(pl.col("status") == "no supply").iter_rows(named=True)]
     status = dict(report.group_by("status").len().sort("status").iter_rows()) if report.height else {}
-    return CheckOutcome(not missed, missed, {"targets": report.height, "by_status": status, "supply_limited": limited})
+    return CheckOutcome(not missed, missed, {"targets": report.height, "by_status": status, "relaxed": relaxed,
+                                             "no_supply": no_supply})
 
 
-def check_review_sample(sample: pl.DataFrame, dataset: pl.DataFrame, per_stratum: int) -> CheckOutcome:
+def check_review_sample(
+    sample: pl.DataFrame, dataset: pl.DataFrame, per_stratum: int, rejected_per_stratum: int = 0
+) -> CheckOutcome:
     f: list[str] = []
     dup = _unique(sample, "id")
     _expect(f, dup == 0, f"{dup} rows share an id")
-    strangers = sample.join(dataset, on="id", how="anti").height
+    kind = pl.col("kind") if "kind" in sample.columns else pl.lit("released")
+    released, rejected = sample.filter(kind == "released"), sample.filter(kind == "rejected")
+    strangers = released.join(dataset, on="id", how="anti").height
     _expect(f, strangers == 0, f"{strangers} sampled ids are not in the release")
+    leaked = rejected.join(dataset, on="id", how="semi").height
+    _expect(f, leaked == 0, f"{leaked} rejected drafts sampled are in the release")
     strata = ["domain", "content_type", "template_id"]
     expected = (
         dataset.filter(pl.col("source") == "synthetic").group_by(strata).len()
         .with_columns(expected=pl.min_horizontal("len", pl.lit(per_stratum)))
     )
-    got = sample.group_by(strata).agg(sampled=pl.len())
+    got = released.group_by(strata).agg(sampled=pl.len())
     short = expected.join(got, on=strata, how="left").filter(pl.col("sampled").fill_null(0) != pl.col("expected")).height
     _expect(f, short == 0, f"{short} strata (domain x content type x template) are not sampled as configured")
-    return CheckOutcome(not f, f, {"rows": sample.height, "strata": expected.height})
+    over = rejected.group_by(strata).len().filter(pl.col("len") > rejected_per_stratum).height
+    _expect(f, over == 0, f"{over} strata have more than {rejected_per_stratum} rejected drafts")
+    return CheckOutcome(not f, f, {"rows": sample.height, "strata": expected.height, "rejected": rejected.height})
 
 
 def check_export(exported: pl.DataFrame, dataset: pl.DataFrame) -> CheckOutcome:

@@ -7,6 +7,7 @@ assets wrote. The quota allocation between candidates and release is Python (sta
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,14 @@ def model_variables(config: CosmoConfig, language: str) -> dict[str, Any]:
         "mix_salt": str(config.project.run.random_seed),
         "review_per_stratum": balance.review.per_stratum,
         "review_salt": str(config.project.run.random_seed),
+        "review_rejected_per_stratum": balance.review.rejected_per_stratum,
+        "generation_settings": json.dumps(generation_settings(config), sort_keys=True),
     }
+
+
+def generation_settings(config: CosmoConfig) -> dict[str, Any]:
+    """The settings the drafts were made with (part of every draft id, so a change re-makes them)."""
+    return {"model": config.model.model, **config.model.generation_params()}
 
 
 def run_model(

@@ -15,6 +15,7 @@ import polars as pl
 
 from cosmo_assets.config import TOPIC_TYPES, CosmoConfig, RealTextCorpus
 from cosmo_assets.ids import content_hash, stable_id
+from cosmo_assets.llm.tokens import TokenUnit, token_unit
 from cosmo_assets.storage import frame_schema
 
 _OPTIONAL = ("id", "title", "domain", "topic_type", "content_type", "audience")
@@ -52,7 +53,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
         raise RealTextError(f"{path}: expected a .parquet or .jsonl file")
 
 
-def read_corpus(path: Path, corpus: RealTextCorpus, domains: list[str]) -> pl.DataFrame:
+def read_corpus(path: Path, corpus: RealTextCorpus, domains: list[str], unit: TokenUnit | None = None) -> pl.DataFrame:
+    """The corpus's rows; token_count in `unit`, the release's one token unit (default: the word estimate)."""
+    unit = unit or TokenUnit("real text", exact=False)
     rows, seen = [], {}
     for number, row in _rows(path):
         where = f"{path}:{number}"
@@ -85,7 +88,7 @@ def read_corpus(path: Path, corpus: RealTextCorpus, domains: list[str]) -> pl.Da
                 "topic_type": topic_type,
                 "content_type": row.get("content_type") or corpus.content_type,
                 "audience": row.get("audience") or corpus.audience,
-                "token_count": len(words),  # words: real text has no model tokenizer to count with
+                "token_count": unit.count(text),
             }
         )
     return pl.DataFrame(rows, schema=frame_schema("real_text"))
@@ -94,7 +97,7 @@ def read_corpus(path: Path, corpus: RealTextCorpus, domains: list[str]) -> pl.Da
 def load_real_text(config: CosmoConfig, language: str) -> pl.DataFrame:
     """Every real text configured for `language`, from all its corpora."""
     frames = [
-        read_corpus(config.real_text_path(corpus), corpus, config.domain_names)
+        read_corpus(config.real_text_path(corpus), corpus, config.domain_names, token_unit(config.model.model))
         for corpus in config.balance.real_text.corpora
         if corpus.language == language
     ]

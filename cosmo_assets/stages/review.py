@@ -1,10 +1,12 @@
 """The human review loop: verdict files in, accept rates per template out, and the templates that
 fall under the configured accept rate left out of the next run.
 
-Reviewers get a stratified sample (dbt_like_sql/review_sample.sql, written as CSV) and return
-verdict CSVs (`id`, `verdict` = accept | reject, `note`; other columns are ignored, so a filled-in
-copy of the sample works). Verdicts are judged per template version: editing a template gives it a
-new version, which starts afresh.
+Reviewers get a stratified sample (dbt_like_sql/review_sample.sql, written as CSV): released
+articles and rejected drafts (`kind`), each with its prompt, seed facts, scores and reject reasons.
+They return verdict CSVs (`id`, `verdict` = accept | reject, `note`; other columns are ignored, so a
+filled-in copy of the sample works). Verdicts on released articles are judged per template version:
+editing a template gives it a new version, which starts afresh. A rejected draft a reviewer accepts
+is a false rejection, counted against each of its reject reasons (table reject_reason_reviews).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from cosmo_assets.config import CosmoConfig
 from cosmo_assets.storage import Storage, frame_schema
 
 VERDICTS = ("accept", "reject")
-SAMPLE_COLUMNS = ("id", "verdict", "note", "language", "domain", "content_type", "template_id", "template_version",
-                  "audience", "style", "title", "text")
+SAMPLE_COLUMNS = ("id", "verdict", "note", "kind", "reject_reasons", "language", "domain", "content_type", "template_id",
+                  "template_version", "audience", "style", "title", "quality_score", "fact_coverage", "section_coverage",
+                  "contradicted_facts", "finish_reason", "seed_facts", "prompt", "text")
+HISTORY_COLUMNS = ("id", "kind", "reject_reasons", "language", "domain", "content_type", "template_id",
+                   "template_version", "title")
 
 
 class VerdictFileError(ValueError):
@@ -33,7 +38,8 @@ class VerdictFileError(ValueError):
 @dataclass(frozen=True)
 class TemplateReviews:
     verdicts: pl.DataFrame  # one row per reviewed id, with the template it came from
-    templates: pl.DataFrame  # accept rate per template version, and whether it is left out
+    templates: pl.DataFrame  # accept rate per template version (released articles), and whether it is left out
+    reasons: pl.DataFrame  # per reject reason: rejected drafts reviewed, accepted (false rejections)
 
     @property
     def excluded(self) -> set[str]:
@@ -44,7 +50,9 @@ def write_review_sample(sample: pl.DataFrame, path: Path) -> Path:
     """The sample as a CSV for reviewers, with empty verdict and note columns to fill in.
     Written to a temporary file and renamed, so a reviewer never opens half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = sample.with_columns(verdict=pl.lit(""), note=pl.lit("")).select(SAMPLE_COLUMNS)
+    lists = [c for c in ("reject_reasons", "contradicted_facts") if c in sample.columns]
+    rows = sample.with_columns(verdict=pl.lit(""), note=pl.lit(""), **{c: pl.col(c).list.join("; ") for c in lists}
+                               ).select(SAMPLE_COLUMNS)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".csv", dir=path.parent)
     os.close(handle)
     try:
@@ -100,7 +108,8 @@ def attach_templates(verdicts: pl.DataFrame, sampled: pl.DataFrame) -> pl.DataFr
     """Each verdict with the language, domain, content type and template of its article, from the
     history of review samples; an id that was never sampled is an error naming its file and row."""
     joined = verdicts.join(
-        sampled.select("id", "language", "domain", "content_type", "template_id", "template_version"), on="id", how="left"
+        sampled.select("id", "language", "domain", "content_type", "template_id", "template_version", "kind",
+                       "reject_reasons"), on="id", how="left"
     )
     unknown = joined.filter(pl.col("template_id").is_null())
     if unknown.height:
@@ -115,10 +124,11 @@ def attach_templates(verdicts: pl.DataFrame, sampled: pl.DataFrame) -> pl.DataFr
 def accept_rates(
     verdicts: pl.DataFrame, current_versions: dict[str, str], min_accept_rate: float, min_reviews: int
 ) -> pl.DataFrame:
-    """Accept rate per template version. A template is left out when its current version has at
-    least min_reviews verdicts and accepts fewer than min_accept_rate of them."""
+    """Accept rate per template version, over released articles. A template is left out when its
+    current version has at least min_reviews verdicts and accepts fewer than min_accept_rate of them."""
+    released = verdicts.filter(pl.col("kind").fill_null("released") == "released") if "kind" in verdicts.columns else verdicts
     rates = (
-        verdicts.group_by("template_id", "template_version")
+        released.group_by("template_id", "template_version")
         .agg(reviewed=pl.len().cast(pl.Int32), accepted=(pl.col("verdict") == "accept").sum().cast(pl.Int32))
         .with_columns(accept_rate=(pl.col("accepted") / pl.col("reviewed")).round(4))
         .join(_frame_of(current_versions, "current_version", pl.String), on="template_id", how="left")
@@ -130,6 +140,22 @@ def accept_rates(
         .sort("template_id", "template_version")
     )
     return rates
+
+
+def reject_reason_reviews(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Per reject reason, the rejected drafts reviewed and those accepted: a reason with many accepted
+    drafts rejects good ones. A draft with several reasons counts for each."""
+    schema = frame_schema("reject_reason_reviews")
+    rejected = verdicts.filter(pl.col("kind") == "rejected").explode("reject_reasons").drop_nulls("reject_reasons")
+    if not rejected.height:
+        return pl.DataFrame(schema=schema)
+    return (
+        rejected.group_by(reason=pl.col("reject_reasons"))
+        .agg(reviewed=pl.len(), accepted=(pl.col("verdict") == "accept").sum())
+        .with_columns(false_rejection_rate=(pl.col("accepted") / pl.col("reviewed")).round(4))
+        .sort("reason")
+        .cast(schema)
+    )
 
 
 def _frame_of(mapping: dict, column: str, dtype) -> pl.DataFrame:
@@ -178,7 +204,7 @@ def review_templates(config: CosmoConfig, storage: Storage) -> TemplateReviews:
         .with_columns(pl.col("fed_partitions").fill_null([]))
         .select(list(frame_schema("template_reviews")))
     )
-    return TemplateReviews(resolved, templates.cast(frame_schema("template_reviews")))
+    return TemplateReviews(resolved, templates.cast(frame_schema("template_reviews")), reject_reason_reviews(resolved))
 
 
 def excluded_templates(config: CosmoConfig, storage: Storage) -> set[str]:

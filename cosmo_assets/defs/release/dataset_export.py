@@ -10,8 +10,11 @@ from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import check_result
-from cosmo_assets.stages import quotas
-from cosmo_assets.stages.export import CardContext, export_dataset, generation_costs
+from cosmo_assets.llm.tokens import token_unit
+from cosmo_assets.stages.balancing import generation_settings
+from cosmo_assets.stages.card import CardContext
+from cosmo_assets.stages.export import export_dataset, filter_summary, generation_costs
+from cosmo_assets.stages.quota_report import configured_values, quota_report
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -24,20 +27,8 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         config = cosmo.config
         frame = cosmo.storage.read_partition("balanced_dataset", part).sort("source", "domain", "id", descending=[True, False, False])
         composition = cosmo.storage.read_partition("balance_composition", part)
-        report = quotas.quota_report(composition, config.balance.quotas, config.balance.real_text.share)
-        costs, released_cost = generation_costs(cosmo.storage, part["language"])
-        card = CardContext(
-            quota_report=report,
-            costs=costs,
-            released_cost_usd=released_cost,
-            settings={
-                "balance": config.balance.model_dump(exclude={"real_text": {"corpora"}}),
-                "filters": config.filters.model_dump(),
-                "generation": {"model": config.model.model, **config.model.generation_params()},
-            },
-            corpora=[{"name": c.name, "license": c.license} for c in config.balance.real_text.corpora
-                     if c.language == part["language"]],
-        )
+        card = _card_context(cosmo, part["language"], composition)
+        costs = card.costs
         summary = export_dataset(frame, config.export_dir(), part["language"], config.balance.export, card)
         exported = pl.read_parquet(summary.shards)
         context.log.info(f"exported {summary.rows} articles to {summary.directory}")
@@ -58,6 +49,32 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         )
 
     return dataset_export
+
+
+def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame) -> CardContext:
+    """What the card says beyond the rows: quotas, filter summary, costs, settings, token unit, licence."""
+    config = cosmo.config
+    part = {"language": language}
+    allocation = cosmo.storage.read_partition("quota_allocation", part)
+    costs, released_cost = generation_costs(cosmo.storage, language)
+    unit = token_unit(config.model.model)
+    return CardContext(
+        quota_report=quota_report(composition, config.balance.quotas, config.balance.real_text.share, configured_values(config)),
+        tolerance=config.balance.quotas.tolerance,
+        decisions=dict(allocation.group_by("decision").len().sort("decision").iter_rows()) if allocation.height else {},
+        filter_summary=filter_summary(cosmo.storage, language),
+        costs=costs,
+        released_cost_usd=released_cost,
+        settings={
+            "balance": config.balance.model_dump(exclude={"real_text": {"corpora"}}),
+            "filters": config.filters.model_dump(),
+        },
+        generation=generation_settings(config),
+        corpora=[{"name": c.name, "license": c.license} for c in config.balance.real_text.corpora if c.language == language],
+        token_unit=unit.name,
+        token_label=unit.label,
+        license=config.balance.export.license,
+    )
 
 
 def _embedded_png(path) -> str:

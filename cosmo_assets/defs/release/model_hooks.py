@@ -12,7 +12,9 @@ from cosmo_assets import contracts
 from cosmo_assets.defs.declare import RELEASE_GROUP, REVIEW_GROUP
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import counts, preview, run_contract
-from cosmo_assets.stages import filtering, quotas, review
+from cosmo_assets.llm.tokens import token_unit
+from cosmo_assets.stages import filtering, review
+from cosmo_assets.stages.quota_report import configured_values, quota_report, report_markdown
 
 # A hook returns the asset's metadata and its check's outcome (a polars rule's or a GX contract's).
 Hook = Callable[
@@ -30,6 +32,7 @@ class ModelAsset:
     after: Hook
     group: str = RELEASE_GROUP
     before: Callable[[CosmoResource, dict[str, str]], dict] | None = None  # runs before the model's SQL
+    transform: Callable[[CosmoResource, pl.DataFrame], pl.DataFrame] | None = None  # the rows, before they are stored
 
 
 def _before_candidates(cosmo, part):
@@ -37,6 +40,12 @@ def _before_candidates(cosmo, part):
     drops = filtering.release_duplicates(cosmo.storage, cosmo.config.filters, part["language"])
     cosmo.storage.replace_partition("near_duplicate_drops", drops, part)
     return {"near_duplicates_dropped": drops.height}
+
+
+def _in_token_unit(cosmo, frame):
+    # One unit for every row of a release (llm/tokens.py): the configured model's tokenizer or the word estimate.
+    unit = token_unit(cosmo.config.model.model)
+    return frame.with_columns(token_count=pl.Series(unit.count_all(frame["text"].to_list()), dtype=pl.Int32))
 
 
 def _after_candidates(context, cosmo, frame, part):
@@ -57,9 +66,9 @@ def _after_balanced(context, cosmo, frame, part):
 
 def _after_composition(context, cosmo, frame, part):
     balance = cosmo.config.balance
-    report = quotas.quota_report(frame, balance.quotas, balance.real_text.share)
+    report = quota_report(frame, balance.quotas, balance.real_text.share, configured_values(cosmo.config))
     metadata = {
-        "achieved_vs_target": dg.MetadataValue.md(quotas.report_markdown(report)),
+        "achieved_vs_target": dg.MetadataValue.md(report_markdown(report)),
         "quotas": dg.MetadataValue.json(report.to_dicts()),
         "tolerance": balance.quotas.tolerance,
     }
@@ -68,16 +77,18 @@ def _after_composition(context, cosmo, frame, part):
 
 def _after_review_sample(context, cosmo, frame, part):
     path = review.write_review_sample(frame, cosmo.config.review_sample_path(part["language"]))
-    history = frame.select("id", "language", "domain", "content_type", "template_id", "template_version", "title")
-    added = cosmo.storage.insert_missing("review_sample_history", history, key="id")
+    added = cosmo.storage.insert_missing("review_sample_history", frame.select(review.HISTORY_COLUMNS), key="id")
     released = cosmo.storage.read_partition("balanced_dataset", part)
+    settings = cosmo.config.balance.review
     metadata = {
         "csv": dg.MetadataValue.path(str(path)),
         "newly_sampled": added,
-        "verdict_files": cosmo.config.balance.review.verdict_files,
+        "by_kind": counts(frame, "kind"),
+        "verdict_files": settings.verdict_files,
         "by_template": counts(frame, "template_id"),
     }
-    return metadata, contracts.check_review_sample(frame, released, cosmo.config.balance.review.per_stratum)
+    outcome = contracts.check_review_sample(frame, released, settings.per_stratum, settings.rejected_per_stratum)
+    return metadata, outcome
 
 
 def after_any(context, cosmo, frame, part):
@@ -89,7 +100,7 @@ def after_any(context, cosmo, frame, part):
 MODEL_ASSETS = {
     "release_candidates": ModelAsset(
         "candidates_contract", "Unique ids; exact and near duplicates across domains removed.", _after_candidates,
-        before=_before_candidates),
+        before=_before_candidates, transform=_in_token_unit),
     "balanced_dataset": ModelAsset(
         "balanced_contract",
         "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids and texts, known mix values, full metadata on "
@@ -97,9 +108,12 @@ MODEL_ASSETS = {
         _after_balanced),
     "balance_composition": ModelAsset(
         "quota_targets",
-        "Every target share met within tolerance, unless the supply could not meet it (then reported).",
+        "Every target share met within tolerance, unless the supply could not meet it (relaxed, reported) "
+        "or a configured value has no candidates (no supply, reported).",
         _after_composition),
     "review_sample": ModelAsset(
-        "review_sample_contract", "Every domain x content type x template stratum sampled as configured.",
+        "review_sample_contract",
+        "Every domain x content type x template stratum sampled as configured: released articles from the release, "
+        "rejected drafts at most review.rejected_per_stratum.",
         _after_review_sample, REVIEW_GROUP),
 }

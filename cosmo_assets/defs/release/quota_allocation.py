@@ -16,12 +16,14 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
            checks={"allocation_contract": "Every candidate decided once; the planned size selected."},
            group=RELEASE_GROUP, eager=True)
     def quota_allocation(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
-        """Which candidates the release takes so its shares meet the quotas in balance.yaml, and why the others are out."""
+        """Which candidates the release takes: as many as the quotas in balance.yaml allow (targets the supply
+        cannot meet relaxed to it), and why the others are out."""
         part = partition_of(context)
         candidates = cosmo.storage.read_partition("release_candidates", part)
         allocation, plan = quotas.allocate(candidates, cosmo.config.balance)
         cosmo.storage.replace_partition("quota_allocation", allocation.with_columns(language=pl.lit(part["language"])), part)
-        context.log.info(f"releasing {plan.size} of {plan.candidates} candidates: {plan.size_reason}")
+        context.log.info(f"releasing {plan.size} of {plan.candidates} candidates, {plan.left_out} left out "
+                         f"({plan.decisions}): {plan.size_reason}")
         return dg.MaterializeResult(
             metadata={
                 "candidates": plan.candidates,
@@ -29,6 +31,8 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "min_size": plan.min_size,
                 "size": plan.size,
                 "size_reason": plan.size_reason,
+                "left_out": plan.left_out,
+                "relaxed": dg.MetadataValue.json(plan.relaxed),
                 "shortfall": plan.shortfall,
                 "decisions": dg.MetadataValue.json(plan.decisions),
                 "targets": dg.MetadataValue.json(plan.targets),

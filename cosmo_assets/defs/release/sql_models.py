@@ -35,6 +35,8 @@ def build(model: SqlModel, project, partitions: dg.PartitionsDefinition, known: 
         part = partition_of(context)
         prepared = extra.before(cosmo, part) if extra.before else {}
         frame = run_model(cosmo.storage, cosmo.config, model.name, part["language"], project)
+        if extra.transform:
+            frame = extra.transform(cosmo, frame)
         cosmo.storage.replace_partition(model.name, frame, part)
         metadata, outcome = extra.after(context, cosmo, frame, part)
         return dg.MaterializeResult(

@@ -16,10 +16,12 @@ def build() -> dg.AssetsDefinition:
            group=REVIEW_GROUP)
     def template_reviews(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Reviewers' verdicts (balance.yaml review.verdict_files) read in; accept rate per template version;
-        the templates under review.min_accept_rate, which the outlines stage leaves out from the next run."""
+        the templates under review.min_accept_rate, which the outlines stage leaves out from the next run; and
+        per reject reason, the rejected drafts reviewers accepted (table reject_reason_reviews)."""
         reviews = review.review_templates(cosmo.config, cosmo.storage)
         cosmo.storage.replace_partition("review_verdicts", reviews.verdicts, {})
         cosmo.storage.replace_partition("template_reviews", reviews.templates, {})
+        cosmo.storage.replace_partition("reject_reason_reviews", reviews.reasons, {})
         excluded = reviews.templates.filter(pl.col("excluded"))
         stale = {t: list(p) for t, p in excluded.select("template_id", "fed_partitions").iter_rows()}
         failures = [f"{t} accepted {r:.0%} of {n} (minimum {cosmo.config.balance.review.min_accept_rate:.0%}): "
@@ -35,6 +37,8 @@ def build() -> dg.AssetsDefinition:
                 ),
                 "excluded_templates": dg.MetadataValue.json(sorted(stale)),
                 "stale_partitions": dg.MetadataValue.json(stale),
+                # rejected drafts reviewers accepted, per reject reason: a reason that rejects good drafts shows here
+                "false_rejections": preview(reviews.reasons, list(reviews.reasons.columns), rows=50),
             },
             check_results=[
                 check_result("template_accept_rates", CheckOutcome(
