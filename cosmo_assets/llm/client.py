@@ -26,6 +26,7 @@ from typing import Any
 from cosmo_assets.config import BudgetSettings, EndpointSettings, ModelSettings
 from cosmo_assets.llm.budget import Budget, DiskLedger, RedisLedger, SpendLedger
 from cosmo_assets.llm.cache import CachedAnswer, NoCache, ResponseCache, cache_key, open_cache, redis_url
+from cosmo_assets.llm.concurrency import limiter_for
 from cosmo_assets.llm.embedded import SERVED_NAME, serve_embedded, weights_path
 from cosmo_assets.llm.structured import UnparseableAnswer, parse_answer
 
@@ -309,6 +310,14 @@ def _transient(exc: Exception) -> bool:
     return status is not None and (status in _TRANSIENT_STATUS or status >= 500)
 
 
+def _overloaded(exc: Exception) -> bool:
+    """A refusal for load (429) or a timeout: what makes an adaptive limit back off."""
+    if isinstance(exc, TimeoutError) or _status_of(exc) in (408, 429):
+        return True
+    litellm = _litellm()
+    return isinstance(exc, (litellm.RateLimitError, litellm.Timeout))
+
+
 def retry_after_s(exc: Exception) -> float | None:
     """The wait a server asked for (Retry-After in seconds or as a date, or retry-after-ms), if any."""
     headers = getattr(exc, "litellm_response_headers", None)
@@ -355,7 +364,8 @@ class LLMClient:
         run_scope: str | None = None,
     ):
         self.settings = settings
-        self.in_flight = settings.in_flight
+        self.in_flight = settings.in_flight  # workers; with `auto` the limiter keeps fewer calls in flight
+        self.limiter = limiter_for(settings)
         self.cache = cache if cache is not None else NoCache()
         self.ledger = ledger
         self.run_scope = run_scope
@@ -480,8 +490,14 @@ class LLMClient:
             attempts += 1
             self.model_calls += 1
             try:
-                async with asyncio.timeout(self._hard_timeout_s):
-                    response = await self._acompletion(request)
+                async with self.limiter.slot() as outcome:
+                    try:
+                        async with asyncio.timeout(self._hard_timeout_s):
+                            response = await self._acompletion(request)
+                    except Exception as exc:
+                        if _overloaded(exc):
+                            outcome.overload(retry_after_s(exc))
+                        raise
                 try:
                     choice = response.choices[0]
                     text = (choice.message.content or "").strip()
