@@ -11,6 +11,7 @@ import dagster as dg
 
 from cosmo_assets.config import CosmoConfig, load_config
 from cosmo_assets.defs.assets import build_assets
+from cosmo_assets.defs.plan import generation_plan
 from cosmo_assets.defs.release import build_release_assets
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.schedules import build_jobs, build_nightly_schedule
@@ -22,7 +23,7 @@ def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource
     config = config or load_config()
     resource = resource or CosmoResource(config_dir=str(config.root))
     stages = build_assets(config)
-    assets = [*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])]
+    assets = [*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages]), generation_plan]
     generate, release, review = build_jobs()
     return dg.Definitions(
         assets=assets,

@@ -19,6 +19,7 @@ from cosmo_assets.fingerprints import code_version
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 from cosmo_assets.stages import filtering
 from cosmo_assets.stages.outlines import plan_outlines
+from cosmo_assets.stages.plan import partition_forecast
 from cosmo_assets.stages.review import excluded_templates
 from cosmo_assets.stages.seeds import read_seeds
 
@@ -182,7 +183,9 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         with open_client(settings, cosmo.config.llm_cache_path(), cosmo.config.llm_spend_path(), run_scope) as client:
             outline_rows = cosmo.storage.read_partition("outlines", part)
             requests = draft_requests(outline_rows, settings)
-            context.log.info(f"drafting {len(requests)} outlines on {settings.model}, {client.in_flight} in flight")
+            forecast = partition_forecast(cosmo.config, cosmo.storage, f"{part['domain']}|{part['language']}", outline_rows)
+            context.log.info(f"drafting {len(requests)} outlines on {settings.model}, {client.limiter.describe()} in flight; "
+                             f"forecast {forecast.tokens:,} tokens for {forecast.to_draft} uncached")
             progress = _Progress(context, len(requests))
             report = client.complete_all(requests, on_done=progress.update)
         frame = draft_rows(outline_rows, report.completions, settings)
@@ -212,6 +215,11 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "tokens_this_run": report.spent_tokens,
                 "wall_s": round(report.wall_s, 2),
                 "tokens_per_s": round(report.spent_tokens / report.wall_s, 1) if report.wall_s else 0.0,
+                "in_flight": client.limiter.describe(),
+                "forecast": dg.MetadataValue.json({
+                    "to_draft": forecast.to_draft, "tokens": forecast.tokens, "usd": forecast.usd, "wall_s": round(forecast.wall_s, 1),
+                    "actual_tokens": report.spent_tokens, "actual_usd": round(report.spent_usd, 6), "actual_wall_s": round(report.wall_s, 1),
+                }),
                 "draft_diversity": dg.MetadataValue.json(diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list())),
                 "preview": _preview(frame, ["status", "completion_tokens", "text"]),
             },
