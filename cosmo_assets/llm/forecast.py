@@ -2,8 +2,8 @@
 checked against the budgets, without calling the model.
 
 Per partition: the requests to make, those the response cache already answers (free), prompt tokens
-(the rendered prompts counted with the model's tokenizer where litellm has one, else its default, and
-scaled by what the model reported for earlier prompts of this model when there are any), completion
+(scaled from the rendered prompts' characters by what the model reported for earlier prompts, else
+counted with the model's tokenizer where litellm has one, else litellm's default), completion
 tokens (the mean answer of earlier drafts of this model and content type, else of this model, else
 `max_tokens` x COMPLETION_SHARE_OF_MAX), the price (configs/model.yaml `price`, else litellm's cost
 map; batch mode at the batch price), wall time (earlier drafts' mean latency per request at the
@@ -30,6 +30,7 @@ class History:
     type, seconds per request. Empty for a model never run here."""
 
     prompt_tokens_per_char: float | None = None
+    prompt_tokens: float | None = None  # mean per prompt, when the prompts themselves are gone
     completion_tokens: dict[str, float] = field(default_factory=dict)  # by content type; "*" for all
     latency_s: float | None = None  # mean seconds per paid request
     drafts: int = 0
@@ -143,6 +144,8 @@ def count_prompt_tokens(settings, messages: Sequence[dict[str, str]], history: H
     chars = sum(len(m.get("content") or "") for m in messages)
     if history.prompt_tokens_per_char:
         return round(chars * history.prompt_tokens_per_char)
+    if history.prompt_tokens:
+        return round(history.prompt_tokens)
     from cosmo_assets.llm.client import _litellm
 
     model = "openai/gpt-4o-mini" if settings.is_embedded else settings.model  # any: litellm's default tokenizer

@@ -25,31 +25,34 @@ from cosmo_assets.storage import Storage
 
 
 def draft_history(storage: Storage, settings: ModelSettings) -> History:
-    """What earlier drafts of this model reported, read from the drafts and outlines tables."""
+    """What earlier drafts of this model reported, from the drafts table, and by content type where their
+    outlines are still there (a re-planned partition replaces its outlines before it is drafted)."""
     if not Path(storage.path).exists():
         return History()
+    params = {"model": settings.model, "system_chars": len(settings.system_prompt)}
     try:
-        rows = storage.query(
+        drafts = storage.query(
+            "SELECT prompt_tokens, completion_tokens, latency_s, cache_hit FROM drafts "
+            "WHERE model = $model AND status = 'ok' AND completion_tokens > 0", {"model": settings.model})
+        joined = storage.query(
             """
-            SELECT o.content_type, d.prompt_tokens, d.completion_tokens, d.latency_s, d.cache_hit,
-                   length(o.prompt) + $system_chars AS chars
+            SELECT o.content_type, d.prompt_tokens, d.completion_tokens, length(o.prompt) + $system_chars AS chars
             FROM drafts d JOIN outlines o USING (outline_id, domain, language)
             WHERE d.model = $model AND d.status = 'ok' AND d.completion_tokens > 0
-            """,
-            {"model": settings.model, "system_chars": len(settings.system_prompt)},
-        )
+            """, params)
     except Exception:  # noqa: BLE001 - no drafts table yet: a project never run
         return History()
-    if rows.height == 0:
+    if drafts.height == 0:
         return History()
-    by_type = dict(rows.group_by("content_type").agg(pl.col("completion_tokens").mean()).iter_rows())
-    paid = rows.filter(~pl.col("cache_hit"))
-    chars = int(rows["chars"].sum() or 0)
+    by_type = dict(joined.group_by("content_type").agg(pl.col("completion_tokens").mean()).iter_rows()) if joined.height else {}
+    paid = drafts.filter(~pl.col("cache_hit"))
+    chars = int(joined["chars"].sum() or 0) if joined.height else 0
     return History(
-        prompt_tokens_per_char=float(rows["prompt_tokens"].sum()) / chars if chars else None,
-        completion_tokens={**by_type, "*": float(rows["completion_tokens"].mean())},
+        prompt_tokens_per_char=float(joined["prompt_tokens"].sum()) / chars if chars else None,
+        prompt_tokens=float(drafts["prompt_tokens"].mean()),
+        completion_tokens={**by_type, "*": float(drafts["completion_tokens"].mean())},
         latency_s=float(paid["latency_s"].mean()) if paid.height else None,
-        drafts=rows.height,
+        drafts=drafts.height,
     )
 
 
