@@ -28,7 +28,7 @@ from cosmo_assets.stages.seeds import build_seeds
 
 
 def drafts_path(outlines, settings: ModelSettings, workdir: Path) -> int:
-    from cosmo_assets.defs.assets import _Progress  # the drafts asset's progress logger
+    from cosmo_assets.defs.generation.drafts import DraftProgress as _Progress  # the drafts asset's progress logger
 
     with open_client(settings, workdir / "llm_cache.sqlite", workdir / "llm_spend.sqlite", run_scope="bench") as client:
         requests = draft_requests(outlines, settings)

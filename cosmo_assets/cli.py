@@ -69,7 +69,7 @@ def _resource(config, args: argparse.Namespace):
 
 
 def _verdicts(config, args: argparse.Namespace, defs, instance):
-    from cosmo_assets.defs.staleness import StageGraph
+    from cosmo_assets.defs.stage_graph import StageGraph
 
     return StageGraph(defs.resolve_asset_graph()).assess(instance, config, _resource(config, args).seed_limit(config))
 
@@ -78,7 +78,7 @@ def list_stale(config, args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cosmo_assets.definitions import build_definitions
-    from cosmo_assets.staleness import FRESH
+    from cosmo_assets.verdicts import FRESH
 
     with dg.DagsterInstance.get() as instance:
         verdicts = _verdicts(config, args, build_definitions(config), instance)
@@ -116,10 +116,10 @@ def run_everything(config, args: argparse.Namespace) -> int:
     import dagster as dg
 
     from cosmo_assets.definitions import build_definitions
-    from cosmo_assets.defs.schedules import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
+    from cosmo_assets.defs.jobs import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
     from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
-    from cosmo_assets.staleness import refreshes
     from cosmo_assets.storage import Storage
+    from cosmo_assets.verdicts import refreshes
 
     defs = build_definitions(config)
 

@@ -124,7 +124,7 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
     composition = query(project, "SELECT * FROM balance_composition WHERE language = 'en'")
     released = query(project, "SELECT * FROM balanced_dataset WHERE language = 'en'")
     synthetic = released.filter(pl.col("source") == "synthetic")
-    print("\nachieved vs target (synthetic articles: %d of %d candidates)" % (synthetic.height, composition.filter(pl.col("value") == "synthetic")["candidates"][0]))
+    print(f"\nachieved vs target (synthetic articles: {synthetic.height} of {composition.filter(pl.col('value') == 'synthetic')['candidates'][0]} candidates)")
     for dimension in ("domain", "content_type", "audience"):
         rows = composition.filter((pl.col("dimension") == dimension) & (pl.col("supply") > 0))
         assert rows.height >= 3

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosmo_assets.dates import ERA
 from cosmo_assets.config import SeedLimits, WikidataSettings, WikidataSource, WikidataVocabulary
+from cosmo_assets.dates import ERA
 from cosmo_assets.knowledge_base.records import (
     INVALID_ROW,
     MALFORMED_JSON,

@@ -629,7 +629,7 @@ class LLMClient:
                                 break
                             seen = answers
                             async with answered:  # an answer frees its reservation and shows its real spend
-                                await answered.wait_for(lambda: answers != seen)
+                                await answered.wait_for(lambda: answers != seen)  # noqa: B023 - awaited in this iteration
                             continue
                         reserved[index] = need
                     queue.popleft()

@@ -1,0 +1,67 @@
+"""Outlines: an article plan per seed, with its rendered prompt."""
+
+import dagster as dg
+
+from cosmo_assets import contracts
+from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.partitions import partition_of
+from cosmo_assets.defs.provenance import recorded
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.shared import OWNERS, check_spec, contract_result, preview
+from cosmo_assets.fingerprints import code_version
+from cosmo_assets.stages.outlines import plan_outlines
+from cosmo_assets.stages.review import excluded_templates
+
+
+def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=partitions,
+        deps=["seeds"],
+        group_name="generation",
+        kinds={"duckdb", "jinja"},
+        owners=OWNERS,
+        code_version=code_version("outlines"),
+        metadata=stage_metadata("outlines"),
+        check_specs=[
+            check_spec("outlines", "outlines_contract", "GX suite: schema, every seed has an outline with facts of its own seed, configured content types, audiences and styles.", partitions),
+            check_spec("outlines", "outlines_mix", "Content types, audiences and styles are within mix_tolerance_pp of the configured mix (a warning).", partitions),
+        ],
+    )
+    @recorded("outlines")
+    def outlines(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
+        """Article plans: content type, audience, style, template, sections with the facts to use, and the rendered prompt."""
+        part = partition_of(context)
+        seed_rows = cosmo.storage.read_partition("seeds", part)
+        excluded = excluded_templates(cosmo.config, cosmo.storage)  # templates reviewers rejected
+        batch = plan_outlines(cosmo.config, seed_rows, excluded_templates=excluded)
+        frame = batch.outlines
+        cosmo.storage.replace_partition("outlines", frame, part)
+        if batch.near_duplicate_prompts:
+            context.log.warning(f"{len(batch.near_duplicate_prompts)} pairs of near-duplicate prompts; see the metadata")
+        mix = contracts.check_outline_mix(batch.mix, frame.height, cosmo.config.outlines.mix_tolerance_pp)
+        return dg.MaterializeResult(
+            metadata={
+                "rows": frame.height,
+                "mix": dg.MetadataValue.json(batch.mix),
+                "max_mix_deviation_pp": dg.MetadataValue.json({c: r["max_deviation_pp"] for c, r in batch.mix.items()}),
+                "prompt_diversity": dg.MetadataValue.json(batch.prompt_diversity),
+                "near_duplicate_prompts": dg.MetadataValue.json(batch.near_duplicate_prompts[:50]),
+                "near_duplicate_prompt_pairs": len(batch.near_duplicate_prompts),
+                "model_outlines": dg.MetadataValue.json(batch.proposals),
+                "templates": dg.MetadataValue.json(dict(frame.select("template_id", "template_version").unique().sort("template_id").iter_rows())),
+                "excluded_templates": dg.MetadataValue.json(sorted(excluded)),
+                "preview": preview(frame, ["title", "content_type", "audience", "style", "prompt"]),
+            },
+            check_results=[
+                contract_result("outlines_contract", "outlines", frame, cosmo, seeds=seed_rows),
+                dg.AssetCheckResult(
+                    check_name="outlines_mix",
+                    passed=mix.passed,
+                    severity=dg.AssetCheckSeverity.WARN,  # an uneven mix is worth seeing, not worth stopping drafts
+                    description=mix.description,
+                    metadata=mix.metadata,
+                ),
+            ],
+        )
+
+    return outlines

@@ -1,0 +1,54 @@
+"""Template reviews: reviewers' verdicts read in, accept rates per template, templates left out."""
+
+import dagster as dg
+import polars as pl
+
+from cosmo_assets.defs.release.model_hooks import REVIEW_GROUP
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.shared import OWNERS, check_spec, preview
+from cosmo_assets.stages import review
+
+
+def build() -> dg.AssetsDefinition:
+    @dg.asset(
+        deps=["review_sample"],
+        group_name=REVIEW_GROUP,
+        kinds={"duckdb", "csv"},
+        owners=OWNERS,
+        check_specs=[check_spec("template_reviews", "template_accept_rates",
+                          "Warns when a template falls under the accept rate and is left out of the next run.", None)],
+    )
+    def template_reviews(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
+        """Reviewers' verdicts (balance.yaml review.verdict_files) read in; accept rate per template version;
+        the templates under review.min_accept_rate, which the outlines stage leaves out from the next run."""
+        reviews = review.review_templates(cosmo.config, cosmo.storage)
+        cosmo.storage.replace_partition("review_verdicts", reviews.verdicts, {})
+        cosmo.storage.replace_partition("template_reviews", reviews.templates, {})
+        excluded = reviews.templates.filter(pl.col("excluded"))
+        stale = {t: list(p) for t, p in excluded.select("template_id", "fed_partitions").iter_rows()}
+        failures = [f"{t} accepted {r:.0%} of {n} (minimum {cosmo.config.balance.review.min_accept_rate:.0%}): "
+                    f"left out of the next run; stale partitions {stale[t]}"
+                    for t, r, n in excluded.select("template_id", "accept_rate", "reviewed").iter_rows()]
+        return dg.MaterializeResult(
+            metadata={
+                "verdict_files": dg.MetadataValue.json([str(p) for p in cosmo.config.verdict_files()]),
+                "verdicts": reviews.verdicts.height,
+                "accept_rates": preview(
+                    reviews.templates.with_columns(pl.col("fed_partitions").list.join(", ")),
+                    list(reviews.templates.columns), rows=50,
+                ),
+                "excluded_templates": dg.MetadataValue.json(sorted(stale)),
+                "stale_partitions": dg.MetadataValue.json(stale),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="template_accept_rates",
+                    passed=not failures,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description="; ".join(failures) or "every reviewed template is above the accept rate",
+                    metadata={"excluded_templates": dg.MetadataValue.json(sorted(stale))},
+                )
+            ],
+        )
+
+    return template_reviews
