@@ -120,9 +120,9 @@ def prices(settings) -> tuple[float, float] | None:
     if settings.price is not None:
         per_in, per_out = settings.price.input_usd_per_mtok / 1e6, settings.price.output_usd_per_mtok / 1e6
         return (per_in / 2, per_out / 2) if settings.mode == "batch" else (per_in, per_out)
-    from cosmo_assets.llm.client import _litellm
+    from cosmo_assets.llm.litellm_setup import load_litellm
 
-    litellm = _litellm()
+    litellm = load_litellm()
     try:
         if settings.mode == "batch":
             from litellm.cost_calculator import batch_cost_calculator
@@ -146,10 +146,10 @@ def count_prompt_tokens(settings, messages: Sequence[dict[str, str]], history: H
         return round(chars * history.prompt_tokens_per_char)
     if history.prompt_tokens:
         return round(history.prompt_tokens)
-    from cosmo_assets.llm.client import _litellm
+    from cosmo_assets.llm.litellm_setup import load_litellm
 
     model = "openai/gpt-4o-mini" if settings.is_embedded else settings.model  # any: litellm's default tokenizer
-    return int(_litellm().token_counter(model=model, messages=list(messages)))
+    return int(load_litellm().token_counter(model=model, messages=list(messages)))
 
 
 def expected_completion(settings, content_type: str, history: History) -> float:
