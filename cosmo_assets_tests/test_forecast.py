@@ -9,10 +9,12 @@ import pytest
 
 from cosmo_assets.config import load_config
 from cosmo_assets.stages.plan import plan_generation
+from cosmo_assets_tests import test_generation_engine as engine
 from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, varied_reply
-from cosmo_assets_tests.test_generation_engine import materialization, project, run_generate  # noqa: F401 - fixture
+from cosmo_assets_tests.test_generation_engine import materialization, run_generate
 
+project = engine.project  # the generation tests' project: domain alpha on a bigger knowledge base
 ALPHA = [("alpha", "en")]
 
 

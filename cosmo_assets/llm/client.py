@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cosmo_assets.config import BudgetSettings, ModelSettings
-from cosmo_assets.llm.budget import Budget, DiskLedger, RedisLedger, SpendLedger
 from cosmo_assets.llm.batch import BatchRunner, BatchStore
+from cosmo_assets.llm.budget import Budget, DiskLedger, RedisLedger, SpendLedger
 from cosmo_assets.llm.cache import CachedAnswer, NoCache, ResponseCache, cache_key, open_cache, redis_url
 from cosmo_assets.llm.completions import Completion, CompletionRequest, GenerationReport
 from cosmo_assets.llm.concurrency import limiter_for
