@@ -73,3 +73,18 @@ def test_the_plan_command_prints_the_forecast(project, tmp_path, monkeypatch, ca
     rows = {line.split()[0]: line.split() for line in out.splitlines() if "|en" in line or line.startswith("total")}
     assert set(rows) == {"alpha|en", "beta|en", "total"}
     assert rows["alpha|en"][1:4] == ["3", "0", "3"] and rows["total"][1:4] == ["6", "0", "6"]
+
+
+def test_the_main_command_shows_the_plan_first_and_the_forecast_against_actual_after(project, tmp_path, monkeypatch, capsys):
+    from cosmo_assets.cli import main
+
+    with FakeLLMServer(behaviour=varied_reply) as server:
+        for name, value in engine.main_env(project, tmp_path, server.api_base).items():
+            if name.startswith("COSMO_") or name == "DAGSTER_HOME":
+                monkeypatch.setenv(name, value)
+        assert main(["run", "--seeds", "3", "--domains", "alpha"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("generation plan: openai/test-model") < out.index("-> generate") < out.index("forecast against actual:")
+    actual, _ = paid_tokens(project)
+    [line] = [line for line in out.splitlines() if line.strip().startswith("[alpha|en] drafts paid")]
+    assert line.strip().startswith(f"[alpha|en] drafts paid 3 (forecast 3); tokens {actual:,} against ")
