@@ -4,6 +4,9 @@ a re-run resumes a submitted batch; budgets are checked before submitting."""
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+
 import pytest
 
 from cosmo_assets.config import BatchSettings, BudgetSettings, ModelSettings
@@ -80,3 +83,24 @@ def test_a_budget_is_checked_before_submitting(tmp_path):
     assert 1 <= submitted == len(ok) <= 3 and len(ok) + len(skipped) == 8
     assert all("partition budget reached" in c.error for c in skipped)
     assert report.budget_stop and report.spent_tokens <= 350
+
+
+def _run_in_child(settings: ModelSettings, tmp_path) -> None:
+    run(settings, tmp_path, 5)
+
+
+def test_a_run_killed_while_its_batch_runs_is_resumed_by_the_next_run_without_paying_again(tmp_path, monkeypatch):
+    with FakeBatchServer() as server:
+        server.hold.set()
+        child = multiprocessing.get_context("fork").Process(target=_run_in_child, args=(batch_settings(server), tmp_path))
+        child.start()
+        deadline = time.monotonic() + 120
+        while not server.batches:
+            assert child.is_alive() and time.monotonic() < deadline, "the run should have submitted its batch"
+            time.sleep(0.05)
+        child.kill()
+        child.join(30)
+        server.hold.clear()
+        report = run(batch_settings(server), tmp_path, 5)
+        assert len(server.batches) == 1 and len(server.files) == 2  # the input file and the one output file
+    assert all(c.status == "ok" for c in report) and len(server.answered) == 5

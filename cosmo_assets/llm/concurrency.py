@@ -38,7 +38,7 @@ class FixedLimit:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[_Outcome]:
-        yield _NO_OUTCOME
+        yield _Outcome()  # nobody reads it: the worker count is the limit
 
     def describe(self) -> str:
         return str(self.limit)
@@ -58,8 +58,6 @@ class _Outcome:
     def overload(self, retry_after_s: float | None) -> None:
         self.overloaded, self.retry_after_s = True, retry_after_s
 
-
-_NO_OUTCOME = _Outcome()
 
 
 class AdaptiveLimit:
