@@ -93,13 +93,25 @@ def list_stale(config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _forecast(config, args: argparse.Namespace):
+def _forecast(config, args: argparse.Namespace, show: bool = False):
     from cosmo_assets.stages.plan import plan_generation
 
     domains = _pick(args.domains, config.domain_names, "domains")
     languages = _pick(args.languages, config.enabled_languages, "languages")
     partitions = [(d, lang) for lang in languages for d in domains]
-    return plan_generation(config, partitions, _resource(config, args).seed_limit(config))
+    forecast = plan_generation(config, partitions, _resource(config, args).seed_limit(config))
+    if show:
+        print(forecast.table(), flush=True)
+    return forecast
+
+
+def _print_forecast_against_actual(config, forecast) -> None:
+    if forecast is None:
+        return
+    from cosmo_assets.stages.plan import forecast_against_actual
+    from cosmo_assets.storage import Storage
+
+    print("forecast against actual:\n  " + "\n  ".join(forecast_against_actual(forecast, Storage(config.duckdb_path()))))
 
 
 def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
@@ -141,9 +153,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     except (PreflightError, EmbeddedModelError) as exc:
         print(f"model check failed: {exc}", file=sys.stderr)
         return 2
-    forecast = None if args.stale_only else _forecast(config, args)
-    if forecast is not None:
-        print(forecast.table(), flush=True)
+    forecast = None if args.stale_only else _forecast(config, args, show=True)
     # Every run of this command shares one run budget (configs/model.yaml budget.run).
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
@@ -186,11 +196,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
             execute(RELEASE_JOB, language)
 
     _print_summary(config, languages, domains, time.perf_counter() - started)
-    if forecast is not None:
-        from cosmo_assets.stages.plan import forecast_against_actual
-        from cosmo_assets.storage import Storage
-
-        print("forecast against actual:\n  " + "\n  ".join(forecast_against_actual(forecast, Storage(config.duckdb_path()))))
+    _print_forecast_against_actual(config, forecast)
     print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
     if failures:
         print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
