@@ -26,6 +26,7 @@ from typing import Any
 from cosmo_assets.llm.budget import Budget
 from cosmo_assets.llm.cache import CachedAnswer
 from cosmo_assets.llm.completions import Completion, CompletionRequest
+from cosmo_assets.llm.errors import transient
 from cosmo_assets.llm.structured import UnparseableAnswer, parse_answer
 
 STATUS_OK, STATUS_FAILED = "ok", "failed"
@@ -166,11 +167,17 @@ class BatchRunner:
         while pending:
             still = []
             for p in pending:
-                batch = await self.litellm.aretrieve_batch(batch_id=p.batch_id, **self.access)
+                try:
+                    batch = await self.litellm.aretrieve_batch(batch_id=p.batch_id, **self.access)
+                except Exception as exc:  # noqa: BLE001 - a status check that failed is tried again at the next poll
+                    if not transient(exc):
+                        raise
+                    still.append(p)
+                    continue
                 if batch.status not in _FINISHED:
                     still.append(p)
                     continue
-                answered = await self._read(batch.output_file_id, p.keys, index_of)
+                answered = await self._read(batch.output_file_id, index_of)
                 await self._read_errors(batch.error_file_id, p.keys - answered, index_of)
                 unanswered |= {k for k in p.keys - answered if k in index_of and not self._finished(k, index_of)}
                 self.store.close(p.batch_id, batch.status)
@@ -198,15 +205,17 @@ class BatchRunner:
         text = content.content.decode("utf-8") if hasattr(content, "content") else str(content)
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-    async def _read(self, file_id: str | None, keys: set[str], index_of: dict[str, int]) -> set[str]:
+    async def _read(self, file_id: str | None, index_of: dict[str, int]) -> set[str]:
         answered = set()
         for line in await self._lines(file_id):
             key = line.get("custom_id")
             response = line.get("response") or {}
-            if key not in keys or response.get("status_code") != 200:
+            if not key or response.get("status_code") != 200:
                 continue
             answered.add(key)
-            if key in index_of and index_of[key] not in self._done:
+            if key not in index_of:  # asked for by another run of the same prompts: paid for, so kept
+                self._keep(key, response.get("body") or {})
+            elif index_of[key] not in self._done:
                 completion = self._completion(index_of[key], key, response.get("body") or {})
                 self._done.add(index_of[key])
                 self.finish(index_of[key], completion)
@@ -220,6 +229,17 @@ class BatchRunner:
                 self._done.add(index_of[key])
                 self.finish(index_of[key], Completion(key=self.requests[index_of[key]].key, text=None, status=STATUS_FAILED,
                                                       error=self.client._redact(f"batch error: {json.dumps(error)[:400]}"), attempts=1))
+
+    def _keep(self, key: str, body: dict) -> None:
+        try:
+            text = (body["choices"][0]["message"].get("content") or "").strip()
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return
+        usage = body.get("usage") or {}
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        if text:
+            self.client.cache.put(key, CachedAnswer(text=text, prompt_tokens=prompt, completion_tokens=completion,
+                                                    cost_usd=prompt * self.prices[0] + completion * self.prices[1]))
 
     def _completion(self, index: int, key: str, body: dict) -> Completion:
         request = self.requests[index]
