@@ -1,7 +1,8 @@
 """`python -m cosmo_assets run`: the main job, every partition through all five stages on one
 Dagster instance (the project's dagster_home/), so the UI shows the runs afterwards.
 `python -m cosmo_assets stale` lists the partitions that are missing or stale, and why;
-`python -m cosmo_assets run --stale-only` makes only those."""
+`python -m cosmo_assets run --stale-only` makes only those; `python -m cosmo_assets plan` forecasts
+what drafting will cost (tokens, USD, time, budgets) without calling the model."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         "--stale-only", action="store_true",
         help="only partitions that are missing or stale (see `stale`), and only their stages that are",
     )
+    plan = sub.add_parser("plan", help="forecast tokens, cost, time and budget stops of a run; no model call")
+    plan_size = plan.add_mutually_exclusive_group()
+    plan_size.add_argument("--seeds", type=int, metavar="N", help="seeds per partition (default: configs/project.yaml)")
+    plan_size.add_argument("--full", action="store_true", help="every seed of every knowledge base")
+    plan.add_argument("--domains", help="comma-separated domains (default: all configured)")
+    plan.add_argument("--languages", help="comma-separated languages (default: all enabled)")
     stale = sub.add_parser("stale", help="list partitions that are missing or stale, with the reason")
     stale_size = stale.add_mutually_exclusive_group()
     stale_size.add_argument("--seeds", type=int, metavar="N", help="compare against runs of N seeds per partition")
@@ -49,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "stale":
         return list_stale(config, args)
+    if args.command == "plan":
+        print(_forecast(config, args).table())
+        return 0
     return run_everything(config, args)
 
 
@@ -81,6 +91,27 @@ def list_stale(config, args: argparse.Namespace) -> int:
     print(f"{len(pending)} of {len(partitions)} partitions missing or stale"
           + ("; `python -m cosmo_assets run --stale-only` makes them" if pending else ": everything is up to date"))
     return 0
+
+
+def _forecast(config, args: argparse.Namespace, show: bool = False):
+    from cosmo_assets.stages.plan import plan_generation
+
+    domains = _pick(args.domains, config.domain_names, "domains")
+    languages = _pick(args.languages, config.enabled_languages, "languages")
+    partitions = [(d, lang) for lang in languages for d in domains]
+    forecast = plan_generation(config, partitions, _resource(config, args).seed_limit(config))
+    if show:
+        print(forecast.table(), flush=True)
+    return forecast
+
+
+def _print_forecast_against_actual(config, forecast) -> None:
+    if forecast is None:
+        return
+    from cosmo_assets.stages.plan import forecast_against_actual
+    from cosmo_assets.storage import Storage
+
+    print("forecast against actual:\n  " + "\n  ".join(forecast_against_actual(forecast, Storage(config.duckdb_path()))))
 
 
 def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
@@ -122,6 +153,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     except (PreflightError, EmbeddedModelError) as exc:
         print(f"model check failed: {exc}", file=sys.stderr)
         return 2
+    forecast = None if args.stale_only else _forecast(config, args, show=True)
     # Every run of this command shares one run budget (configs/model.yaml budget.run).
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
@@ -164,6 +196,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
             execute(RELEASE_JOB, language)
 
     _print_summary(config, languages, domains, time.perf_counter() - started)
+    _print_forecast_against_actual(config, forecast)
     print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
     if failures:
         print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)

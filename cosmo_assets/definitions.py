@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from cosmo_assets.config import CosmoConfig, load_config
 from cosmo_assets.defs.checks import build_input_checks
 from cosmo_assets.defs.generation import build_generation_assets
+from cosmo_assets.defs.generation.plan import generation_plan
 from cosmo_assets.defs.generation.wikidata_extract import build_knowledge_base_assets
 from cosmo_assets.defs.jobs import build_jobs
 from cosmo_assets.defs.release import build_release_assets
@@ -38,7 +39,12 @@ def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Defi
     database = DuckDBResource(database=str(config.duckdb_path()))
     resource = resource or CosmoResource(config_dir=str(config.root), duckdb=database)
     stages = build_generation_assets(config)
-    assets = [*build_knowledge_base_assets(config), *stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])]
+    assets = [
+        *build_knowledge_base_assets(config),
+        *stages,
+        *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages]),
+        generation_plan,
+    ]
     generate, release, review = build_jobs()
     return dg.Definitions(
         assets=assets,

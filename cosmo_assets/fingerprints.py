@@ -35,7 +35,7 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 # Model settings that decide where and how fast requests go, not what comes back.
-_OPERATIONAL_MODEL_FIELDS = {"api_base", "max_in_flight", "timeout_s", "max_failed_share"}
+_OPERATIONAL_MODEL_FIELDS = {"api_base", "max_in_flight", "adaptive", "mode", "batch", "price", "timeout_s", "max_failed_share"}
 _OPERATIONAL_EMBEDDED_FIELDS = {"n_parallel", "n_threads"}
 
 

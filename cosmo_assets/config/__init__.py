@@ -29,7 +29,17 @@ from cosmo_assets.config.domains import (
 from cosmo_assets.config.filters import BenchmarkFile, DecontaminationSettings, DedupSettings, FilterSettings, JudgeSettings, ShapeRule
 from cosmo_assets.config.languages import Language, LanguagesFile
 from cosmo_assets.config.loader import CosmoConfig, load_config
-from cosmo_assets.config.model import BudgetLimits, BudgetSettings, CacheSettings, EmbeddedModelSettings, EndpointSettings, ModelSettings
+from cosmo_assets.config.model import (
+    AdaptiveSettings,
+    BatchSettings,
+    BudgetLimits,
+    BudgetSettings,
+    CacheSettings,
+    EmbeddedModelSettings,
+    EndpointSettings,
+    ModelSettings,
+    PriceSettings,
+)
 from cosmo_assets.config.outlines import Audience, ContentType, ModelOutlineSettings, OutlineSection, OutlineSettings, Style
 from cosmo_assets.config.project import ProjectSettings, RunSettings, ScheduleSettings, StorageSettings
 from cosmo_assets.config.seeds import SeedLimits, SeedSettings, WikidataSettings
@@ -37,11 +47,12 @@ from cosmo_assets.config.wikidata_properties import WikidataVocabulary
 
 __all__ = [
     "DEFAULT_CONFIG_DIR", "PROJECT_ROOT", "QUOTA_DIMENSIONS", "SOURCE_SETTINGS", "TOPIC_TYPES",
-    "Audience", "BalanceSettings", "BenchmarkFile", "BudgetLimits", "BudgetSettings", "CacheSettings",
+    "AdaptiveSettings", "Audience", "BalanceSettings", "BatchSettings", "BenchmarkFile", "BudgetLimits", "BudgetSettings",
+    "CacheSettings",
     "ColumnMapping", "ConfigError", "ContentType", "CosmoConfig", "CuratedJsonlSource", "DecontaminationSettings",
     "DedupSettings", "Domain", "DomainFilters", "EmbeddedModelSettings", "EndpointSettings", "ExportSettings",
     "FilterSettings", "JudgeSettings", "Language", "LanguagesFile", "ModelOutlineSettings", "ModelSettings",
-    "OutlineSection", "OutlineSettings", "ProjectSettings", "QuotaSettings", "RealTextCorpus", "RealTextSettings",
+    "OutlineSection", "OutlineSettings", "PriceSettings", "ProjectSettings", "QuotaSettings", "RealTextCorpus", "RealTextSettings",
     "ReviewSettings", "RunSettings", "ScheduleSettings", "SeedLimits", "SeedSettings", "ShapeRule", "ShareTarget",
     "Source", "SourceSettings", "StorageSettings", "StrictModel", "Style", "TabularSource", "TopicType", "WikidataId",
     "WikidataSettings", "WikidataSource", "WikidataVocabulary", "load_config",

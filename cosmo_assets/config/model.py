@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -47,6 +47,37 @@ class BudgetSettings(StrictModel):
     partition: BudgetLimits = BudgetLimits()
 
 
+class AdaptiveSettings(StrictModel):
+    """Bounds for `max_in_flight: auto` (see cosmo_assets/llm/concurrency.py)."""
+
+    min_in_flight: int = Field(default=1, ge=1)
+    max_in_flight: int = Field(default=64, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptiveSettings:
+        if self.min_in_flight > self.max_in_flight:
+            raise ValueError(f"min_in_flight {self.min_in_flight} is above max_in_flight {self.max_in_flight}")
+        return self
+
+
+class BatchSettings(StrictModel):
+    """`mode: batch`: requests go through the provider's batch API (cosmo_assets/llm/batch.py)."""
+
+    completion_window: Literal["24h"] = "24h"
+    poll_s: float = Field(default=10.0, gt=0, description="First wait between status checks; doubled up to max_poll_s.")
+    max_poll_s: float = Field(default=300.0, gt=0)
+    max_wait_s: float = Field(default=86400.0, gt=0, description="Stop waiting after this; a re-run picks the batch up.")
+    max_requests: int = Field(default=50000, ge=1, description="Requests per batch file (OpenAI accepts 50,000).")
+
+
+class PriceSettings(StrictModel):
+    """USD per million tokens, for a model litellm has no price for (self-hosted, new). Batch calls pay half
+    unless litellm knows the model's batch price."""
+
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+
+
 class ModelSettings(StrictModel):
     model: str = "embedded/smollm2-135m-instruct"
     api_base: str | None = None
@@ -59,9 +90,13 @@ class ModelSettings(StrictModel):
     max_tokens: int = Field(default=512, ge=1)
     temperature: float = Field(default=0.7, ge=0, le=2)
     top_p: float = Field(default=0.95, gt=0, le=1)
-    max_in_flight: int | None = Field(
-        default=None, ge=1, description="Requests in flight; default is the model's slot count (embedded) or 16."
+    max_in_flight: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        default=None, description="Requests in flight; 'auto' adapts within `adaptive`; default: slots (embedded) or 16."
     )
+    adaptive: AdaptiveSettings = AdaptiveSettings()
+    mode: Literal["online", "batch"] = Field(default="online", description="batch: the provider's batch API, cheaper, slower.")
+    batch: BatchSettings = BatchSettings()
+    price: PriceSettings | None = None
     timeout_s: float = Field(default=300, gt=0)
     max_retries: int = Field(default=4, ge=0)
     retry_backoff_s: float = Field(default=1.0, ge=0, description="First wait before a retry; doubled each time.")
@@ -79,6 +114,9 @@ class ModelSettings(StrictModel):
         for i, fallback in enumerate(self.fallbacks):
             if not fallback.model:
                 raise ValueError(f"fallbacks.{i}.model: expected a litellm model string")
+        if self.mode == "batch" and (self.is_embedded or self.uses_router):
+            raise ValueError("mode: batch needs one remote model with a batch API (not the embedded model, "
+                             "not several endpoints or fallbacks)")
         return self
 
     @property
@@ -90,7 +128,14 @@ class ModelSettings(StrictModel):
         return len(self.endpoints) > 1 or bool(self.fallbacks)
 
     @property
+    def adaptive_in_flight(self) -> bool:
+        return self.max_in_flight == "auto"
+
+    @property
     def in_flight(self) -> int:
+        """The most requests in flight at once (with `auto`, the upper bound the limit adapts under)."""
+        if self.max_in_flight == "auto":
+            return self.adaptive.max_in_flight
         if self.max_in_flight:
             return self.max_in_flight
         return self.embedded.n_parallel if self.is_embedded else 16

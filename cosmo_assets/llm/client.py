@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from cosmo_assets.config import BudgetSettings, ModelSettings
+from cosmo_assets.llm.batch import BatchRunner, BatchStore
 from cosmo_assets.llm.budget import Budget, DiskLedger, RedisLedger, SpendLedger
 from cosmo_assets.llm.cache import CachedAnswer, NoCache, ResponseCache, cache_key, open_cache, redis_url
 from cosmo_assets.llm.completions import Completion, CompletionRequest, GenerationReport
+from cosmo_assets.llm.concurrency import limiter_for
 from cosmo_assets.llm.embedded import SERVED_NAME, serve_embedded
 from cosmo_assets.llm.endpoints import (
     NO_KEY,
@@ -34,7 +36,7 @@ from cosmo_assets.llm.endpoints import (
     register_embedded_price,
     resolve_endpoints,
 )
-from cosmo_assets.llm.errors import MalformedAnswer, retry_after_s, secret_values, status_of, transient
+from cosmo_assets.llm.errors import MalformedAnswer, overloaded, retry_after_s, secret_values, status_of, transient
 from cosmo_assets.llm.litellm_setup import load_litellm
 from cosmo_assets.llm.structured import UnparseableAnswer, parse_answer
 
@@ -70,9 +72,12 @@ class LLMClient:
         cache: ResponseCache | None = None,
         ledger: SpendLedger | None = None,
         run_scope: str | None = None,
+        batch_store: BatchStore | None = None,
     ):
         self.settings = settings
-        self.in_flight = settings.in_flight
+        self.batch_store = batch_store  # mode: batch, where submitted batches are remembered
+        self.in_flight = settings.in_flight  # workers; with `auto` the limiter keeps fewer calls in flight
+        self.limiter = limiter_for(settings)
         self.cache = cache if cache is not None else NoCache()
         self.ledger = ledger
         self.run_scope = run_scope
@@ -197,8 +202,14 @@ class LLMClient:
             attempts += 1
             self.model_calls += 1
             try:
-                async with asyncio.timeout(self._hard_timeout_s):
-                    response = await self._acompletion(request)
+                async with self.limiter.slot() as outcome:
+                    try:
+                        async with asyncio.timeout(self._hard_timeout_s):
+                            response = await self._acompletion(request)
+                    except Exception as exc:
+                        if overloaded(exc):
+                            outcome.overload(retry_after_s(exc))
+                        raise
                 try:
                     choice = response.choices[0]
                     text = (choice.message.content or "").strip()
@@ -296,7 +307,9 @@ class LLMClient:
         leaders, followers = self._answer_from_cache(requests, keys, finish)
         queue = deque(leaders.values())
         budget = self._budget()
-        if queue:
+        if queue and self.settings.mode == "batch":
+            await self._run_batches(requests, keys, queue, followers, budget, finish)
+        elif queue:
             # One writer thread: SQLite takes one write at a time anyway, and the loop never waits on a disk.
             self._cache_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cosmo-cache-writer")
             _ = self.endpoint  # start the embedded server or build the router now, not inside a worker
@@ -358,6 +371,20 @@ class LLMClient:
             wall_s=time.perf_counter() - started,
         )
 
+    async def _run_batches(self, requests, keys, queue: deque[int], followers, budget: Budget, finish) -> None:
+        def settle(index: int, completion: Completion) -> None:
+            if completion.paid_tokens or completion.paid_usd:
+                budget.record(completion.paid_usd, completion.paid_tokens)
+            finish(index, completion)
+            for other in followers.get(keys[index], ()):
+                finish(other, replace(completion, key=requests[other].key, attempts=0, cache_hit=completion.status == STATUS_OK))
+
+        if self.batch_store is None:
+            self.batch_store = BatchStore(":memory:")  # remembered by this client only
+            self._stack.callback(self.batch_store.shutdown)
+        self.batches = BatchRunner(self, self.batch_store, requests, keys, budget, settle)
+        await self.batches.run(queue)
+
     def _answer_from_cache(
         self, requests: Sequence[CompletionRequest], keys: list[str], finish: Callable[[int, Completion], None]
     ) -> tuple[dict[str, int], dict[str, list[int]]]:
@@ -407,5 +434,9 @@ def open_client(settings: ModelSettings, cache_path: str | Path, spend_path: str
             else:
                 ledger = DiskLedger(spend_path)
             stack.callback(ledger.close)
-        client = stack.enter_context(LLMClient(settings, cache=cache, ledger=ledger, run_scope=run_scope))
+        store = None
+        if settings.mode == "batch":  # batch ids beside the spend ledger, so a re-run resumes them
+            store = BatchStore(Path(spend_path).with_name("llm_batches.sqlite"))
+            stack.callback(store.shutdown)
+        client = stack.enter_context(LLMClient(settings, cache=cache, ledger=ledger, run_scope=run_scope, batch_store=store))
         yield client

@@ -30,6 +30,14 @@ def status_of(exc: Exception) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def overloaded(exc: Exception) -> bool:
+    """A refusal for load (429) or a timeout: what makes an adaptive limit back off."""
+    if isinstance(exc, TimeoutError) or status_of(exc) in (408, 429):
+        return True
+    litellm = load_litellm()
+    return isinstance(exc, (litellm.RateLimitError, litellm.Timeout))
+
+
 def transient(exc: Exception) -> bool:
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True

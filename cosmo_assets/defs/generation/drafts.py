@@ -1,7 +1,5 @@
 """Drafts: one model completion per outline."""
 
-import time
-
 import dagster as dg
 import polars as pl
 
@@ -10,7 +8,9 @@ from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.diversity import diversity_figures
+from cosmo_assets.progress import DraftProgress
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
+from cosmo_assets.stages.plan import partition_forecast
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -32,8 +32,10 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         with open_client(settings, cosmo.config.llm_cache_path(), cosmo.config.llm_spend_path(), run_scope) as client:
             outline_rows = cosmo.storage.read_partition("outlines", part)
             requests = draft_requests(outline_rows, settings)
-            context.log.info(f"drafting {len(requests)} outlines on {settings.model}, {client.in_flight} in flight")
-            progress = DraftProgress(context, len(requests))
+            forecast = partition_forecast(cosmo.config, cosmo.storage, f"{part['domain']}|{part['language']}", outline_rows)
+            context.log.info(f"drafting {len(requests)} outlines on {settings.model}, {client.limiter.describe()} in flight; "
+                             f"forecast {forecast.tokens:,} tokens for {forecast.to_draft} uncached")
+            progress = DraftProgress(context, len(requests), f"{part['domain']}|{part['language']}", forecast.usd)
             report = client.complete_all(requests, on_done=progress.update)
         frame = draft_rows(outline_rows, report.completions, settings)
         cosmo.storage.replace_partition("drafts", frame, part)
@@ -62,6 +64,11 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "tokens_this_run": report.spent_tokens,
                 "wall_s": round(report.wall_s, 2),
                 "tokens_per_s": round(report.spent_tokens / report.wall_s, 1) if report.wall_s else 0.0,
+                "in_flight": client.limiter.describe(),
+                "forecast": dg.MetadataValue.json({
+                    "to_draft": forecast.to_draft, "tokens": forecast.tokens, "usd": forecast.usd, "wall_s": round(forecast.wall_s, 1),
+                    "actual_tokens": report.spent_tokens, "actual_usd": round(report.spent_usd, 6), "actual_wall_s": round(report.wall_s, 1),
+                }),
                 "draft_diversity": dg.MetadataValue.json(diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list())),
                 "preview": preview(frame, ["status", "completion_tokens", "text"]),
             },
@@ -69,28 +76,3 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         )
 
     return drafts
-
-
-class DraftProgress:
-    """Logs done/total, tokens/s and cost at intervals while drafts arrive."""
-
-    def __init__(self, context: dg.AssetExecutionContext, total: int, every_s: float = 10.0):
-        self.context, self.total, self.every_s = context, total, every_s
-        self.done = self.tokens = self.cache_hits = self.failed = 0
-        self.cost = 0.0
-        self.started = self.last = time.perf_counter()
-
-    def update(self, completion) -> None:
-        self.done += 1
-        self.cache_hits += completion.cache_hit
-        self.failed += completion.status != "ok"
-        self.tokens += completion.paid_tokens  # tokens/s and cost count what this run paid for, not cache hits
-        self.cost += completion.paid_usd
-        now = time.perf_counter()
-        if now - self.last >= self.every_s or self.done == self.total:
-            self.last = now
-            rate = self.tokens / max(now - self.started, 1e-9)
-            self.context.log.info(
-                f"drafts {self.done}/{self.total}, {rate:.0f} tokens/s, ${self.cost:.4f} so far, "
-                f"{self.cache_hits} from cache, {self.failed} not generated"
-            )
