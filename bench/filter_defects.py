@@ -195,21 +195,24 @@ def wrong_number(article: dict, rng: random.Random, **_) -> str | None:
         for number in _NUMBER.findall(fact["value"]):
             number = number.rstrip(",")
             plain = number.replace(",", "")
-            if number in text and not (plain.isdigit() and int(plain) < 13):
+            standalone = re.search(rf"(?<![\w.,]){re.escape(number)}(?![\w]|[.,]\d)", text)
+            if standalone and not (plain.isdigit() and int(plain) < 13):
                 candidates.append(number)
     if not candidates:
         return None
     number = rng.choice(candidates)
     digits = number.replace(",", "")
     whole, _, decimals = digits.partition(".")
-    if len(whole) >= 2 and whole[0] != whole[1] and rng.random() < 0.5:
+    if len(whole) >= 2 and whole[0] != whole[1] and whole[1] != "0" and rng.random() < 0.5:
         changed = whole[1] + whole[0] + whole[2:]
     else:
-        changed = whole + "0" if rng.random() < 0.5 else whole[:-1] or "7"
+        changed = whole + "0" if rng.random() < 0.5 or len(whole) < 3 else whole[:-1]
     new = changed + ("." + decimals if decimals else "")
     if "," in number and len(changed) > 3:
         new = f"{int(changed):,}" + ("." + decimals if decimals else "")
-    return _replace_once(text, number, new, rng) if new != number else None
+    spots = [m.start() for m in re.finditer(rf"(?<![\w.,]){re.escape(number)}(?![\w]|[.,]\d)", text)]
+    at = rng.choice(spots)
+    return text[:at] + new + text[at + len(number):] if new != number else None
 
 
 _PROPER = re.compile(r"\b[A-Z][a-zà-ÿ'’]+(?:\s+(?:[A-Z][a-zà-ÿ'’]+|von|de|van|da|Le))*\s+[A-Z][a-zà-ÿ'’]+\b")

@@ -428,6 +428,8 @@ class ShapeRule(_Strict):
     min_numbered_lines: int = Field(default=0, ge=0, description="Lines starting '1.', 'Step 2', '-' or '*'.")
     max_list_line_share: float = Field(default=1.0, ge=0, le=1)
     min_speech_marks: int = Field(default=0, ge=0, description="Quotation marks, for dialogue.")
+    min_questions: int = Field(default=0, ge=0, description="Sentences ending in a question mark (a forum question).")
+    min_posts: int = Field(default=0, ge=0, description="Paragraphs or posts: a question and its answers.")
 
 
 class DedupSettings(_Strict):
@@ -464,12 +466,15 @@ class DecontaminationSettings(_Strict):
 
 
 class JudgeSettings(_Strict):
-    """An optional model judge: scores 1-5 for clarity, accuracy and educational value."""
+    """An optional model judge: lists the draft's claims, marks each against the seed facts, and scores 1-5
+    for clarity, accuracy and educational value."""
 
     enabled: bool = False
     min_clarity: int = Field(default=3, ge=1, le=5)
     min_accuracy: int = Field(default=3, ge=1, le=5)
     min_educational_value: int = Field(default=3, ge=1, le=5)
+    max_contradicted_claims: int = Field(default=0, ge=0, description="judge_contradicts fires above this.")
+    max_unverifiable_share: float = Field(default=0.5, ge=0, le=1, description="...or above this share of claims.")
     max_article_chars: int = Field(default=6000, ge=200)
 
 
@@ -498,6 +503,15 @@ class FilterSettings(_Strict):
     shapes: dict[str, ShapeRule] = {}
     min_fact_coverage: float = Field(default=0.0, ge=0, le=1)
     max_contradicted_facts: int = Field(default=0, ge=0)
+    max_unsupported_claims: float = Field(
+        default=1.0, ge=0, le=1, description="Share of the text's dates, numbers and names the seed does not hold."
+    )
+    name_weight: float = Field(default=0.5, ge=0, le=1, description="A name counts this much of a date or number.")
+    character_mentions: int = Field(default=3, ge=1, description="A one-word name said this often is a character.")
+    clean_wrappers: bool = Field(default=True, description="Cut assistant openings and closings instead of rejecting.")
+    max_chatter_sentences: int = Field(default=0, ge=0)
+    prompt_echo_ngram_words: int = Field(default=5, ge=2)
+    max_prompt_echo_share: float = Field(default=1.0, ge=0, le=1)
     dedup: DedupSettings = DedupSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()

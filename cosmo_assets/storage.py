@@ -32,9 +32,19 @@ SCORE_COLUMNS: dict[str, str] = {
     "shape_fits": "BOOLEAN",
     "fact_coverage": "DOUBLE",
     "contradicted_facts": "VARCHAR[]",
+    "truncated": "BOOLEAN",  # stopped at max_tokens or mid-sentence
+    "cleaned": "BOOLEAN",  # an assistant wrapper was cut off; cleaned_off holds what was cut
+    "cleaned_off": "VARCHAR[]",
+    "chatter": "VARCHAR[]",  # sentences about the task left in the text
+    "prompt_echo_share": "DOUBLE",
+    "unsupported_claims": "DOUBLE",
+    "unsupported_items": "VARCHAR[]",
     "judge_clarity": "INTEGER",
     "judge_accuracy": "INTEGER",
     "judge_educational_value": "INTEGER",
+    "judge_supported": "INTEGER",
+    "judge_contradicted": "INTEGER",
+    "judge_unverifiable": "INTEGER",
     "quality_score": "DOUBLE",
 }
 
