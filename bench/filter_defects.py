@@ -206,7 +206,7 @@ def wrong_number(article: dict, rng: random.Random, **_) -> str | None:
     if len(whole) >= 2 and whole[0] != whole[1] and whole[1] != "0" and rng.random() < 0.5:
         changed = whole[1] + whole[0] + whole[2:]
     else:
-        changed = whole + "0" if rng.random() < 0.5 or len(whole) < 3 else whole[:-1]
+        changed = whole + "0" if rng.random() < 0.5 or len(whole) < 3 or int(whole[:-1]) < 13 else whole[:-1]
     new = changed + ("." + decimals if decimals else "")
     if "," in number and len(changed) > 3:
         new = f"{int(changed):,}" + ("." + decimals if decimals else "")

@@ -124,11 +124,14 @@ def _number_value(raw: str, language: str) -> float | None:
 
 
 def _unit(after: str) -> str:
-    words = _WORD.findall(fold(after)[:24]) or [""]
+    """The word right after a number (its first 4 letters): "km", "peop"; none across punctuation."""
     symbol = after.lstrip()[:1]
-    if symbol in "%°":
+    if symbol and symbol in "%°":
         return symbol
-    word = words[0]
+    m = re.match(r"\s?([^\W\d_]+)", after)
+    if not m:
+        return ""
+    word = m.group(1)
     return "" if word in _STOP or word in MAGNITUDES else word[:4]
 
 
@@ -311,6 +314,13 @@ def _fact_parts(value: str) -> tuple[list[Claim], list[Claim], list[str]]:
     return dates, numbers, words
 
 
+def _value_names(value: str) -> list[str]:
+    """The folded words of a fact value's proper names (capitalised words after its first)."""
+    words = re.findall(r"[^\W\d_]+", value)
+    return [fold(w) for i, w in enumerate(words) if w[0].isupper() and len(w) > 1 and fold(w) not in _NOT_NAMES
+            and (i > 0 or len(words) > 1 and words[1][0].isupper())]
+
+
 def fact_stated(fact: Mapping[str, str], said: list[Claim], text_sentences: list[str], words: set[str]) -> bool:
     """Its value is stated: each full date (or its year beside the fact's cue), each number, half its words."""
     dates, numbers, value_words = _fact_parts(fact.get("value") or "")
@@ -327,6 +337,8 @@ def fact_stated(fact: Mapping[str, str], said: list[Claim], text_sentences: list
         if not any(c.kind == "number" and _number_matches(c.key[0], number.key[0]) for c in said):
             if not (number.key[0].is_integer() and number.key[0] < MIN_COUNTED_NUMBER and str(int(number.key[0])) in words):
                 return False
+    if any(name not in words for name in _value_names(fact.get("value") or "")):
+        return False  # every name in the value must be given: a fact about "Igor Stravinsky" needs "Stravinsky"
     if not value_words:
         small = re.fullmatch(r"\s*(\d+)\s*", fact.get("value") or "")
         return bool(dates or numbers) or bool(small and re.search(rf"(?<![\d.]){small.group(1)}(?![\d.]\d)", " ".join(text_sentences)))
@@ -348,6 +360,9 @@ def _contradiction(claim: Claim, facts: list[Mapping[str, str]], text_sentences:
             other_year = any(d[1:] == claim.key[1:] and d[2] for d in own)  # the fact's day and month, another year
             if other_day or other_year or _speaks_of(sentence, _cues(prop)):
                 return f"{prop}: article says {claim.text}, seed says {value}"
+        elif claim.kind == "number" and dates and not numbers and not claim.key[1]:
+            if _speaks_of(sentence, _cues(prop)) and not any(c.kind == "date" for c in in_window):
+                return f"{prop}: article says {claim.text}, seed says {value}"
         elif claim.kind == "number" and numbers:
             if any(_number_matches(c.key[0], n.key[0]) for c in in_window if c.kind == "number" for n in numbers):
                 continue
@@ -364,14 +379,17 @@ def _contradiction(claim: Claim, facts: list[Mapping[str, str]], text_sentences:
 
 
 def _in_place_of(claim: Claim, unstated: list[Mapping[str, str]]) -> str | None:
-    """A date (or number) the seed does not hold, while a dated (or numbered) fact goes unstated: the
-    article gives that fact another value. Named only when one such fact is missing, so it is clear which."""
-    if claim.kind == "name":
-        return None
+    """A date, number or full name the seed does not hold, while a fact with a value of that kind goes
+    unstated: the article gives that fact another value. Named only when one such fact is missing."""
+    if claim.kind == "name" and len(claim.key) < 2:
+        return None  # a lone word may be a character; a full name standing for a missing one is a swap
     candidates = []
     for fact in unstated:
         dates, numbers, _ = _fact_parts(fact.get("value") or "")
-        if (claim.kind == "date" and dates) or (claim.kind == "number" and numbers and (
+        # A number where a year belongs ("founded in 195" for 1957), or a year-like number for a count.
+        year_like = (claim.kind == "number" and not claim.key[1] and dates) or (
+            claim.kind == "date" and not claim.key[1] and numbers)
+        if year_like or (claim.kind == "name" and _value_names(fact.get("value") or "")) or (claim.kind == "date" and dates) or (claim.kind == "number" and numbers and (
                 not claim.key[1] or any(n.key[1] in ("", claim.key[1]) for n in numbers))):
             candidates.append(fact)
     if len(candidates) != 1:
