@@ -282,6 +282,9 @@ class OutlineSettings(_Strict):
         description="Section plan per topic type, 'timeline', and any structure a content type names."
     )
     outlines_per_seed: int = Field(default=1, ge=1)
+    target_words: int = Field(
+        default=250, ge=30, description="Length asked for; capped at what model.yaml max_tokens can hold (1.6 tokens a word)."
+    )
     max_facts_in_prompt: int = Field(default=8, ge=1)
     mix_tolerance_pp: float = Field(default=5.0, gt=0, le=100)
     near_duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
@@ -378,6 +381,9 @@ class ModelSettings(_Strict):
     max_retry_wait_s: float = Field(default=60.0, ge=0, description="Longest wait between tries, Retry-After included.")
     max_failed_share: float = Field(default=0.2, ge=0, le=1)
     system_prompt: str = "You are a knowledgeable writer of clear, accurate educational text."
+    continue_truncated: bool = Field(
+        default=True, description="A draft that stopped at max_tokens gets one request to finish it; the joined text is filtered."
+    )
     cache: CacheSettings = CacheSettings()
     budget: BudgetSettings = BudgetSettings()
     embedded: EmbeddedModelSettings = EmbeddedModelSettings()
@@ -479,7 +485,12 @@ class JudgeSettings(_Strict):
 
 
 def _default_stop_words() -> dict[str, list[str]]:
-    return {"en": ["the", "be", "to", "of", "and", "that", "have", "with"]}
+    return {
+        "en": ["the", "be", "to", "of", "and", "that", "have", "with"],
+        "fr": ["le", "la", "les", "de", "et", "un", "une", "est"],
+        "es": ["el", "la", "los", "de", "y", "que", "en", "un"],
+        "de": ["der", "die", "das", "und", "ist", "zu", "den", "mit"],
+    }
 
 
 class FilterSettings(_Strict):
@@ -499,19 +510,19 @@ class FilterSettings(_Strict):
     max_non_alphabetic_word_share: float = Field(default=0.2, ge=0, le=1)
     min_language_confidence: float = Field(default=0.6, ge=0, le=1)
     language_id_prefix_chars: int = Field(default=500, ge=50)
-    min_section_coverage: float = Field(default=0.0, ge=0, le=1)
+    min_section_coverage: float = Field(default=0.75, ge=0, le=1)
     shapes: dict[str, ShapeRule] = {}
-    min_fact_coverage: float = Field(default=0.0, ge=0, le=1)
+    min_fact_coverage: float = Field(default=0.75, ge=0, le=1)
     max_contradicted_facts: int = Field(default=0, ge=0)
     max_unsupported_claims: float = Field(
-        default=1.0, ge=0, le=1, description="Share of the text's dates, numbers and names the seed does not hold."
+        default=0.35, ge=0, le=1, description="Share of the text's dates, numbers and names the seed does not hold."
     )
-    name_weight: float = Field(default=0.5, ge=0, le=1, description="A name counts this much of a date or number.")
+    name_weight: float = Field(default=0.25, ge=0, le=1, description="A name counts this much of a date or number.")
     character_mentions: int = Field(default=3, ge=1, description="A one-word name said this often is a character.")
     clean_wrappers: bool = Field(default=True, description="Cut assistant openings and closings instead of rejecting.")
     max_chatter_sentences: int = Field(default=0, ge=0)
     prompt_echo_ngram_words: int = Field(default=5, ge=2)
-    max_prompt_echo_share: float = Field(default=1.0, ge=0, le=1)
+    max_prompt_echo_share: float = Field(default=0.05, ge=0, le=1)
     dedup: DedupSettings = DedupSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()

@@ -31,7 +31,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "seeds": ("stages/seeds.py", "knowledge_base", "dates.py"),
     "outlines": ("stages/outlines.py", "outlining", "dates.py"),
     "drafts": ("stages/drafts.py",),
-    "filtered_articles": ("stages/filtering.py",),
+    "filtered_articles": ("stages/filtering.py", "filters"),
     "balanced_dataset": ("stages/balancing.py", "sql_runner.py"),
     "dataset_export": ("stages/export.py",),
 }
@@ -130,6 +130,8 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
                       content_hash({t: library.version(t) for t in templates})),
             InputPart("language", shown(root / "languages.yaml"),
                       content_hash(config.language(partition["language"]).model_dump(mode="json"))),
+            InputPart("target_words", f"{shown(root / 'outlines.yaml')} target_words, {shown(root / 'model.yaml')} max_tokens",
+                      content_hash(target_words(config))),
         ]
         if settings.model_outlines.enabled:  # the model proposes outlines: what it is and how it samples count
             parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",
@@ -158,6 +160,12 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
     return Fingerprint(stage, tuple(parts))
+
+
+def target_words(config: CosmoConfig) -> int:
+    from cosmo_assets.stages.outlines import target_words as words
+
+    return words(config)
 
 
 def generation_settings(config: CosmoConfig) -> dict:

@@ -113,6 +113,7 @@ TABLES: dict[str, dict[str, str]] = {
         "error": "VARCHAR",
         "cache_hit": "BOOLEAN",
         "finish_reason": "VARCHAR",
+        "continued": "BOOLEAN",  # stopped at max_tokens and was finished by a second request (model.yaml continue_truncated)
     },
     "filtered_articles": {
         "draft_id": "VARCHAR NOT NULL",

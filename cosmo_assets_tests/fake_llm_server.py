@@ -25,6 +25,14 @@ class Fault:
     echo_auth: bool = False  # quote the Authorization header back in the error, as some servers do
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What `behaviour` may return to set the finish reason: 'length' is a draft cut at max_tokens."""
+
+    text: str
+    finish_reason: str = "stop"
+
+
 def status(code: int, retry_after: str | None = None, echo_auth: bool = False) -> Fault:
     return Fault("status", status=code, retry_after=retry_after, echo_auth=echo_auth)
 
@@ -62,7 +70,8 @@ def _plan(prompt: str) -> tuple[list[str], list[tuple[str, str]], bool]:
 
 
 def _article(prompt: str, sections: list[str], facts, numbered: bool, bodies: list[str]) -> str:
-    paragraphs = [f"This article is about {' '.join(prompt.split()[:12])}."]
+    title = re.search(r"“(.+?)”", prompt)
+    paragraphs = [f"This article is about {title.group(1) if title else ' '.join(prompt.split()[:6])}."]
     for i, section in enumerate(sections):
         stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
         body = f"{section}: {bodies[i]}" + (f" {stated}" if stated else "")
@@ -105,8 +114,8 @@ def varied_reply(prompt: str) -> str:
 
 
 class FakeLLMServer:
-    """`behaviour(prompt)` may return text, an int HTTP status to fail with, or a Fault. `prompts` lists every
-    request's prompt, `answered` those answered with a completion. With `models`, GET /v1/models lists them."""
+    """`behaviour(prompt)` may return text, a Reply (text and finish reason), an int HTTP status to fail with,
+    or a Fault. `prompts` lists every request's prompt, `answered` those answered with a completion. With `models`, GET /v1/models lists them."""
 
     def __init__(
         self,
@@ -158,6 +167,9 @@ class FakeLLMServer:
                     if isinstance(outcome, Fault):
                         self._fail(outcome)
                         return
+                    finish = "stop"
+                    if isinstance(outcome, Reply):
+                        outcome, finish = outcome.text, outcome.finish_reason
                     payload = json.dumps(
                         {
                             "id": "chatcmpl-test",
@@ -165,7 +177,7 @@ class FakeLLMServer:
                             "created": int(time.time()),
                             "model": body.get("model", "test"),
                             "choices": [
-                                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": outcome}}
+                                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": outcome}}
                             ],
                             "usage": {
                                 "prompt_tokens": len(prompt.split()),

@@ -16,7 +16,7 @@ from cosmo_assets.diversity import diversity_figures
 from cosmo_assets.defs.metadata import stage_metadata
 from cosmo_assets.defs.staleness import recorded
 from cosmo_assets.fingerprints import code_version
-from cosmo_assets.stages.drafts import draft_requests, draft_rows
+from cosmo_assets.stages.drafts import continuation_requests, draft_requests, draft_rows, join_continuations
 from cosmo_assets.stages import filtering
 from cosmo_assets.stages.outlines import plan_outlines
 from cosmo_assets.stages.review import excluded_templates
@@ -185,7 +185,13 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
             context.log.info(f"drafting {len(requests)} outlines on {settings.model}, {client.in_flight} in flight")
             progress = _Progress(context, len(requests))
             report = client.complete_all(requests, on_done=progress.update)
-        frame = draft_rows(outline_rows, report.completions, settings)
+            completions, continued, more = report.completions, set(), None
+            extra = continuation_requests(outline_rows, completions, settings) if settings.continue_truncated else []
+            if extra:  # drafts that stopped at max_tokens: one request each to finish them
+                context.log.info(f"continuing {len(extra)} drafts that stopped at max_tokens")
+                more = client.complete_all(extra)
+                completions, continued = join_continuations(completions, more.completions, part["language"])
+        frame = draft_rows(outline_rows, completions, settings, continued)
         cosmo.storage.replace_partition("drafts", frame, part)
         skipped = report.count(STATUS_SKIPPED_BUDGET)
         if report.budget_stop:
@@ -203,13 +209,14 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
                 "failed": report.count(STATUS_FAILED),
                 "skipped_budget": skipped,
                 "budget_stop": report.budget_stop or "none",
+                "continued": len(continued),
                 "cache_hits": report.cache_hits,
-                "model_calls": report.model_calls,
+                "model_calls": report.model_calls + (more.model_calls if more else 0),
                 "prompt_tokens": int(frame["prompt_tokens"].sum() or 0),
                 "completion_tokens": tokens,
                 "cost_usd": float(frame["cost_usd"].sum() or 0.0),
-                "cost_usd_this_run": round(report.spent_usd, 6),
-                "tokens_this_run": report.spent_tokens,
+                "cost_usd_this_run": round(report.spent_usd + (more.spent_usd if more else 0.0), 6),
+                "tokens_this_run": report.spent_tokens + (more.spent_tokens if more else 0),
                 "wall_s": round(report.wall_s, 2),
                 "tokens_per_s": round(report.spent_tokens / report.wall_s, 1) if report.wall_s else 0.0,
                 "draft_diversity": dg.MetadataValue.json(diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list())),
@@ -235,7 +242,9 @@ def build_assets(config: CosmoConfig) -> list[dg.AssetsDefinition]:
         part = partition_of(context)
         settings = cosmo.config.filters
         draft_frame = cosmo.storage.read_partition("drafts", part)
-        outline_frame = cosmo.storage.read_partition("outlines", part)
+        outline_frame = filtering.with_seed_facts(
+            cosmo.storage.read_partition("outlines", part), cosmo.storage.read_partition("seeds", part)
+        )
         benchmarks = filtering.load_benchmarks(cosmo.config)
         judge = filtering.model_judge(cosmo.config, outline_frame) if settings.judge.enabled else None
         outcome = filtering.filter_drafts(draft_frame, settings, part["language"], outline_frame, benchmarks, judge)

@@ -176,12 +176,13 @@ def clean(text: str, language: str, title: str = "") -> tuple[str, list[str]]:
             body = ((sentences[1] if len(sentences) > 1 else "") + "\n" + rest).strip()
             continue
         break
+    opened = len(cut)
     for _ in range(6):  # closing sentences, last first
         paragraphs = body.rsplit("\n", 1)
         last = paragraphs[-1]
         pieces = _SENTENCE.split(last)
         if len(pieces) and _closing(pieces[-1], language) and len(body.split()) > len(pieces[-1].split()):
-            cut.insert(len(cut), pieces[-1].strip())
+            cut.insert(opened, pieces[-1].strip())
             kept = " ".join(pieces[:-1]).strip()
             body = ((paragraphs[0] + "\n" if len(paragraphs) > 1 else "") + kept).strip()
             continue

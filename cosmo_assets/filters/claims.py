@@ -54,7 +54,8 @@ MAGNITUDES = {
 _NOT_YEAR_AFTER = re.compile(r"^\s*(?:%|percent|per|km|m\b|kg|g\b|mm|cm|people|persons|metres|meters|miles|feet|"
                              r"kilometres|kilometers|litres|liters|tonnes|tons|°|x\b)")
 _WORD = re.compile(r"[^\W\d_]+")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+|\n+")
+# Sentence ends; not after a German ordinal day ("am 29. Mai").
+_SENTENCE = re.compile(r"(?<!\b\d\.)(?<!\b\d\d\.)(?<=[.!?…])[\"'”’»)]*\s+|\n+")
 _STOP = frozenset(
     "a an the of and or in on at to for by with from as is was were be been its it this that these those "
     "about into than then over under le la les de des du et un une el los las y del der die das und von zu "
@@ -141,6 +142,8 @@ def sentences(text: str) -> list[str]:
 
 def _dates_and_numbers(sentence: str, index: int, language: str) -> list[Claim]:
     folded = fold(sentence)
+    if language != "en":  # "1 700" in French: a space marks thousands
+        folded = re.sub(r"(?<=\d) (?=\d{3}\b)", "", folded)
     taken = [False] * len(folded)
     claims = []
 
@@ -210,7 +213,7 @@ def _names(sentence: str, index: int) -> list[Claim]:
         before = sentence[tokens[i - 1].end() : m.start()] if i else sentence[: m.start()]
         starts = i == 0 or bool(re.search(r"[\"“«„:—]\s*$|[.!?]\s*$", before))
         if word[0].isupper() and not word.isupper() or (word.isupper() and len(word) > 1 and run):
-            if run and re.search(r"[,;()\"”»]", before):
+            if run and re.search(r"[,;:()\"”»]", before):
                 close()
                 run = []
             if not run:
@@ -315,10 +318,19 @@ def _fact_parts(value: str) -> tuple[list[Claim], list[Claim], list[str]]:
 
 
 def _value_names(value: str) -> list[str]:
-    """The folded words of a fact value's proper names (capitalised words after its first)."""
-    words = re.findall(r"[^\W\d_]+", value)
-    return [fold(w) for i, w in enumerate(words) if w[0].isupper() and len(w) > 1 and fold(w) not in _NOT_NAMES
-            and (i > 0 or len(words) > 1 and words[1][0].isupper())]
+    """What names a fact value gives: the last word of each run of capitalised words (the surname in "Igor
+    Stravinsky", "Lanka" and "Thailand" in "Sri Lanka and Thailand"), folded; a lone capitalised first word
+    ("Galle, assisted by…" aside) counts as a name only when another capitalised word follows it."""
+    names, run = [], []
+    words = re.findall(r"[^\W\d_][\w'’-]*", value)
+    for i, word in enumerate(words + [""]):
+        if word and word[0].isupper() and fold(word) not in _NOT_NAMES:
+            run.append(word)
+            continue
+        if run and (len(run) > 1 or run[0] != words[0] or len(words) == 1):
+            names += [part for part in re.split(r"[-'’]", fold(run[-1])) if len(part) > 1]
+        run = []
+    return names
 
 
 def fact_stated(fact: Mapping[str, str], said: list[Claim], text_sentences: list[str], words: set[str]) -> bool:
@@ -339,7 +351,9 @@ def fact_stated(fact: Mapping[str, str], said: list[Claim], text_sentences: list
                 return False
     if any(name not in words for name in _value_names(fact.get("value") or "")):
         return False  # every name in the value must be given: a fact about "Igor Stravinsky" needs "Stravinsky"
-    if not value_words:
+    if dates or numbers or not value_words:
+        if dates or numbers:
+            return True  # its dates and numbers carry it (their words may be in another language)
         small = re.fullmatch(r"\s*(\d+)\s*", fact.get("value") or "")
         return bool(dates or numbers) or bool(small and re.search(rf"(?<![\d.]){small.group(1)}(?![\d.]\d)", " ".join(text_sentences)))
     return sum(w in words or w[:5] in {x[:5] for x in words} for w in value_words) * 2 >= len(value_words)
@@ -373,7 +387,8 @@ def _contradiction(claim: Claim, facts: list[Mapping[str, str]], text_sentences:
             value_words = {w for w in _WORD.findall(fold(value)) if len(w) > 2}
             if any(w in value_words for c in said if c.kind == "name" for w in c.key):
                 continue  # the fact's own name is given somewhere: another name near it is no swap
-            if _speaks_of(window, _cues(prop)):
+            near = rf"\b(?:{'|'.join(re.escape(c) for c in _cues(prop))})\w*\W+(?:\w+\W+){{0,3}}{re.escape(fold(claim.text))}"
+            if _cues(prop) and re.search(near, fold(window)):
                 return f"{prop}: article says {claim.text}, seed says {value}"
     return None
 
@@ -413,7 +428,7 @@ def check(
     text_sentences = [s.strip().strip("*#_ ") for s in sentences(text)]
     said = extract(text, language)
     words = set(_WORD.findall(fold(re.sub(r"\d", " ", text))))
-    unstated = [f for f in facts if not fact_stated(f, said, text_sentences, words)]
+    unstated = [f for f in required if not fact_stated(f, said, text_sentences, words)]
     mentions = {c.key: len(re.findall(rf"\b{re.escape(c.text)}\b", text)) for c in said if c.kind == "name"}
     contradicted, unsupported, distinct, missing = [], [], {}, set()
     for claim in said:

@@ -279,6 +279,11 @@ def release_duplicates(storage: Storage, settings: FilterSettings, language: str
     )
 
 
+def with_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -> pl.DataFrame:
+    """Outlines with their seed's facts and description: what an article's claims are checked against."""
+    return outlines.join(seeds.select("seed_id", "facts", "description"), on="seed_id", how="left", maintain_order="left")
+
+
 def load_benchmarks(config: CosmoConfig) -> decontamination.BenchmarkIndex | None:
     """The n-gram index of every benchmark file listed in filters.yaml (None when none is)."""
     settings = config.filters.decontamination
@@ -293,7 +298,8 @@ def model_judge(config: CosmoConfig, outlines: pl.DataFrame) -> Judge:
         from cosmo_assets.filters.judge import judge_drafts
         from cosmo_assets.llm.client import LLMClient, open_endpoint
 
-        titled = drafts.join(outlines.select("outline_id", "title"), on="outline_id", how="left", maintain_order="left")
+        wanted = [c for c in ("outline_id", "title", "facts", "description") if c in outlines.columns]
+        titled = drafts.join(outlines.select(wanted), on="outline_id", how="left", maintain_order="left")
         with open_endpoint(config.model) as endpoint:
             client = LLMClient(config.model, endpoint)
             return judge_drafts(titled, config.filters.judge, client.complete_all)

@@ -172,6 +172,7 @@ def plan_outlines(
             audience=audience,
             style=style,
             outline=[s.as_dict() for s in sections],
+            words=target_words(config),
         )
         plan_hash = content_hash([s.as_dict() for s in sections])
         rows.append(
@@ -208,6 +209,12 @@ def plan_outlines(
         prompt_diversity=diversity_figures(frame["prompt"].to_list()),
         proposals=proposals,
     )
+
+
+def target_words(config: CosmoConfig) -> int:
+    """The length a prompt asks for: outlines.yaml target_words, capped so a draft of that length fits in
+    model.yaml max_tokens (about 1.6 tokens a word, with room to finish the last sentence)."""
+    return max(30, min(config.outlines.target_words, int(config.model.max_tokens / 1.6) // 10 * 10))
 
 
 def _suits(ct: ContentType, topic_type: str, dated_facts: int) -> bool:
