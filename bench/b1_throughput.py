@@ -93,7 +93,7 @@ async def bare_loop(frame: pl.DataFrame, settings: ModelSettings) -> int:
 
 
 def drafts_path(frame: pl.DataFrame, settings: ModelSettings, workdir: Path) -> int:
-    from cosmo_assets.defs.assets import _Progress  # the drafts asset's progress logger, logging every 10 s
+    from cosmo_assets.defs.generation.drafts import DraftProgress as _Progress  # the drafts asset's progress logger, logging every 10 s
 
     logger = logging.getLogger("bench.drafts")
     with open_client(settings, workdir / "llm_cache.sqlite", workdir / "llm_spend.sqlite", run_scope="bench") as client:

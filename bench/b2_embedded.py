@@ -28,7 +28,7 @@ from cosmo_assets.stages.seeds import build_seeds
 
 
 def drafts_path(outlines, settings: ModelSettings, workdir: Path) -> int:
-    from cosmo_assets.defs.assets import _Progress  # the drafts asset's progress logger
+    from cosmo_assets.defs.generation.drafts import DraftProgress as _Progress  # the drafts asset's progress logger
 
     with open_client(settings, workdir / "llm_cache.sqlite", workdir / "llm_spend.sqlite", run_scope="bench") as client:
         requests = draft_requests(outlines, settings)
@@ -84,7 +84,7 @@ def main() -> int:
     seeds = build_seeds(config, "science", "en", args.prompts)
     outlines = build_outlines(config, seeds)
 
-    from cosmo_assets.llm.client import _litellm
+    from cosmo_assets.llm.litellm_setup import load_litellm as _litellm
 
     _litellm()  # import litellm before timing: a run pays it once per process, not per partition
     totals = {"direct": [0, 0.0], "drafts": [0, 0.0]}

@@ -19,7 +19,7 @@ import dagster as dg
 import yaml
 
 from cosmo_assets.config import DEFAULT_CONFIG_DIR, load_config
-from cosmo_assets.defs.assets import build_assets
+from cosmo_assets.defs.generation import build_generation_assets as build_assets
 from cosmo_assets.defs.resources import CosmoResource
 
 PARTITION = dg.MultiPartitionKey({"domain": "science", "language": "en"})

@@ -53,7 +53,7 @@ def partition_frames(config, seeds_per_partition: int | None):
 
 
 def measure(config, seeds_per_partition: int | None, repeat: int, workdir: Path) -> list[tuple[str, int, float, float]]:
-    from cosmo_assets.expectations import check_partition
+    from cosmo_assets.contracts.validation import check_partition
     from cosmo_assets.stages.balancing import build_balanced_dataset
     from cosmo_assets.storage import Storage
 
@@ -100,7 +100,7 @@ def main() -> None:
     print(f"import great_expectations:                  {gx_import:.2f} s  ({gx_import / baseline_import:.2f}x the definitions)")
 
     from cosmo_assets.config import load_config
-    from cosmo_assets.expectations import check_partition  # noqa: F401 - pay the import before timing
+    from cosmo_assets.contracts.validation import check_partition  # noqa: F401 - pay the import before timing
     config = load_config()
     with tempfile.TemporaryDirectory() as tmp:
         for seeds in args.seeds:

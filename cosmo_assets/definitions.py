@@ -7,21 +7,36 @@ load only inside the steps that use them.
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from cosmo_assets.config import CosmoConfig, load_config
-from cosmo_assets.defs.assets import build_assets
+from cosmo_assets.defs.checks import build_input_checks
+from cosmo_assets.defs.generation import build_generation_assets
+from cosmo_assets.defs.jobs import build_jobs
 from cosmo_assets.defs.release import build_release_assets
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.schedules import build_jobs, build_nightly_schedule
-from cosmo_assets.defs.staleness import build_input_change_sensor, build_input_checks
+from cosmo_assets.defs.schedules import build_nightly_schedule
+from cosmo_assets.defs.sensors import build_input_change_sensor
 from cosmo_assets.fingerprints import STAGES
 
 
 def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource | None = None) -> dg.Definitions:
     config = config or load_config()
-    resource = resource or CosmoResource(config_dir=str(config.root))
-    stages = build_assets(config)
+    # Partitioned asset checks (a preview) and the release's multi-to-single partition mapping (a beta) are
+    # used on purpose: they let the UI show each partition's own check and a release read every domain.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _definitions(config, resource)
+
+
+def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Definitions:
+    database = DuckDBResource(database=str(config.duckdb_path()))
+    resource = resource or CosmoResource(config_dir=str(config.root), duckdb=database)
+    stages = build_generation_assets(config)
     assets = [*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])]
     generate, release, review = build_jobs()
     return dg.Definitions(
@@ -30,7 +45,7 @@ def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource
         jobs=[generate, release, review],
         schedules=[build_nightly_schedule(config, resource)],
         sensors=[build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s)],
-        resources={"cosmo": resource},
+        resources={"cosmo": resource, "duckdb": resource.duckdb or database},
         # One process per run, not per step: a partition's stages run one after another anyway, and on a
         # small machine starting a process per step costs more than the step. Partitions run in
         # parallel as separate runs (dagster_home/dagster.yaml: up to 4 at once).

@@ -15,8 +15,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cosmo_assets import expectations as ex
 from cosmo_assets.config import CosmoConfig, load_config
+from cosmo_assets.contracts import suites as ex
+from cosmo_assets.contracts.validation import check_partition
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.llm.client import Completion
@@ -28,7 +29,6 @@ from cosmo_assets.stages.seeds import build_seeds
 from cosmo_assets.storage import TABLES, Storage, frame_schema
 from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, default_reply
-
 
 ALPHA_EN = {"domain": "alpha", "language": "en"}
 
@@ -82,7 +82,7 @@ def good(tmp_path_factory) -> Partition:
 
 
 def check(p: Partition, table: str, frame: pl.DataFrame | None = None, config: CosmoConfig | None = None, **upstream):
-    return ex.check_partition(table, p.frame(table) if frame is None else frame, config or p.config,
+    return check_partition(table, p.frame(table) if frame is None else frame, config or p.config,
                               **{**p.upstream(table), **upstream})
 
 
@@ -409,7 +409,7 @@ def test_suites_run_offline_and_quietly():
         "import polars as pl\n"
         "from cosmo_assets.config import load_config\n"
         "from cosmo_assets.storage import empty_frame\n"
-        "from cosmo_assets import expectations\n"
+        "from cosmo_assets.contracts import validation as expectations\n"
         "outcome = expectations.check_partition('seeds', empty_frame('seeds'), load_config())\n"
         "print(json.dumps({'attempts': attempts, 'failed': [r.name for r in outcome.failed]}))\n"
     )

@@ -91,7 +91,7 @@ def test_jobs_sensor_and_a_first_nightly_that_requests_every_missing_partition()
     schedule = defs.resolve_schedule_def("nightly_generate")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "generate"
-    tick = datetime.datetime(2026, 11, 26, 2, tzinfo=datetime.timezone.utc)
+    tick = datetime.datetime(2026, 11, 26, 2, tzinfo=datetime.UTC)
     with dg.instance_for_test() as instance, dg.build_schedule_context(
         instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
     ) as ctx:

@@ -13,9 +13,9 @@ from cosmo_assets import cli
 from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.staleness import StageGraph
+from cosmo_assets.defs.stage_graph import StageGraph
 from cosmo_assets.fingerprints import Fingerprint, InputPart, changed_inputs, fingerprint
-from cosmo_assets.staleness import FRESH, MISSING, STALE, Made, assess
+from cosmo_assets.verdicts import FRESH, MISSING, STALE, Made, assess
 from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
@@ -60,7 +60,7 @@ def stale_only(defs, instance, config_dir) -> set[str]:
 
 def nightly_tick(defs: dg.Definitions, instance) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def("nightly_generate")
-    tick = datetime.datetime(2026, 11, 26, 2, tzinfo=datetime.timezone.utc)
+    tick = datetime.datetime(2026, 11, 26, 2, tzinfo=datetime.UTC)
     with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
     ) as context:

@@ -1,39 +1,15 @@
-"""Jobs, the nightly schedule (only missing or stale partitions) and the input-change sensor."""
+"""The nightly schedule: one run per missing or stale domain x language partition."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig
+from cosmo_assets.defs.jobs import GENERATE_JOB
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.staleness import assess_now, partitions_in_flight, run_requests
+from cosmo_assets.defs.stage_graph import assess_now, partitions_in_flight, run_requests
 from cosmo_assets.fingerprints import PER_DOMAIN_STAGES
-from cosmo_assets.staleness import refreshes
-from cosmo_assets.defs.release import RELEASE_GROUP
-
-GENERATE_JOB = "generate"
-RELEASE_JOB = "release"
-REVIEW_JOB = "review"
-
-
-def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
-    generate = dg.define_asset_job(
-        GENERATE_JOB,
-        selection=dg.AssetSelection.assets(*PER_DOMAIN_STAGES),
-        description="Seeds to filtered articles for one domain x language partition.",
-    )
-    release = dg.define_asset_job(
-        RELEASE_JOB,
-        selection=dg.AssetSelection.groups(RELEASE_GROUP) | dg.AssetSelection.assets("review_sample"),
-        description="Balanced dataset (SQL models and quotas), real-text mix, export and review sample for one "
-        "language, across every domain.",
-    )
-    review = dg.define_asset_job(
-        REVIEW_JOB,
-        selection=dg.AssetSelection.assets("template_reviews"),
-        description="Read reviewers' verdict files: accept rates per template, and the templates left out of the next run.",
-    )
-    return [generate, release, review]
+from cosmo_assets.verdicts import refreshes
 
 
 def build_nightly_schedule(config: CosmoConfig, resource: CosmoResource) -> dg.ScheduleDefinition:

@@ -57,7 +57,7 @@ class BadRow:
     raw: str | None = None
 
     @classmethod
-    def of(cls, location: str, problem: RowProblem, source_id: str | None = None, raw: str | bytes | None = None) -> "BadRow":
+    def of(cls, location: str, problem: RowProblem, source_id: str | None = None, raw: str | bytes | None = None) -> BadRow:
         return cls(location, problem.reason, problem.detail, source_id, clip_raw(raw))
 
 
@@ -78,7 +78,7 @@ class EntityFilter:
     keywords: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, filters: DomainFilters) -> "EntityFilter":
+    def of(cls, filters: DomainFilters) -> EntityFilter:
         return cls(frozenset(filters.ids), frozenset(filters.instance_of), tuple(k.lower() for k in filters.keywords))
 
     def wants_id(self, source_id: str | None) -> bool:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosmo_assets.dates import ERA
 from cosmo_assets.config import SeedLimits, WikidataSettings, WikidataSource, WikidataVocabulary
+from cosmo_assets.dates import ERA
 from cosmo_assets.knowledge_base.records import (
     INVALID_ROW,
     MALFORMED_JSON,
@@ -92,6 +92,9 @@ class WikidataReader:
                 for qid in classes:
                     self.class_types.setdefault(qid, topic_type)
         self.unresolved_values = 0
+
+    def figures(self) -> dict[str, int]:
+        return {"unresolved_values": self.unresolved_values}
 
     def read(self) -> Iterator[Entity | BadRow]:
         pending: list[_Pending] = []

@@ -83,7 +83,7 @@ def deal(
 
         def urgency(o: str) -> tuple:
             deficit = target[o] - assigned[o]
-            return (deficit / remaining[o], deficit, content_hash(salt, "tie", item, o))
+            return (deficit / remaining[o], deficit, content_hash(salt, "tie", item, o))  # noqa: B023 - used by max() just below
 
         pick = max(pool, key=urgency)
         chosen[item] = pick

@@ -1,0 +1,105 @@
+"""What each SQL model's asset adds to the rows it writes: work before its SQL, its check, and metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+import polars as pl
+
+from cosmo_assets import contracts
+from cosmo_assets.defs.declare import RELEASE_GROUP, REVIEW_GROUP
+from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.defs.shared import counts, preview, run_contract
+from cosmo_assets.stages import filtering, quotas, review
+
+# A hook returns the asset's metadata and its check's outcome (a polars rule's or a GX contract's).
+Hook = Callable[
+    [dg.AssetExecutionContext, CosmoResource, pl.DataFrame, dict[str, str]],
+    tuple[dict, contracts.Outcome],
+]
+
+
+@dataclass(frozen=True)
+class ModelAsset:
+    """What a model's asset adds to the rows it writes: its check, and metadata for the UI."""
+
+    check: str
+    check_description: str
+    after: Hook
+    group: str = RELEASE_GROUP
+    before: Callable[[CosmoResource, dict[str, str]], dict] | None = None  # runs before the model's SQL
+
+
+def _before_candidates(cosmo, part):
+    # Near duplicates across domains, checked against the persisted MinHash index; the SQL leaves them out.
+    drops = filtering.release_duplicates(cosmo.storage, cosmo.config.filters, part["language"])
+    cosmo.storage.replace_partition("near_duplicate_drops", drops, part)
+    return {"near_duplicates_dropped": drops.height}
+
+
+def _after_candidates(context, cosmo, frame, part):
+    return {"by_domain": counts(frame, "domain")}, contracts.check_candidates(frame)
+
+
+def _after_balanced(context, cosmo, frame, part):
+    metadata = {
+        "tokens": int(frame["token_count"].sum() or 0),
+        "real": frame.filter(pl.col("source") == "real").height,
+        "by_domain": counts(frame, "domain"),
+        "by_content_type": counts(frame, "content_type"),
+        "preview": preview(frame, ["source", "domain", "title", "content_type", "text"]),
+    }
+    # The great-expectations suite of the table (cosmo_assets/contracts/suites.py), caps per seed and template included.
+    return metadata, run_contract("balanced_dataset", frame, cosmo)
+
+
+def _after_composition(context, cosmo, frame, part):
+    balance = cosmo.config.balance
+    report = quotas.quota_report(frame, balance.quotas, balance.real_text.share)
+    metadata = {
+        "achieved_vs_target": dg.MetadataValue.md(quotas.report_markdown(report)),
+        "quotas": dg.MetadataValue.json(report.to_dicts()),
+        "tolerance": balance.quotas.tolerance,
+    }
+    return metadata, contracts.check_quotas(report)
+
+
+def _after_review_sample(context, cosmo, frame, part):
+    path = review.write_review_sample(frame, cosmo.config.review_sample_path(part["language"]))
+    history = frame.select("id", "language", "domain", "content_type", "template_id", "template_version", "title")
+    added = cosmo.storage.insert_missing("review_sample_history", history, key="id")
+    released = cosmo.storage.read_partition("balanced_dataset", part)
+    metadata = {
+        "csv": dg.MetadataValue.path(str(path)),
+        "newly_sampled": added,
+        "verdict_files": cosmo.config.balance.review.verdict_files,
+        "by_template": counts(frame, "template_id"),
+    }
+    return metadata, contracts.check_review_sample(frame, released, cosmo.config.balance.review.per_stratum)
+
+
+def after_any(context, cosmo, frame, part):
+    ids = frame["id"].is_duplicated().sum() if "id" in frame.columns else 0
+    outcome = contracts.CheckOutcome(ids == 0, [f"{ids} rows share an id"] if ids else [], {"rows": frame.height})
+    return {}, outcome
+
+
+MODEL_ASSETS = {
+    "release_candidates": ModelAsset(
+        "candidates_contract", "Unique ids; exact and near duplicates across domains removed.", _after_candidates,
+        before=_before_candidates),
+    "balanced_dataset": ModelAsset(
+        "balanced_contract",
+        "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids and texts, known mix values, full metadata on "
+        "synthetic articles (real text has no seed, template or model), caps per seed and per template.",
+        _after_balanced),
+    "balance_composition": ModelAsset(
+        "quota_targets",
+        "Every target share met within tolerance, unless the supply could not meet it (then reported).",
+        _after_composition),
+    "review_sample": ModelAsset(
+        "review_sample_contract", "Every domain x content type x template stratum sampled as configured.",
+        _after_review_sample, REVIEW_GROUP),
+}

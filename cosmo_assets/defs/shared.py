@@ -1,0 +1,63 @@
+"""What every asset module shares: owners, previews for the UI, check specs, and the one adapter from a
+contract outcome to a Dagster check result."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from cosmo_assets import contracts
+
+OWNERS = ["team:data-factory"]
+
+
+def preview(frame: pl.DataFrame, columns: list[str], rows: int = 5) -> dg.MetadataValue:
+    """The first rows of `frame` as a Markdown table, cells flattened and cut to fit the UI."""
+    if frame.height == 0:
+        return dg.MetadataValue.md("_empty partition_")
+    sample = frame.head(rows).select(columns).with_columns(
+        pl.col(c).cast(pl.String).str.replace_all(r"\s+", " ").str.slice(0, 160).str.replace_all(r"\|", "/")
+        for c in columns
+    )
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in sample.iter_rows())
+    return dg.MetadataValue.md(header + body)
+
+
+def counts(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
+    return dg.MetadataValue.json(dict(frame.group_by(column).len().sort(column).iter_rows()) if frame.height else {})
+
+
+def check_spec(asset: str, name: str, description: str, partitions: dg.PartitionsDefinition | None) -> dg.AssetCheckSpec:
+    """A blocking check on `asset`, partitioned like it so the UI shows each partition's own result
+    (partitioned checks are a Dagster preview: definitions.py silences its warning)."""
+    return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description, partitions_def=partitions)
+
+
+def check_result(name: str, outcome: contracts.Outcome) -> dg.AssetCheckResult:
+    """Any check's outcome (a contract's or a polars rule's) as a Dagster check result: the one adapter."""
+    metadata = {
+        key: dg.MetadataValue.md(value) if key == "expectations" else dg.MetadataValue.json(value) if isinstance(value, list) else value
+        for key, value in outcome.check_metadata().items()
+    }
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "error" else dg.AssetCheckSeverity.WARN,
+        description=outcome.description,
+        metadata=metadata,
+    )
+
+
+def run_contract(table: str, frame: pl.DataFrame, cosmo, **inputs) -> contracts.ContractOutcome:
+    """`table`'s great-expectations suite (cosmo_assets/contracts/suites.py) run on the partition just written;
+    `inputs` are the upstream frames (and quota targets) that `check_partition` takes."""
+    from cosmo_assets.contracts.validation import check_partition  # GX takes 5 s or more to import: only when a check runs
+
+    return check_partition(table, frame, cosmo.config, **inputs)
+
+
+def contract_result(name: str, table: str, frame: pl.DataFrame, cosmo, **inputs) -> dg.AssetCheckResult:
+    """The contract check of a partition: fails as ERROR (blocking what follows) if any ERROR expectation
+    failed, as WARN if only WARN ones did."""
+    return check_result(name, run_contract(table, frame, cosmo, **inputs))
