@@ -101,7 +101,7 @@ def measure(settings, articles: list[dict], seed: int = 11, show: str | None = N
         extra = [(a["id"], a["id"], a["text"]) for a in articles] if kind == "near_duplicate" else []
         result = run_filter(extra + rows, outlines, settings)
         caught, scores, missed = [], [], []
-        for draft_id, _, text in rows:
+        for draft_id, _, _text in rows:
             r = result[draft_id]
             repaired = kind in CLEANABLE and r["kept"] and r["text"].strip() == originals[draft_id]["text"].strip()
             # Of a near-duplicate pair one must go; which one is the filter's choice (the better stays).

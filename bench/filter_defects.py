@@ -168,7 +168,7 @@ def wrong_date(article: dict, rng: random.Random, **_) -> str | None:
     dated = [(f, fact_date(f["property"], f["value"])) for f in article["facts"]]
     dated = [(f, d) for f, d in dated if d and d.year > 0 and str(d.year) in text]
     rng.shuffle(dated)
-    for fact, date in dated:
+    for _fact, date in dated:
         if date.day and rng.random() < 0.4:
             month = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                      "October", "November", "December"][date.month - 1]

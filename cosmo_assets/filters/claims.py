@@ -323,7 +323,7 @@ def _value_names(value: str) -> list[str]:
     ("Galle, assisted by…" aside) counts as a name only when another capitalised word follows it."""
     names, run = [], []
     words = re.findall(r"[^\W\d_][\w'’-]*", value)
-    for i, word in enumerate(words + [""]):
+    for word in words + [""]:
         if word and word[0].isupper() and fold(word) not in _NOT_NAMES:
             run.append(word)
             continue

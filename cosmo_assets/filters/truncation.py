@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 # Closing marks that may follow a sentence's end: quotes, brackets, emphasis.
 _TRAILING = "\"'”’»)]*_` \t\n"
 _ENDS = ".!?…。！？"
