@@ -205,3 +205,66 @@ def test_every_reference_article_passes_the_shipped_filters_but_its_broken_copie
     for kind in ("truncated", "chatter_opening", "prompt_echo", "wrong_language", "fact_dump", "repetition_loop"):
         assert figures["kinds"][kind]["caught"] == 1.0, kind
     assert figures["auc"] >= 0.9
+
+
+# --- continuation of a draft cut at max_tokens -------------------------------------------------------------
+
+def test_a_draft_cut_at_max_tokens_is_continued_once_cached_and_counted(tmp_path, monkeypatch):
+    from cosmo_assets.llm.cache import DiskCache
+    from cosmo_assets.llm.client import LLMClient, preflight
+    from cosmo_assets.stages.drafts import continuation_requests, draft_requests, draft_rows, join_continuations
+    from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Reply
+
+    monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
+    head = "The river runs north through the valley, and farmers have used its water for"
+    tail = "Sure, here is the rest: centuries. Towns grew on its banks."
+
+    def behaviour(prompt: str):
+        if prompt.startswith("Continue the text"):
+            return tail
+        return Reply(head, "length") if "cut" in prompt else Reply("A whole article. It ends well.", "stop")
+
+    outlines = pl.DataFrame({"outline_id": ["o1", "o2"], "seed_id": ["s1", "s2"], "domain": "geo", "language": "en",
+                             "prompt": ["Write about the river (cut).", "Write about the lake."], "prompt_hash": ["h1", "h2"]})
+    with FakeLLMServer(behaviour=behaviour) as server:
+        settings = load_config().model.model_copy(update={"model": "openai/test", "api_base": server.api_base})
+        preflight(settings)
+
+        def run():
+            client = LLMClient(settings, cache=DiskCache(tmp_path / "cache.sqlite"))
+            first = client.complete_all(draft_requests(outlines, settings)).completions
+            extra = continuation_requests(outlines, first, settings)
+            more = client.complete_all(extra).completions
+            joined, continued = join_continuations(first, more)
+            return draft_rows(outlines, joined, settings, continued), extra, more
+
+        rows, extra, more = run()
+        calls = server.requests
+        again, _, more_again = run()
+    assert len(extra) == 1 and calls == 3  # two drafts, one continuation
+    cut = rows.row(0, named=True)
+    assert cut["continued"] and cut["text"] == head + " centuries. Towns grew on its banks."
+    assert cut["finish_reason"] == "stop" and cut["completion_tokens"] == len(head.split()) + len(tail.split())
+    assert not rows.row(1, named=True)["continued"]
+    assert server.requests == calls and all(c.cache_hit for c in more_again)  # the second run pays for nothing
+    assert again["text"].to_list() == rows["text"].to_list()
+    continued_prompt = server.bodies[-1]["messages"]
+    assert [m["role"] for m in continued_prompt] == ["system", "user", "assistant", "user"]
+
+
+# --- real text ---------------------------------------------------------------------------------------------
+
+def test_real_text_passes_the_quality_and_language_gates_before_it_is_mixed_in():
+    from cosmo_assets.storage import frame_schema
+
+    good = DEV_SET[2]["text"]
+    rows = [good, BODY["fr"] * 12, "Buy now! " * 80, "Short text."]
+    real = pl.DataFrame({"id": [f"r{i}" for i in range(4)], "language": "en", "domain": "arts", "corpus": "c",
+                         "title": "t", "text": rows, "topic_type": None, "content_type": "blog_post",
+                         "audience": "general_public", "token_count": [len(t.split()) for t in rows]},
+                        schema=frame_schema("real_text"))
+    kept, failed = filtering.gate_real_text(real, load_config().filters, "en")
+    assert kept["id"].to_list() == ["r0"]
+    reasons = dict(zip(failed["id"], failed["reject_reasons"].to_list()))
+    assert "wrong_language" in reasons["r1"] and "repeated_lines" not in reasons["r1"]
+    assert "repetitive_phrases" in reasons["r2"] and "too_short" in reasons["r3"]

@@ -171,6 +171,11 @@ def clean(text: str, language: str, title: str = "") -> tuple[str, list[str]]:
             continue
         sentences = _SENTENCE.split(first_line, maxsplit=1)
         head = sentences[0]
+        lead, colon, after = head.partition(":")
+        if colon and after.strip() and _opening(lead + colon, language):
+            cut.append((lead + colon).strip())  # "Sure, here is the rest: centuries later…" keeps what follows
+            body = (after + (" " + sentences[1] if len(sentences) > 1 else "") + "\n" + rest).strip()
+            continue
         if _opening(head, language) and len(head.split()) <= 40:
             cut.append(head.strip())
             body = ((sentences[1] if len(sentences) > 1 else "") + "\n" + rest).strip()

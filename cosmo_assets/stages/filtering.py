@@ -281,6 +281,31 @@ def release_duplicates(storage: Storage, settings: FilterSettings, language: str
     )
 
 
+# What real text must pass before it is mixed in: the quality and language gates, not those about a
+# plan, a prompt or a model's habits (it has no outline, seed or prompt, and no model wrote it).
+REAL_TEXT_REASONS = (
+    "too_short", "too_long", "odd_word_length", "too_many_symbols", "unpunctuated_lines", "repeated_lines",
+    "repetitive_phrases", "repeated_passages", "few_stop_words", "non_alphabetic", "wrong_language",
+)
+
+
+def gate_real_text(real: pl.DataFrame, settings: FilterSettings, language: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that pass, rows that fail with `reject_reasons`) of a real_text frame."""
+    if real.height == 0:
+        return real, real.with_columns(reject_reasons=pl.lit([], pl.List(pl.String)))
+    frame = real.select("id", "text").with_columns(status=pl.lit("ok"))
+    scored = score_drafts(frame, settings, language)
+    rules = [(reason, rule) for reason, rule in RULES if reason in REAL_TEXT_REASONS]
+    reasons = scored.select(
+        pl.concat_list([
+            pl.when(rule(settings, language).fill_null(False)).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String))
+            for reason, rule in rules
+        ]).list.drop_nulls().alias("reject_reasons")
+    )["reject_reasons"]
+    passed = (reasons.list.len() == 0).to_numpy()
+    return real.filter(passed), real.filter(~passed).with_columns(reject_reasons=reasons.filter(~passed))
+
+
 def with_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -> pl.DataFrame:
     """Outlines with their seed's facts and description: what an article's claims are checked against."""
     return outlines.join(seeds.select("seed_id", "facts", "description"), on="seed_id", how="left", maintain_order="left")
