@@ -268,3 +268,12 @@ def test_real_text_passes_the_quality_and_language_gates_before_it_is_mixed_in()
     reasons = dict(zip(failed["id"], failed["reject_reasons"].to_list()))
     assert "wrong_language" in reasons["r1"] and "repeated_lines" not in reasons["r1"]
     assert "repetitive_phrases" in reasons["r2"] and "too_short" in reasons["r3"]
+
+
+def test_coverage_thresholds_may_differ_per_model_but_no_other_gate_may():
+    filters = load_config().filters
+    assert filters.for_model("embedded/smollm2-135m-instruct").min_fact_coverage == 0.2
+    assert filters.for_model("openai/gpt-4o-mini").min_fact_coverage == filters.min_fact_coverage == 0.75
+    assert filters.for_model("embedded/smollm2-135m-instruct").max_prompt_echo_share == filters.max_prompt_echo_share
+    with pytest.raises(ValueError, match=r"model_overrides\['embedded/\*'\]: \['max_prompt_echo_share'\] cannot differ"):
+        FilterSettings(model_overrides={"embedded/*": {"max_prompt_echo_share": 0.5}})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from cosmo_assets.config.base import StrictModel
@@ -78,6 +81,10 @@ def _default_stop_words() -> dict[str, list[str]]:
     }
 
 
+# What a model's own settings may change: how much of its outline and facts a draft must cover.
+OVERRIDABLE = frozenset({"min_section_coverage", "min_fact_coverage", "max_unsupported_claims", "shapes"})
+
+
 class FilterSettings(StrictModel):
     min_words: int = Field(default=100, ge=0)
     max_words: int = Field(default=2000, ge=1)
@@ -112,6 +119,28 @@ class FilterSettings(StrictModel):
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()
     min_kept_share: float = Field(default=0.2, ge=0, le=1, description="Below this the filter's check fails.")
+    # Only the claim-coverage thresholds may differ per model: the wrapper, truncation, echo and quality gates
+    # hold for every model, so a release never carries chatter, a cut-off draft or an echoed prompt.
+    model_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per model (an fnmatch pattern of the model string): coverage thresholds meant for that model.",
+    )
+
+    def for_model(self, model: str) -> FilterSettings:
+        """These settings with the overrides of every pattern that matches `model` applied, in file order."""
+        values = self.model_dump(exclude={"model_overrides"})
+        for pattern, override in self.model_overrides.items():
+            if fnmatchcase(model, pattern):
+                values.update(override)
+        return FilterSettings.model_validate(values)
+
+    @model_validator(mode="after")
+    def _overrides(self) -> FilterSettings:
+        for pattern, override in self.model_overrides.items():
+            wrong = sorted(set(override) - OVERRIDABLE)
+            if wrong:
+                raise ValueError(f"model_overrides[{pattern!r}]: {wrong} cannot differ per model; expected some of {sorted(OVERRIDABLE)}")
+        return self
 
     @model_validator(mode="after")
     def _bounds(self) -> FilterSettings:

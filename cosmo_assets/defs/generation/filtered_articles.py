@@ -18,7 +18,7 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         """Drafts that pass quality, language, outline, fact, benchmark and duplicate filters; the rest go
         to rejected_drafts with every reason. Kept articles' MinHash band keys go to minhash_index."""
         part = partition_of(context)
-        settings = cosmo.config.filters
+        settings = cosmo.config.filters.for_model(cosmo.config.model.model)  # model_overrides in filters.yaml
         draft_frame = cosmo.storage.read_partition("drafts", part)
         outline_frame = filtering.with_seed_facts(
             cosmo.storage.read_partition("outlines", part), cosmo.storage.read_partition("seeds", part)
