@@ -122,7 +122,9 @@ class FilterSettings(StrictModel):
     # Only the claim-coverage thresholds may differ per model: the wrapper, truncation, echo and quality gates
     # hold for every model, so a release never carries chatter, a cut-off draft or an echoed prompt.
     model_overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
+        default_factory=lambda: {
+            "embedded/*": {"min_section_coverage": 0.25, "min_fact_coverage": 0.2, "max_unsupported_claims": 0.6}
+        },
         description="Per model (an fnmatch pattern of the model string): coverage thresholds meant for that model.",
     )
 
