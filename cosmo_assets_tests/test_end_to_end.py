@@ -80,7 +80,8 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
 
 # What a reader of the release checks by eye: the first words are the article's, not the assistant's.
 CHATTY_OPENINGS = re.compile(
-    r"^\W*(sure|certainly|of course|absolutely|okay|here is|here's|here are|below is|i'd be happy|as an ai)\b|^\s*(<<|\[)",
+    r"^\W*(sure|certainly|of course|absolutely|okay|i'd be happy|as an ai)\b|^\s*(<<|\[)"
+    r"|^\W*(here is|here's|here are|below is)\b[^.!?\n]*\b(story|article|text|post|guide|entry|section|how you|how to)\b",
     re.IGNORECASE,
 )
 

@@ -22,31 +22,32 @@ _KINDS = {
     "de": r"(?:geschichte|artikel|text|beitrag|anleitung|eintrag|abschnitt|thread|zeitleiste|biografie|biographie|"
           r"erz[äa]hlung|version|zusammenfassung|antwort)",
 }
-# A whole first sentence that is the assistant talking, not the article.
+# A first sentence that is the assistant talking, not the article ("Here is how you can…" included).
 OPENERS = {
     "en": [
         r"(?:sure|certainly|absolutely|of course|okay|ok|alright|gladly|great|no problem|with pleasure|happy to help)"
         r"(?:\s+(?:thing|question|idea|choice|request))?\s*[!.:]",
-        r"(?:sure|certainly|absolutely|of course|okay|ok)\s*,\s*(?:here|i|let|below)\b",
-        r"(?:here(?:'s|’s| is| are)|below is|below you(?:'ll| will) find|the following is)\b.{0,120}?\b{kind}\b",
+        r"(?:sure|certainly|absolutely|of course|okay|ok)\b\s*[,!.]",
+        r"(?:here(?:'s|’s| is| are)|below is|below you(?:'ll| will) find|the following is)\b.{0,120}?"
+        r"(?:\b{kind}\b|\bhow (?:you|to)\b|\byou asked\b)",
         r"i(?:'d|’d| would| will|'ll|’ll| am|'m|’m)\s+(?:be\s+)?(?:happy|glad|delighted|pleased|love)\s+to\b",
         r"as an ai\b",
     ],
     "fr": [
         r"(?:bien s[ûu]r|certainement|absolument|d'accord|avec plaisir|volontiers|tr[èe]s bien)\s*[!.:,]",
-        r"(?:voici|voil[àa]|ci-dessous)\b.{0,120}?\b{kind}\b",
+        r"(?:voici|voil[àa]|ci-dessous)\b.{0,120}?(?:\b{kind}\b|\bcomment\b|\bdemand)",
         r"je (?:serais|suis) (?:ravi|heureux|heureuse|content)e? de\b",
         r"en tant qu'(?:ia|intelligence artificielle)\b",
     ],
     "es": [
         r"[¡]?(?:claro|por supuesto|desde luego|con gusto|de acuerdo|por supuesto que s[íi]|perfecto)\s*[!.:,]",
-        r"(?:aqu[íi] (?:tienes|tiene|est[áa]|va|te dejo|le dejo)|a continuaci[óo]n)\b.{0,120}?\b{kind}\b",
+        r"(?:aqu[íi] (?:tienes|tiene|est[áa]|va|te dejo|le dejo)|a continuaci[óo]n)\b.{0,120}?(?:\b{kind}\b|\bc[óo]mo\b|\bpediste\b)",
         r"(?:me encantar[íi]a|estar[ée] encantad[oa]|con mucho gusto)\b",
         r"como (?:una )?(?:ia|inteligencia artificial)\b",
     ],
     "de": [
         r"(?:gerne|gern|nat[üu]rlich|sicher|klar|selbstverst[äa]ndlich|aber gerne|okay)\s*[!.:,]",
-        r"(?:hier (?:ist|sind|kommt|folgt)|im folgenden)\b.{0,120}?\b{kind}\b",
+        r"(?:hier (?:ist|sind|kommt|folgt)|im folgenden)\b.{0,120}?(?:\b{kind}\b|\bwie\b|\bgew[üu]nscht)",
         r"ich (?:helfe|schreibe) (?:dir|ihnen) gerne\b",
         r"als (?:ki|k[üu]nstliche intelligenz)\b",
     ],
