@@ -103,6 +103,8 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
                       content_hash({t: library.version(t) for t in templates})),
             InputPart("language", shown(root / "languages.yaml"),
                       content_hash(config.language(partition["language"]).model_dump(mode="json"))),
+            InputPart("target_words", f"{shown(root / 'outlines.yaml')} target_words, {shown(root / 'model.yaml')} max_tokens",
+                      content_hash(target_words(config))),
         ]
         if settings.model_outlines.enabled:  # the model proposes outlines: what it is and how it samples count
             parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",
@@ -131,6 +133,12 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
     return Fingerprint(stage, tuple(parts))
+
+
+def target_words(config: CosmoConfig) -> int:
+    from cosmo_assets.stages.outlines import target_words as words
+
+    return words(config)
 
 
 def generation_settings(config: CosmoConfig) -> dict:

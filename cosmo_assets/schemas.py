@@ -24,9 +24,19 @@ SCORE_COLUMNS: dict[str, str] = {
     "shape_fits": "BOOLEAN",
     "fact_coverage": "DOUBLE",
     "contradicted_facts": "VARCHAR[]",
+    "truncated": "BOOLEAN",  # stopped at max_tokens or mid-sentence
+    "cleaned": "BOOLEAN",  # an assistant wrapper was cut off; cleaned_off holds what was cut
+    "cleaned_off": "VARCHAR[]",
+    "chatter": "VARCHAR[]",  # sentences about the task left in the text
+    "prompt_echo_share": "DOUBLE",
+    "unsupported_claims": "DOUBLE",
+    "unsupported_items": "VARCHAR[]",
     "judge_clarity": "INTEGER",
     "judge_accuracy": "INTEGER",
     "judge_educational_value": "INTEGER",
+    "judge_supported": "INTEGER",
+    "judge_contradicted": "INTEGER",
+    "judge_unverifiable": "INTEGER",
     "quality_score": "DOUBLE",
 }
 
@@ -95,6 +105,7 @@ TABLES: dict[str, dict[str, str]] = {
         "error": "VARCHAR",
         "cache_hit": "BOOLEAN",
         "finish_reason": "VARCHAR",
+        "continued": "BOOLEAN",  # stopped at max_tokens and was finished by a second request (model.yaml continue_truncated)
     },
     "filtered_articles": {
         "draft_id": "VARCHAR NOT NULL",

@@ -25,6 +25,14 @@ class Fault:
     echo_auth: bool = False  # quote the Authorization header back in the error, as some servers do
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What `behaviour` may return to set the finish reason: 'length' is a draft cut at max_tokens."""
+
+    text: str
+    finish_reason: str = "stop"
+
+
 def status(code: int, retry_after: str | None = None, echo_auth: bool = False) -> Fault:
     return Fault("status", status=code, retry_after=retry_after, echo_auth=echo_auth)
 
@@ -62,7 +70,8 @@ def _plan(prompt: str) -> tuple[list[str], list[tuple[str, str]], bool]:
 
 
 def _article(prompt: str, sections: list[str], facts, numbered: bool, bodies: list[str]) -> str:
-    paragraphs = [f"This article is about {' '.join(prompt.split()[:12])}."]
+    title = re.search(r"“(.+?)”", prompt)
+    paragraphs = [f"This article is about {title.group(1) if title else ' '.join(prompt.split()[:6])}."]
     for i, section in enumerate(sections):
         stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
         body = f"{section}: {bodies[i]}" + (f" {stated}" if stated else "")
@@ -105,7 +114,7 @@ def varied_reply(prompt: str) -> str:
 
 
 class FakeLLMServer:
-    """`behaviour(prompt)` may return text, an int HTTP status to fail with, or a Fault. `prompts` lists every
+    """`behaviour(prompt)` may return text, a Reply (text and finish reason), an int HTTP status, or a Fault. `prompts` lists every
     request's prompt, `answered` those answered with a completion. With `models`, GET /v1/models lists them."""
 
     def __init__(
@@ -182,7 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(outcome, Fault):
                 self._fail(outcome)
                 return
-            payload = json.dumps(_chat_completion(body, prompt, outcome))
+            finish = "stop"
+            if isinstance(outcome, Reply):
+                outcome, finish = outcome.text, outcome.finish_reason
+            payload = json.dumps(_chat_completion(body, prompt, outcome, finish))
             self._send(200, payload)
             with self.fake._lock:
                 self.fake.answered.append(prompt)
@@ -217,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _chat_completion(body: dict, prompt: str, text: str) -> dict:
+def _chat_completion(body: dict, prompt: str, text: str, finish_reason: str = "stop") -> dict:
     """An OpenAI chat completion answering `prompt` with `text`; tokens counted as words."""
     return {
         "id": "chatcmpl-test",
@@ -225,7 +237,7 @@ def _chat_completion(body: dict, prompt: str, text: str) -> dict:
         "created": int(time.time()),
         "model": body.get("model", "test"),
         "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+            {"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
         ],
         "usage": {
             "prompt_tokens": len(prompt.split()),

@@ -204,7 +204,7 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         "completion_tokens is 0 or more": row("drafts", completion_tokens=-1),
         "latency_s is 0 or more": row("drafts", latency_s=-0.5),
         "an ok draft reports its completion tokens": row("drafts", completion_tokens=0),
-        "completion_tokens stay within max_tokens (512, model.yaml)": row("drafts", completion_tokens=5000),
+        "completion_tokens stay within max_tokens (512, model.yaml; twice that for a draft finished by a continuation)": row("drafts", completion_tokens=5000),
     },
     "filtered_articles": {
         "draft_id is unique": lambda p: {"frame": pl.concat([p.kept, p.kept.head(1)])},
@@ -255,7 +255,7 @@ BREAKS: dict[str, dict[str, Breaker]] = {
 WARNINGS = {
     ("seeds", "titles are unique"), ("outlines", "prompts are unique"),
     ("drafts", "an ok draft reports its completion tokens"),
-    ("drafts", "completion_tokens stay within max_tokens (512, model.yaml)"),
+    ("drafts", "completion_tokens stay within max_tokens (512, model.yaml; twice that for a draft finished by a continuation)"),
     ("filtered_articles", "article texts are unique"), ("balanced_dataset", "the release has articles"),
 }
 
@@ -396,7 +396,7 @@ def test_a_failed_warning_shows_without_stopping_the_partition(config_dir, tmp_p
     assert "filtered_articles" in materialised
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "drafts_contract")
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.description.startswith("WARN completion_tokens stay within max_tokens (20, model.yaml)")
+    assert evaluation.description.startswith("WARN completion_tokens stay within max_tokens (20, model.yaml;")
     assert evaluation.metadata["failed_errors"].value == 0 and evaluation.metadata["failed_warnings"].value == 1
 
 

@@ -4,8 +4,10 @@ embedded SmolLM2 model, then on a model elsewhere reached through COSMO_LLM_MODE
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -64,6 +66,7 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
         SELECT id, domain, language, title, topic_type, content_type, audience, style, template_id, model,
                token_count, quality_score, source FROM balanced_dataset WHERE source = 'synthetic'""")
     assert all(None not in row for row in released)
+    assert_released_drafts_are_whole_and_clean(config_dir)
     released += table(config_dir, "SELECT id FROM balanced_dataset WHERE source = 'real'")
 
     export = load_config(config_dir).export_dir() / "en"
@@ -73,6 +76,34 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
     assert sorted(exported.column("id").to_pylist()) == sorted(row[0] for row in released)
     front_matter = (export / "README.md").read_text().split("---")[1]
     assert yaml.safe_load(front_matter)["language"] == ["en"]
+
+
+# What a reader of the release checks by eye: the first words are the article's, not the assistant's.
+CHATTY_OPENINGS = re.compile(
+    r"^\W*(sure|certainly|of course|absolutely|okay|i'd be happy|as an ai)\b|^\s*(<<|\[)"
+    r"|^\W*(here is|here's|here are|below is)\b[^.!?\n]*\b(story|article|text|post|guide|entry|section|how you|how to)\b",
+    re.IGNORECASE,
+)
+
+
+def assert_released_drafts_are_whole_and_clean(config_dir: Path) -> None:
+    """No released draft ends mid-sentence, opens with assistant chatter, or repeats 8 words running of its
+    prompt's instructions (the outline's section and fact lines aside)."""
+    rows = table(config_dir, """
+        SELECT b.id, b.text, o.prompt, o.title FROM balanced_dataset b JOIN drafts d ON d.draft_id = b.id
+        JOIN outlines o ON o.outline_id = d.outline_id WHERE b.source = 'synthetic'""")
+    assert rows
+    for draft_id, text, prompt, title in rows:
+        body = text.rstrip().rstrip("\"'”’»)*_")
+        assert body[-1:] in (".", "!", "?", "…"), f"{draft_id} ends mid-sentence: ...{text[-80:]!r}"
+        assert not CHATTY_OPENINGS.search(text), f"{draft_id} opens with chatter: {text[:80]!r}"
+        instructions = " ".join(
+            line for line in prompt.replace(title, " ").splitlines() if not re.match(r"^\s*(\d+\.|-)\s", line)
+        )
+        words = re.findall(r"\w+", instructions.lower())
+        said = " ".join(re.findall(r"\w+", text.lower()))
+        echoed = [" ".join(words[i : i + 8]) for i in range(len(words) - 7) if " ".join(words[i : i + 8]) in said]
+        assert not echoed, f"{draft_id} echoes its prompt: {echoed[:2]}"
 
 
 def test_rematerialising_a_partition_replaces_its_rows(config_dir, tmp_path, monkeypatch):

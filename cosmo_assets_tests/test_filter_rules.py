@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from cosmo_assets.config import DecontaminationSettings, DedupSettings, FilterSettings, ModelSettings, ShapeRule, load_config
-from cosmo_assets.filters import alignment, decontamination, dedup
-from cosmo_assets.filters.judge import judge_drafts, parse_judgement
+from cosmo_assets.filters import claims, decontamination, dedup
+from cosmo_assets.filters.judge import VERDICTS, judge_drafts, read_judgement
 from cosmo_assets.filters.text import shingles, tokenise
 from cosmo_assets.llm.client import LLMClient, open_endpoint
 from cosmo_assets.stages import filtering
@@ -61,15 +61,13 @@ def reasons(frame, outlines=None, settings=SETTINGS, **kwargs) -> dict[str, list
     return out
 
 
-def test_numbers_and_dates_are_normalised():
-    assert alignment.normalise("about 6,650 km, on 15 April 1452") == "about 6650 km, on 1452-04-15"
-    assert alignment.normalise("April 15th, 1452 and May 1519") == "1452-04-15 and 1519-05"
-    article = set(alignment.tokens(LEONARDO))
-    stems = {t[:5] for t in article}
-    assert alignment.fact_stated("1452-04-15", article, stems)
-    assert alignment.fact_stated("about 6650 km", {"about", "6650", "km"}, set())
-    assert not alignment.fact_stated("1453-04-15", article, stems)
-    assert not alignment.fact_stated("Mona Lisa smile of Gioconda", {"mona"}, {"mona"})
+def test_numbers_and_dates_are_read_in_any_format():
+    said = {c.key for c in claims.extract("about 6,650 km, on 15 April 1452, April 15th, 1452 and May 1519", "en")}
+    assert said == {(6650.0, "km"), (1452, 4, 15), (1519, 5, 0)}
+    facts = FACTS[:1] + [{"property": "length", "value": "about 6650 km"}]
+    assert claims.check(LEONARDO + " The river is 6,650 km long.", facts).fact_coverage == 1.0
+    assert claims.check(LEONARDO.replace("15 April 1452", "16 April 1452"), FACTS[:1]).fact_coverage == 0.0
+    assert claims.check("Mona is here.", [{"property": "known for", "value": "Mona Lisa smile of Gioconda"}]).fact_coverage == 0.0
 
 
 def test_an_article_following_its_outline_passes():
@@ -105,41 +103,60 @@ def test_a_contradicted_date_is_named():
     assert got["contradicted_facts"].to_list() == [["born: article says 1460, seed says 1452-04-15"]]
     assert "contradicts_facts" in reasons(frame, outlines_for(frame))["d0"]
     # a sentence about another event with another year is no contradiction
-    assert alignment.contradictions(FACTS, "He was born in 1452. In 1482 he moved to Milan.") == []
+    assert claims.check("He was born on 15 April 1452. In 1482 he moved to Milan.", FACTS[:1]).contradicted == []
 
 
-def test_judge_answers_are_parsed_and_low_scores_reject():
-    assert parse_judgement('Sure! {"clarity": 4, "accuracy": 5, "educational_value": 3}') == {
-        "clarity": 4, "accuracy": 5, "educational_value": 3}
-    assert parse_judgement('{"clarity": 9, "accuracy": 5, "educational_value": 3}') is None
-    assert parse_judgement("no json here") is None
+def _judgement(verdicts: list[str], scores=(4, 4, 4)) -> dict:
+    return {"claims": [{"claim": f"claim {i}", "verdict": v} for i, v in enumerate(verdicts)],
+            **dict(zip(("clarity", "accuracy", "educational_value"), scores))}
+
+
+def test_judge_answers_are_read_and_contradicted_claims_or_low_scores_reject():
+    assert read_judgement(_judgement(["supported", "contradicted", "unverifiable", "supported"])) == {
+        "clarity": 4, "accuracy": 4, "educational_value": 4, "supported": 2, "contradicted": 1, "unverifiable": 1}
+    assert read_judgement({"clarity": 9, "accuracy": 5, "educational_value": 3, "claims": []}) is None
+    assert read_judgement(None) is None
     settings = SETTINGS.model_copy(update={"judge": SETTINGS.judge.model_copy(update={"enabled": True})})
 
     def judge(frame: pl.DataFrame) -> pl.DataFrame:
-        low = frame["draft_id"] == "d1"
-        return pl.DataFrame({"judge_clarity": pl.Series([2 if x else 4 for x in low], dtype=pl.Int32),
-                             "judge_accuracy": pl.Series([4] * frame.height, dtype=pl.Int32),
-                             "judge_educational_value": pl.Series([4] * frame.height, dtype=pl.Int32)})
+        rows = {"d0": (4, 3, 0, 1), "d1": (2, 3, 0, 0), "d2": (4, 2, 1, 0), "d3": (4, 1, 0, 3)}
+        picked = [rows[d] for d in frame["draft_id"]]
+        return pl.DataFrame({
+            "judge_clarity": [p[0] for p in picked], "judge_accuracy": [4] * frame.height,
+            "judge_educational_value": [4] * frame.height, "judge_supported": [p[1] for p in picked],
+            "judge_contradicted": [p[2] for p in picked], "judge_unverifiable": [p[3] for p in picked],
+        }, schema={c: pl.Int32 for c in ("judge_clarity", "judge_accuracy", "judge_educational_value",
+                                         "judge_supported", "judge_contradicted", "judge_unverifiable")})
 
-    frame = drafts(GOOD, OTHER)
-    assert reasons(frame, settings=settings, judge=judge) == {"d0": [], "d1": ["judged_poor"]}
+    third = ("Glaciers are rivers of ice that move slowly down mountain valleys. As they move they grind the rock "
+             "beneath them, and when they melt they leave lakes, ridges and scattered boulders behind.")
+    fourth = ("Deserts receive very little rain, yet many plants and animals live there. Cacti store water in thick "
+              "stems, and small animals hide underground during the heat of the day to stay cool.")
+    frame = drafts(GOOD, OTHER, third, fourth)
+    assert reasons(frame, settings=settings, judge=judge) == {
+        "d0": [], "d1": ["judged_poor"], "d2": ["judge_contradicts"], "d3": ["judge_contradicts"]}
     off = reasons(frame, settings=SETTINGS, judge=judge)  # configured off: never called
-    assert off == {"d0": [], "d1": []}
+    assert off == {"d0": [], "d1": [], "d2": [], "d3": []}
 
 
-def test_judge_goes_through_the_llm_client_to_a_real_server(monkeypatch):
+def test_judge_checks_claims_through_the_llm_client_against_a_real_server(monkeypatch):
     monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
-    answers = {"Nile": '{"clarity": 5, "accuracy": 4, "educational_value": 4}', "Volcanoes": "I cannot rate this."}
+    answers = {"Nile": json.dumps(_judgement(["supported", "supported", "contradicted"], (5, 4, 4))),
+               "Volcanoes": "I cannot rate this."}
 
     def behaviour(prompt: str) -> str:
+        assert "Known facts" in prompt and "- length: 6650 km" in prompt
         return next(a for key, a in answers.items() if key in prompt)
 
-    frame = drafts(GOOD, OTHER).with_columns(title=pl.Series(["Nile", "Volcanoes"]))
+    fact = [{"property": "length", "value": "6650 km"}]
+    frame = drafts(GOOD, OTHER).with_columns(title=pl.Series(["Nile", "Volcanoes"]), facts=pl.Series([fact, fact]))
     with FakeLLMServer(behaviour=behaviour) as server:
-        settings = ModelSettings(model="openai/judge", api_base=server.api_base)
+        settings = ModelSettings(model="openai/judge", api_base=server.api_base, max_retries=0)
         with open_endpoint(settings) as endpoint:
             scores = judge_drafts(frame, FilterSettings().judge, LLMClient(settings, endpoint).complete_all)
-    assert scores.rows() == [(5, 4, 4), (None, None, None)]
+        schema = server.bodies[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["claims"]["items"]["properties"]["verdict"]["enum"] == list(VERDICTS)
+    assert scores.rows() == [(5, 4, 4, 2, 1, 0), (None,) * 6]
 
 
 def bench_index(tmp_path, items: list[dict], suffix=".jsonl") -> decontamination.BenchmarkIndex:

@@ -170,7 +170,8 @@ def test_a_rerun_gives_the_same_decisions():
 def test_reason_counts_follow_the_rejected_drafts():
     result = outcome(drafts(GOOD, "short", FRENCH, GOOD))
     assert filtering.reason_counts(result.rejected) == {
-        "too_short": 1, "unpunctuated_lines": 1, "few_stop_words": 2, "wrong_language": 2, "exact_duplicate": 1,
+        "truncated": 1, "too_short": 1, "unpunctuated_lines": 1, "few_stop_words": 2, "wrong_language": 2,
+        "exact_duplicate": 1,
     }
 
 

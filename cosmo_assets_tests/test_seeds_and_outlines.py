@@ -220,7 +220,7 @@ def test_outlines_of_a_french_partition_are_written_in_french(config_dir):
     curie = outlines.row(0, named=True)
     assert curie["sections"] == ["Jeunesse et formation", "Travaux et réalisations", "Héritage"]
     assert curie["prompt"].startswith("Écris une biographie de Marie Curie")
-    assert "Écris environ 300 mots en français." in curie["prompt"]
+    assert "Écris environ 250 mots en français et termine par une phrase complète." in curie["prompt"]
 
 
 def test_a_changed_template_changes_only_the_outlines_that_use_it(config_dir):

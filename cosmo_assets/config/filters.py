@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from cosmo_assets.config.base import StrictModel
@@ -19,6 +22,8 @@ class ShapeRule(StrictModel):
     min_numbered_lines: int = Field(default=0, ge=0, description="Lines starting '1.', 'Step 2', '-' or '*'.")
     max_list_line_share: float = Field(default=1.0, ge=0, le=1)
     min_speech_marks: int = Field(default=0, ge=0, description="Quotation marks, for dialogue.")
+    min_questions: int = Field(default=0, ge=0, description="Sentences ending in a question mark (a forum question).")
+    min_posts: int = Field(default=0, ge=0, description="Paragraphs or posts: a question and its answers.")
 
 
 class DedupSettings(StrictModel):
@@ -55,12 +60,15 @@ class DecontaminationSettings(StrictModel):
 
 
 class JudgeSettings(StrictModel):
-    """An optional model judge: scores 1-5 for clarity, accuracy and educational value."""
+    """An optional model judge: lists the draft's claims, marks each against the seed facts, and scores 1-5
+    for clarity, accuracy and educational value."""
 
     enabled: bool = False
     min_clarity: int = Field(default=3, ge=1, le=5)
     min_accuracy: int = Field(default=3, ge=1, le=5)
     min_educational_value: int = Field(default=3, ge=1, le=5)
+    max_contradicted_claims: int = Field(default=0, ge=0, description="judge_contradicts fires above this.")
+    max_unverifiable_share: float = Field(default=0.5, ge=0, le=1, description="...or above this share of claims.")
     max_article_chars: int = Field(default=6000, ge=200)
 
 
@@ -71,6 +79,10 @@ def _default_stop_words() -> dict[str, list[str]]:
         "es": ["el", "la", "los", "de", "y", "que", "en", "un"],
         "de": ["der", "die", "das", "und", "ist", "zu", "den", "mit"],
     }
+
+
+# What a model's own settings may change: how much of its outline and facts a draft must cover.
+OVERRIDABLE = frozenset({"min_section_coverage", "min_fact_coverage", "max_unsupported_claims", "shapes"})
 
 
 class FilterSettings(StrictModel):
@@ -90,14 +102,47 @@ class FilterSettings(StrictModel):
     max_non_alphabetic_word_share: float = Field(default=0.2, ge=0, le=1)
     min_language_confidence: float = Field(default=0.6, ge=0, le=1)
     language_id_prefix_chars: int = Field(default=500, ge=50)
-    min_section_coverage: float = Field(default=0.25, ge=0, le=1)
+    min_section_coverage: float = Field(default=0.75, ge=0, le=1)
     shapes: dict[str, ShapeRule] = {}
-    min_fact_coverage: float = Field(default=0.2, ge=0, le=1)
+    min_fact_coverage: float = Field(default=0.75, ge=0, le=1)
     max_contradicted_facts: int = Field(default=0, ge=0)
+    max_unsupported_claims: float = Field(
+        default=0.35, ge=0, le=1, description="Share of the text's dates, numbers and names the seed does not hold."
+    )
+    name_weight: float = Field(default=0.25, ge=0, le=1, description="A name counts this much of a date or number.")
+    character_mentions: int = Field(default=3, ge=1, description="A one-word name said this often is a character.")
+    clean_wrappers: bool = Field(default=True, description="Cut assistant openings and closings instead of rejecting.")
+    max_chatter_sentences: int = Field(default=0, ge=0)
+    prompt_echo_ngram_words: int = Field(default=5, ge=2)
+    max_prompt_echo_share: float = Field(default=0.05, ge=0, le=1)
     dedup: DedupSettings = DedupSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()
     min_kept_share: float = Field(default=0.2, ge=0, le=1, description="Below this the filter's check fails.")
+    # Only the claim-coverage thresholds may differ per model: the wrapper, truncation, echo and quality gates
+    # hold for every model, so a release never carries chatter, a cut-off draft or an echoed prompt.
+    model_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {
+            "embedded/*": {"min_section_coverage": 0.25, "min_fact_coverage": 0.2, "max_unsupported_claims": 0.6}
+        },
+        description="Per model (an fnmatch pattern of the model string): coverage thresholds meant for that model.",
+    )
+
+    def for_model(self, model: str) -> FilterSettings:
+        """These settings with the overrides of every pattern that matches `model` applied, in file order."""
+        values = self.model_dump(exclude={"model_overrides"})
+        for pattern, override in self.model_overrides.items():
+            if fnmatchcase(model, pattern):
+                values.update(override)
+        return FilterSettings.model_validate(values)
+
+    @model_validator(mode="after")
+    def _overrides(self) -> FilterSettings:
+        for pattern, override in self.model_overrides.items():
+            wrong = sorted(set(override) - OVERRIDABLE)
+            if wrong:
+                raise ValueError(f"model_overrides[{pattern!r}]: {wrong} cannot differ per model; expected some of {sorted(OVERRIDABLE)}")
+        return self
 
     @model_validator(mode="after")
     def _bounds(self) -> FilterSettings:

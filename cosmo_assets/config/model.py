@@ -103,6 +103,9 @@ class ModelSettings(StrictModel):
     max_retry_wait_s: float = Field(default=60.0, ge=0, description="Longest wait between tries, Retry-After included.")
     max_failed_share: float = Field(default=0.2, ge=0, le=1)
     system_prompt: str = "You are a knowledgeable writer of clear, accurate educational text."
+    continue_truncated: bool = Field(
+        default=True, description="A draft that stopped at max_tokens gets one request to finish it; the joined text is filtered."
+    )
     cache: CacheSettings = CacheSettings()
     budget: BudgetSettings = BudgetSettings()
     embedded: EmbeddedModelSettings = EmbeddedModelSettings()

@@ -63,6 +63,9 @@ class OutlineSettings(StrictModel):
         description="Section plan per topic type, 'timeline', and any structure a content type names."
     )
     outlines_per_seed: int = Field(default=1, ge=1)
+    target_words: int = Field(
+        default=250, ge=30, description="Length asked for; capped at what model.yaml max_tokens can hold (1.6 tokens a word)."
+    )
     max_facts_in_prompt: int = Field(default=8, ge=1)
     mix_tolerance_pp: float = Field(default=5.0, gt=0, le=100)
     near_duplicate_similarity: float = Field(default=0.7, gt=0, le=1)

@@ -17,11 +17,13 @@ import numpy as np
 import polars as pl
 
 from cosmo_assets.config import CosmoConfig, FilterSettings
-from cosmo_assets.filters import alignment, decontamination, dedup, quality
+from cosmo_assets.filters import alignment, chatter, decontamination, dedup, quality, truncation
 from cosmo_assets.filters.language import identify_language
 from cosmo_assets.filters.text import tokenise
 from cosmo_assets.storage import Storage, frame_schema
 
+JUDGE_COLUMNS = {c: pl.Int32 for c in ("judge_clarity", "judge_accuracy", "judge_educational_value", "judge_supported",
+                                         "judge_contradicted", "judge_unverifiable")}
 # A judge sees the drafts that pass everything else; it returns one row of scores per draft given.
 Judge = Callable[[pl.DataFrame], pl.DataFrame]
 
@@ -40,13 +42,36 @@ def score_drafts(
     tokenised = tokenise(drafts)
     scored = quality.quality_scores(tokenised, settings.stop_words.get(language))
     scored = scored.hstack(identify_language(drafts["text"], settings.language_id_prefix_chars))
+    texts = drafts["text"].to_list()
+    finish = drafts["finish_reason"].to_list() if "finish_reason" in drafts.columns else [None] * drafts.height
+    scored = scored.with_columns(
+        truncated=pl.Series([truncation.truncated(t, f) for t, f in zip(texts, finish)], dtype=pl.Boolean),
+        chatter=pl.Series([chatter.task_sentences(t or "", language) for t in texts], dtype=pl.List(pl.String)),
+    )
     if "outline_id" in drafts.columns:
-        scored = scored.hstack(alignment.align(drafts, outlines, settings.shapes))
+        scored = scored.hstack(alignment.align(drafts, outlines, settings, language))
     else:
         scored = scored.hstack(pl.DataFrame(
             {c: [None] * drafts.height for c in alignment.ALIGNMENT_SCHEMA}, schema=alignment.ALIGNMENT_SCHEMA
-        ).with_columns(contradicted_facts=pl.lit([], pl.List(pl.String))))
+        ).with_columns(contradicted_facts=pl.lit([], pl.List(pl.String)), unsupported_items=pl.lit([], pl.List(pl.String))))
     return scored
+
+
+def clean_drafts(drafts: pl.DataFrame, outlines: pl.DataFrame | None, settings: FilterSettings, language: str) -> pl.DataFrame:
+    """Cut assistant openings and closings (chatter.clean) off each draft's text, recording `cleaned` and
+    `cleaned_off` (what was cut); with clean_wrappers off, texts stay as they are and the chatter rule judges them."""
+    titles = dict(outlines.select("outline_id", "title").iter_rows()) if outlines is not None and "title" in outlines.columns else {}
+    texts, cuts = [], []
+    outline_ids = drafts["outline_id"].to_list() if "outline_id" in drafts.columns else [None] * drafts.height
+    for text, outline_id in zip(drafts["text"].to_list(), outline_ids):
+        cleaned, cut = chatter.clean(text, language, titles.get(outline_id) or "") if text and settings.clean_wrappers else (text, [])
+        texts.append(cleaned if cut else text)
+        cuts.append(cut)
+    return drafts.with_columns(
+        text=pl.Series(texts, dtype=pl.String),
+        cleaned=pl.Series([bool(c) for c in cuts], dtype=pl.Boolean),
+        cleaned_off=pl.Series(cuts, dtype=pl.List(pl.String)),
+    )
 
 
 def _repetitive_phrases(settings: FilterSettings, language: str) -> pl.Expr:
@@ -66,12 +91,23 @@ def _judged_poor(settings: FilterSettings, language: str) -> pl.Expr:
     )
 
 
+def _judge_contradicts(settings: FilterSettings, language: str) -> pl.Expr:
+    judge = settings.judge
+    judged = pl.sum_horizontal("judge_supported", "judge_contradicted", "judge_unverifiable")
+    return (pl.col("judge_contradicted") > judge.max_contradicted_claims) | (
+        (judged > 0) & (pl.col("judge_unverifiable") / judged > judge.max_unverifiable_share)
+    )
+
+
 Rule = Callable[[FilterSettings, str], pl.Expr]
 
 # Each reject reason and when it fires (settings, partition language -> a boolean per row), in the order
 # reasons are listed on a rejected draft. The one place reason names are written; a new rule is one entry.
 RULES: tuple[tuple[str, Rule], ...] = (
     ("generation_failed", lambda s, lang: pl.col("status") != "ok"),
+    ("truncated", lambda s, lang: pl.col("truncated")),
+    ("assistant_chatter", lambda s, lang: pl.col("chatter").list.len() > s.max_chatter_sentences),
+    ("prompt_echo", lambda s, lang: pl.col("prompt_echo_share") > s.max_prompt_echo_share),
     ("too_short", lambda s, lang: pl.col("word_count") < s.min_words),
     ("too_long", lambda s, lang: pl.col("word_count") > s.max_words),
     ("odd_word_length", lambda s, lang: (pl.col("word_count") > 0)
@@ -90,12 +126,16 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("shape_mismatch", lambda s, lang: pl.col("shape_fits").not_()),
     ("facts_missing", lambda s, lang: pl.col("fact_coverage") < s.min_fact_coverage),
     ("contradicts_facts", lambda s, lang: pl.col("contradicted_facts").list.len() > s.max_contradicted_facts),
+    ("unsupported_claims", lambda s, lang: pl.col("unsupported_claims") > s.max_unsupported_claims),
     ("judged_poor", _judged_poor),
+    ("judge_contradicts", _judge_contradicts),
     ("benchmark_contamination", lambda s, lang: pl.col("benchmark_match").is_not_null()),
 )
 # Set after the rules, by deduplication among the drafts that pass them.
 EXACT_DUPLICATE, NEAR_DUPLICATE = "exact_duplicate", "near_duplicate"
 REASONS = (*(reason for reason, _ in RULES), EXACT_DUPLICATE, NEAR_DUPLICATE)
+# Reasons that say nothing of the draft itself: its quality score does not count them.
+_RELATIVE = ("benchmark_contamination", EXACT_DUPLICATE, NEAR_DUPLICATE)
 
 
 def reject_reasons(settings: FilterSettings, language: str) -> pl.Expr:
@@ -110,20 +150,28 @@ def reject_reasons(settings: FilterSettings, language: str) -> pl.Expr:
     )
 
 
-def quality_score(settings: FilterSettings) -> pl.Expr:
-    """One number in [0, 1]: length adequacy, freedom from repetition, language confidence, and, where an
-    outline exists, section and fact coverage, averaged."""
+def quality_score(settings: FilterSettings, language: str) -> pl.Expr:
+    """One number in [0, 1] that ranks drafts: the mean of graded signals (length adequacy, freedom from
+    repetition, confidence in the partition's language, section and fact coverage, supported claims),
+    times 0.9 when a wrapper was cut off, halved for every rule about the draft itself that fires (duplicates and benchmark matches aside), so a
+    draft that fails a gate always ranks below one like it that passes."""
     length = (pl.col("word_count") / (2 * max(settings.min_words, 1))).clip(0.0, 1.0)
+    in_language = pl.when(pl.col("language_detected") == language).then(pl.col("language_confidence")).otherwise(0.0)
     parts = [
         length,
         1 - pl.col("duplicate_line_share"),
         1 - pl.col("duplicate_5gram_share"),
         (1 - pl.col("top_2gram_share") * 2).clip(0.0, 1.0),
-        pl.col("language_confidence"),
+        in_language,
         pl.col("section_coverage"),
         pl.col("fact_coverage"),
+        1 - pl.col("unsupported_claims"),
     ]
-    return pl.mean_horizontal(parts).fill_null(0.0).clip(0.0, 1.0).alias("quality_score")
+    failed = pl.col("reject_reasons").list.set_difference(pl.lit(list(_RELATIVE), pl.List(pl.String))).list.len()
+    graded = pl.mean_horizontal(parts).fill_null(0.0).clip(0.0, 1.0)
+    # A draft that needed its wrapper cut ranks a little below one that did not.
+    wrapped = pl.when(pl.col("cleaned").fill_null(False)).then(0.9).otherwise(1.0)
+    return (graded * wrapped * pl.lit(0.5).pow(failed)).alias("quality_score")
 
 
 @dataclass
@@ -145,6 +193,7 @@ def filter_drafts(
     """Split drafts into kept articles and rejected drafts with every reason. Every draft lands in one."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    drafts = clean_drafts(drafts, outlines, settings, language)
     scored = score_drafts(drafts, settings, language, outlines)
     seconds["scores"] = time.perf_counter() - started
 
@@ -152,10 +201,8 @@ def filter_drafts(
     scored = scored.hstack(decontamination.match(scored, benchmarks, settings.decontamination.min_overlap))
     seconds["decontamination"] = time.perf_counter() - started
 
-    judged = pl.DataFrame({c: [None] * scored.height for c in ("judge_clarity", "judge_accuracy",
-                                                                 "judge_educational_value")},
-                          schema={c: pl.Int32 for c in ("judge_clarity", "judge_accuracy", "judge_educational_value")})
-    scored = scored.hstack(judged).with_columns(quality_score(settings), reject_reasons(settings, language))
+    judged = pl.DataFrame({c: [None] * scored.height for c in JUDGE_COLUMNS}, schema=JUDGE_COLUMNS)
+    scored = scored.hstack(judged).with_columns(reject_reasons(settings, language))
     if judge is not None and settings.judge.enabled:
         started = time.perf_counter()
         passing = np.flatnonzero((scored["reject_reasons"].list.len() == 0).to_numpy())
@@ -165,6 +212,7 @@ def filter_drafts(
                 scored = scored.with_columns(scored[column].scatter(passing, scores[column]))
             scored = scored.with_columns(reject_reasons(settings, language))
         seconds["judge"] = time.perf_counter() - started
+    scored = scored.with_columns(quality_score(settings, language))
 
     # Duplicates: the best article of each group stays (quality, then id); only drafts that pass every
     # other rule may stay, so near_dup_of always names a kept article.
@@ -233,6 +281,36 @@ def release_duplicates(storage: Storage, settings: FilterSettings, language: str
     )
 
 
+# What real text must pass before it is mixed in: the quality and language gates, not those about a
+# plan, a prompt or a model's habits (it has no outline, seed or prompt, and no model wrote it).
+REAL_TEXT_REASONS = (
+    "too_short", "too_long", "odd_word_length", "too_many_symbols", "unpunctuated_lines", "repeated_lines",
+    "repetitive_phrases", "repeated_passages", "few_stop_words", "non_alphabetic", "wrong_language",
+)
+
+
+def gate_real_text(real: pl.DataFrame, settings: FilterSettings, language: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that pass, rows that fail with `reject_reasons`) of a real_text frame."""
+    if real.height == 0:
+        return real, real.with_columns(reject_reasons=pl.lit([], pl.List(pl.String)))
+    frame = real.select("id", "text").with_columns(status=pl.lit("ok"))
+    scored = score_drafts(frame, settings, language)
+    rules = [(reason, rule) for reason, rule in RULES if reason in REAL_TEXT_REASONS]
+    reasons = scored.select(
+        pl.concat_list([
+            pl.when(rule(settings, language).fill_null(False)).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String))
+            for reason, rule in rules
+        ]).list.drop_nulls().alias("reject_reasons")
+    )["reject_reasons"]
+    passed = (reasons.list.len() == 0).to_numpy()
+    return real.filter(passed), real.filter(~passed).with_columns(reject_reasons=reasons.filter(~passed))
+
+
+def with_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -> pl.DataFrame:
+    """Outlines with their seed's facts and description: what an article's claims are checked against."""
+    return outlines.join(seeds.select("seed_id", "facts", "description"), on="seed_id", how="left", maintain_order="left")
+
+
 def load_benchmarks(config: CosmoConfig) -> decontamination.BenchmarkIndex | None:
     """The n-gram index of every benchmark file listed in filters.yaml (None when none is)."""
     settings = config.filters.decontamination
@@ -247,7 +325,8 @@ def model_judge(config: CosmoConfig, outlines: pl.DataFrame) -> Judge:
         from cosmo_assets.filters.judge import judge_drafts
         from cosmo_assets.llm.client import LLMClient, open_endpoint
 
-        titled = drafts.join(outlines.select("outline_id", "title"), on="outline_id", how="left", maintain_order="left")
+        wanted = [c for c in ("outline_id", "title", "facts", "description") if c in outlines.columns]
+        titled = drafts.join(outlines.select(wanted), on="outline_id", how="left", maintain_order="left")
         with open_endpoint(config.model) as endpoint:
             client = LLMClient(config.model, endpoint)
             return judge_drafts(titled, config.filters.judge, client.complete_all)

@@ -195,6 +195,7 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         audience=audience,
         style=style,
         outline=[s.as_dict() for s in sections],
+        words=target_words(config),
     )
     plan_hash = content_hash([s.as_dict() for s in sections])
     return {
@@ -221,6 +222,12 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "seed_source": seed["source"],
         "seed_source_id": seed["source_id"],
     }
+
+
+def target_words(config: CosmoConfig) -> int:
+    """The length a prompt asks for: outlines.yaml target_words, capped so a draft of that length fits in
+    model.yaml max_tokens (about 1.6 tokens a word, with room to finish the last sentence)."""
+    return max(30, min(config.outlines.target_words, int(config.model.max_tokens / 1.6) // 10 * 10))
 
 
 def _suits(ct: ContentType, topic_type: str, dated_facts: int) -> bool:

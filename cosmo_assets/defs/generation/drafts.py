@@ -9,7 +9,7 @@ from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.diversity import diversity_figures
 from cosmo_assets.progress import DraftProgress
-from cosmo_assets.stages.drafts import draft_requests, draft_rows
+from cosmo_assets.stages.drafts import continuation_requests, draft_requests, draft_rows, join_continuations
 from cosmo_assets.stages.plan import partition_forecast
 
 
@@ -37,7 +37,13 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                              f"forecast {forecast.tokens:,} tokens for {forecast.to_draft} uncached")
             progress = DraftProgress(context, len(requests), f"{part['domain']}|{part['language']}", forecast.usd)
             report = client.complete_all(requests, on_done=progress.update)
-        frame = draft_rows(outline_rows, report.completions, settings)
+            completions, continued, more = report.completions, set(), None
+            extra = continuation_requests(outline_rows, completions, settings) if settings.continue_truncated else []
+            if extra:  # drafts that stopped at max_tokens: one request each to finish them
+                context.log.info(f"continuing {len(extra)} drafts that stopped at max_tokens")
+                more = client.complete_all(extra)
+                completions, continued = join_continuations(completions, more.completions, part["language"])
+        frame = draft_rows(outline_rows, completions, settings, continued)
         cosmo.storage.replace_partition("drafts", frame, part)
         skipped = report.count(STATUS_SKIPPED_BUDGET)
         if report.budget_stop:
@@ -56,12 +62,13 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "skipped_budget": skipped,
                 "budget_stop": report.budget_stop or "none",
                 "cache_hits": report.cache_hits,
-                "model_calls": report.model_calls,
+                "continued": len(continued),
+                "model_calls": report.model_calls + (more.model_calls if more else 0),
                 "prompt_tokens": int(frame["prompt_tokens"].sum() or 0),
                 "completion_tokens": tokens,
                 "cost_usd": float(frame["cost_usd"].sum() or 0.0),
-                "cost_usd_this_run": round(report.spent_usd, 6),
-                "tokens_this_run": report.spent_tokens,
+                "cost_usd_this_run": round(report.spent_usd + (more.spent_usd if more else 0.0), 6),
+                "tokens_this_run": report.spent_tokens + (more.spent_tokens if more else 0),
                 "wall_s": round(report.wall_s, 2),
                 "tokens_per_s": round(report.spent_tokens / report.wall_s, 1) if report.wall_s else 0.0,
                 "in_flight": client.limiter.describe(),

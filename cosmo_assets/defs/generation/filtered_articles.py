@@ -18,9 +18,11 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         """Drafts that pass quality, language, outline, fact, benchmark and duplicate filters; the rest go
         to rejected_drafts with every reason. Kept articles' MinHash band keys go to minhash_index."""
         part = partition_of(context)
-        settings = cosmo.config.filters
+        settings = cosmo.config.filters.for_model(cosmo.config.model.model)  # model_overrides in filters.yaml
         draft_frame = cosmo.storage.read_partition("drafts", part)
-        outline_frame = cosmo.storage.read_partition("outlines", part)
+        outline_frame = filtering.with_seed_facts(
+            cosmo.storage.read_partition("outlines", part), cosmo.storage.read_partition("seeds", part)
+        )
         benchmarks = filtering.load_benchmarks(cosmo.config)
         judge = filtering.model_judge(cosmo.config, outline_frame) if settings.judge.enabled else None
         outcome = filtering.filter_drafts(draft_frame, settings, part["language"], outline_frame, benchmarks, judge)
