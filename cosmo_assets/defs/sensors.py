@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 
 import dagster as dg
 
-from cosmo_assets.defs.checks import check_evaluation
+from cosmo_assets.defs.checks import check_evaluation, report_checks
 from cosmo_assets.defs.stage_graph import assess_now, partitions_in_flight, run_requests
 from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
 from cosmo_assets.ids import content_hash
@@ -53,7 +54,9 @@ def build_input_change_sensor(resource, generate_job, release_job, interval_s: i
             "input_changes",
             release_job.name,
         )
-        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(now, sort_keys=True))
+        if events:
+            report_checks(context.instance, events, f"input_changes-{uuid.uuid4().hex[:12]}")
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(now, sort_keys=True))
 
     return input_changes
 
