@@ -15,6 +15,7 @@ from pathlib import Path
 from cosmo_assets.config import PROJECT_ROOT, ConfigError, load_config
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "dagster_home"
+STARTED = time.perf_counter()  # the summary's time is wall time from the command's start, imports included
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +94,13 @@ def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
     return chosen
 
 
+def _release_blocked(language: str, partitions: list[str]) -> str:
+    """A release is never made from a failed generation: it would mix old rows of those partitions with
+    new ones of others, or export nothing."""
+    return (f"release {language} not made: generation failed for {', '.join(partitions)} (a blocking check or a "
+            "step failed; fix it and run again, the partitions already made come from the cache)")
+
+
 def run_everything(config, args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -126,10 +134,9 @@ def run_everything(config, args: argparse.Namespace) -> int:
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
     instance = dg.DagsterInstance.get()
-    started = time.perf_counter()
     failures: list[str] = []
 
-    def execute(job_name: str, key=None, stages=None, why: str = "") -> None:
+    def execute(job_name: str, key=None, stages=None, why: str = "") -> bool:
         label = (f"{job_name} {key}" if key is not None else job_name) + (f" ({', '.join(stages)})" if stages else "")
         print(f"-> {label}" + (f": {why}" if why else ""), flush=True)
         result = defs.resolve_job_def(job_name).execute_in_process(
@@ -139,6 +146,20 @@ def run_everything(config, args: argparse.Namespace) -> int:
         if not result.success:
             failures.append(f"{label} (run {result.run_id})")
             print(f"   FAILED: {label}; see the run {result.run_id} in the Dagster UI", flush=True)
+        return result.success
+
+    blocked: dict[str, list[str]] = {}  # language -> its partitions whose generation failed in this command
+
+    def generate(partition: dict, stages=None, why: str = "") -> None:
+        if not execute(GENERATE_JOB, dg.MultiPartitionKey(partition), stages, why):
+            blocked.setdefault(partition["language"], []).append(f"{partition['domain']}|{partition['language']}")
+
+    def release(language: str, why: str = "") -> None:
+        if language in blocked:
+            failures.append(_release_blocked(language, blocked[language]))
+            print(f"   {failures[-1]}", flush=True)
+        else:
+            execute(RELEASE_JOB, language, None, why)
 
     if config.verdict_files():
         execute(REVIEW_JOB)  # reviewers' verdicts first: templates they rejected stay out of this run
@@ -148,20 +169,20 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
         plans = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_DOMAIN_STAGES) if chosen(p)]
         for plan in plans:
-            execute(GENERATE_JOB, dg.MultiPartitionKey(dict(plan.partition)), plan.stages, "; ".join(plan.reasons))
+            generate(dict(plan.partition), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
         releases = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
         for plan in releases:
-            execute(RELEASE_JOB, plan.partition["language"], None, "; ".join(plan.reasons))
+            release(plan.partition["language"], "; ".join(plan.reasons))
         if not plans and not releases:
             print("nothing is missing or stale: every partition is up to date")
             return 0
     else:
         for language in languages:
             for domain in domains:
-                execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
-            execute(RELEASE_JOB, language)
+                generate({"domain": domain, "language": language})
+            release(language)
 
     storage = Storage(config.duckdb_path())
     summary = storage.query(
@@ -175,10 +196,13 @@ def run_everything(config, args: argparse.Namespace) -> int:
         GROUP BY d.language ORDER BY d.language
         """,
         {"languages": languages, "domains": domains},
+        table="drafts",
     )
-    released = storage.query("SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language")
+    released = storage.query(
+        "SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language", table="balanced_dataset"
+    )
     released_by_language = dict(released.iter_rows()) if released.height else {}
-    print(f"\nfinished in {time.perf_counter() - started:.0f} s")
+    print(f"\nfinished in {time.perf_counter() - STARTED:.0f} s")
     print(f"DuckDB file: {storage.path}")
     for language, drafts, kept, tokens, skipped in summary.iter_rows():
         export = config.export_dir() / language
