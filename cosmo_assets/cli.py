@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     stale_size.add_argument("--seeds", type=int, metavar="N", help="compare against runs of N seeds per partition")
     stale_size.add_argument("--full", action="store_true", help="compare against full-size runs")
     stale.add_argument("--all", action="store_true", help="list fresh partitions too")
+    stale.add_argument("--domains", help="comma-separated domains to list (default: all configured)")
+    stale.add_argument("--languages", help="comma-separated languages to list (default: all enabled)")
     return parser
 
 
@@ -53,26 +55,30 @@ def main(argv: list[str] | None = None) -> int:
     return run_everything(config, args)
 
 
-def _resource(config, args: argparse.Namespace):
-    from cosmo_assets.defs.resources import CosmoResource
+def _judged_size(args: argparse.Namespace):
+    """--seeds N or --full judge against that size; neither, against the configured one."""
+    from cosmo_assets.fingerprints import CONFIGURED
 
-    return CosmoResource(config_dir=str(config.root), seeds_per_partition=args.seeds, full_size=bool(args.full))
+    return None if args.full else args.seeds or CONFIGURED
 
 
-def _verdicts(config, args: argparse.Namespace, defs, instance):
+def _verdicts(config, args: argparse.Namespace, instance, languages=None):
     from cosmo_assets.defs.stage_graph import StageGraph
 
-    return StageGraph(defs.resolve_asset_graph()).assess(instance, config, _resource(config, args).seed_limit(config))
+    return StageGraph.for_config(config, languages).assess(instance, config, _judged_size(args))
 
 
 def list_stale(config, args: argparse.Namespace) -> int:
+    """Judged without building the Definitions or loading the stage libraries: answers in seconds."""
     import dagster as dg
 
-    from cosmo_assets.definitions import build_definitions
     from cosmo_assets.verdicts import FRESH
 
+    domains = _pick(args.domains, config.domain_names, "domains")
+    languages = _pick(args.languages, config.enabled_languages, "languages")
     with dg.DagsterInstance.get() as instance:
-        verdicts = _verdicts(config, args, build_definitions(config), instance)
+        # A release reads every domain of its language: judge them all, list the chosen ones.
+        verdicts = [v for v in _verdicts(config, args, instance, languages) if v.partition.get("domain", domains[0]) in domains]
     shown = [v for v in verdicts if args.all or v.state != FRESH]
     width = max([len(v.key) for v in shown] + [9])
     for v in shown:
@@ -167,12 +173,12 @@ def run_everything(config, args: argparse.Namespace) -> int:
         def chosen(plan) -> bool:
             return plan.partition["language"] in languages and plan.partition.get("domain", domains[0]) in domains
 
-        plans = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_DOMAIN_STAGES) if chosen(p)]
+        plans = [p for p in refreshes(_verdicts(config, args, instance), PER_DOMAIN_STAGES) if chosen(p)]
         for plan in plans:
             generate(dict(plan.partition), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
-        releases = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
+        releases = [p for p in refreshes(_verdicts(config, args, instance), PER_LANGUAGE_STAGES) if chosen(p)]
         for plan in releases:
             release(plan.partition["language"], "; ".join(plan.reasons))
         if not plans and not releases:

@@ -14,7 +14,8 @@ from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.stage_graph import StageGraph
-from cosmo_assets.fingerprints import Fingerprint, InputPart, changed_inputs, fingerprint
+from cosmo_assets.fingerprints import CONFIGURED, Fingerprint, InputPart, changed_inputs, fingerprint
+from cosmo_assets.storage import Storage
 from cosmo_assets.verdicts import FRESH, MISSING, STALE, Made, assess
 from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
@@ -51,7 +52,7 @@ def instance(tmp_path):
 
 def states(defs: dg.Definitions, instance, config_dir: Path) -> dict[str, str]:
     config = load_config(config_dir)
-    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, config.project.run.seeds_per_partition)
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, CONFIGURED)
     return {v.target: v.state for v in verdicts}
 
 
@@ -129,8 +130,11 @@ def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config
     ]
     assert changed_inputs(seeds_beta.digests(), fingerprint(after, "seeds", BETA, 2)) == []
     assert changed_inputs(seeds_alpha.digests(), fingerprint(after, "seeds", ALPHA, 5)) == [
-        "configs/domains/alpha.yaml changed", "seeds per partition (5) and random_seed changed"
+        "configs/domains/alpha.yaml changed", "made at another size than the seeds per partition asked for (5)"
     ]
+    # The nightly judges by the configured size: a run's own size is not held against it.
+    assert changed_inputs(seeds_beta.digests(), fingerprint(after, "seeds", BETA, CONFIGURED)) == []
+    assert changed_inputs(fingerprint(before, "seeds", BETA, 5).digests(), fingerprint(after, "seeds", BETA, CONFIGURED)) == []
     assert changed_inputs(drafts.digests(), fingerprint(after, "drafts", ALPHA, 2)) == []
 
     edit_yaml(small_config / "model.yaml", lambda d: d.update(temperature=0.2))
@@ -140,9 +144,9 @@ def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config
     assert changed_inputs(drafts.digests(), fingerprint(latest, "drafts", ALPHA, 2)) == [
         "configs/model.yaml (and COSMO_LLM_MODEL) changed"
     ]
-    [templates_changed] = changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2))
-    assert templates_changed.startswith("configs/templates: ") and templates_changed.endswith(" changed")
-    assert "encyclopedia_entry.j2" in templates_changed and "biography.j2" in templates_changed
+    templates_changed = changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2))
+    assert "configs/templates/encyclopedia_entry.j2 changed" in templates_changed
+    assert all(r.startswith("configs/templates/") and r.endswith(".j2 changed") for r in templates_changed)
     assert changed_inputs({}, fingerprint(latest, "seeds", ALPHA, 2)) == ["made before input fingerprints were recorded"]
 
 
@@ -275,3 +279,38 @@ def test_the_stale_command_lists_reasons_and_run_stale_only_makes_only_them(smal
     assert "nothing is missing or stale" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
         assert materialisations(instance, "drafts") == {"alpha|en": 1, "beta|en": 2}
+
+
+def reasons(defs, instance, config_dir: Path, size=CONFIGURED) -> dict[str, tuple[str, ...]]:
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, load_config(config_dir), size)
+    return {v.target: v.reasons for v in verdicts}
+
+
+def test_a_template_edit_stales_only_partitions_that_drew_it_and_a_smaller_run_leaves_the_nightly_alone(
+    small_config, instance, fake_model
+):
+    defs = build_definitions(load_config(small_config), CosmoResource(config_dir=str(small_config)))
+    make_everything(defs, instance)
+    # A smaller ad-hoc run of alpha: judged by the configured size, nothing is stale for the nightly.
+    smaller = {"resources": {"cosmo": {"config": {"config_dir": str(small_config), "seeds_per_partition": 1}}}}
+    assert defs.resolve_job_def("generate").execute_in_process(
+        partition_key=dg.MultiPartitionKey(ALPHA), instance=instance, run_config=smaller
+    ).success
+    assert nightly_tick(defs, instance) == []
+    assert reasons(defs, instance, small_config)["seeds/alpha|en"] == ()
+    assert reasons(defs, instance, small_config, size=2)["seeds/alpha|en"] == (
+        "made at another size than the seeds per partition asked for (2)",)  # `stale --seeds 2` says so
+
+    drawn = dict(Storage(load_config(small_config).duckdb_path()).query(
+        "SELECT domain, list(DISTINCT template_id ORDER BY template_id) FROM outlines GROUP BY domain").iter_rows())
+    only_beta = sorted(set(drawn["beta"]) - set(drawn["alpha"]))
+    assert only_beta, drawn  # the seeded draws give beta a template alpha did not draw
+    template = small_config / "templates" / only_beta[0]
+    template.write_text(template.read_text(encoding="utf-8") + "{# edited #}\n", encoding="utf-8")
+
+    now = reasons(defs, instance, small_config)
+    assert now["outlines/beta|en"] == (f"configs/templates/{only_beta[0]} changed",)
+    assert now["outlines/alpha|en"] == () and now["seeds/beta|en"] == ()
+    assert now["drafts/beta|en"] == ("upstream outlines/beta|en is stale",)
+    assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in nightly_tick(defs, instance)] == [
+        ("beta|en", ["outlines", "drafts", "filtered_articles"])]

@@ -49,7 +49,7 @@ def _input_check(asset: dg.AssetsDefinition, resource) -> dg.AssetChecksDefiniti
         config = current_config(resource.config_dir)
         graph = StageGraph(context.job_def.asset_layer.asset_graph)
         key = partition_key(partition_dict(context.partition_key))
-        verdicts = graph.assess(context.instance, config, resource.seed_limit(config))
+        verdicts = graph.assess(context.instance, config, resource.judged_size())
         return dg.AssetCheckResult(**_check_result(next(v for v in verdicts if v.stage == stage and v.key == key)))
 
     return inputs_current

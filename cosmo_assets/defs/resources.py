@@ -7,6 +7,7 @@ from functools import cached_property
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig, load_config
+from cosmo_assets.fingerprints import CONFIGURED
 from cosmo_assets.storage import Storage
 
 
@@ -30,3 +31,7 @@ class CosmoResource(dg.ConfigurableResource):
         if self.full_size:
             return None
         return self.seeds_per_partition or (config or self.config).project.run.seeds_per_partition
+
+    def judged_size(self) -> int | str | None:
+        """The size partitions are judged at: the configured one unless this run asks for its own."""
+        return self.seed_limit() if self.full_size or self.seeds_per_partition else CONFIGURED
