@@ -112,8 +112,8 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
     from cosmo_assets.definitions import build_definitions
     from cosmo_assets.defs.jobs import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
+    from cosmo_assets.defs.partitions import dagster_key
     from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
-    from cosmo_assets.storage import Storage
     from cosmo_assets.verdicts import refreshes
 
     defs = build_definitions(config)
@@ -157,7 +157,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     blocked: dict[str, list[str]] = {}  # language -> its partitions whose generation failed in this command
 
     def generate(partition: dict, stages=None, why: str = "") -> None:
-        if not execute(GENERATE_JOB, dg.MultiPartitionKey(partition), stages, why):
+        if not execute(GENERATE_JOB, dagster_key(partition), stages, why):
             blocked.setdefault(partition["language"], []).append(f"{partition['domain']}|{partition['language']}")
 
     def release(language: str, why: str = "") -> None:
@@ -190,6 +190,18 @@ def run_everything(config, args: argparse.Namespace) -> int:
                 generate({"domain": domain, "language": language})
             release(language)
 
+    _print_summary(config, languages, domains, time.perf_counter() - STARTED)
+    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
+    if failures:
+        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_summary(config, languages: list[str], domains: list[str], seconds: float) -> None:
+    """Drafts, kept share, tokens and released rows per language, and where the outputs are."""
+    from cosmo_assets.storage import Storage
+
     storage = Storage(config.duckdb_path())
     summary = storage.query(
         """
@@ -208,7 +220,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
         "SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language", table="balanced_dataset"
     )
     released_by_language = dict(released.iter_rows()) if released.height else {}
-    print(f"\nfinished in {time.perf_counter() - STARTED:.0f} s")
+    print(f"\nfinished in {seconds:.0f} s")
     print(f"DuckDB file: {storage.path}")
     for language, drafts, kept, tokens, skipped in summary.iter_rows():
         export = config.export_dir() / language
@@ -223,8 +235,3 @@ def run_everything(config, args: argparse.Namespace) -> int:
                 f"[{language}] budget reached: {skipped} drafts not generated (status skipped_budget); raise the "
                 "budget in configs/model.yaml and run again to finish them (drafts already made come from the cache)"
             )
-    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
-    if failures:
-        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    return 0
