@@ -39,3 +39,15 @@ def test_no_release_is_made_from_a_language_whose_generation_failed_its_blocking
         runs = sorted((r.job_name, r.tags.get("dagster/partition"), r.is_success) for r in instance.get_runs())
     assert runs == [("generate", "alpha|en", True), ("generate", "beta|en", False)]
     assert not (load_config(project).export_dir() / "en").exists()
+
+
+def test_stale_lists_only_the_domains_and_languages_asked_for(config_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COSMO_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    assert cli.main(["stale", "--domains", "beta", "--languages", "en"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert {line.split()[0] for line in listed[:-1]} == {"beta|en", "en"}
+    assert len(listed) == 7 and listed[0].split()[:3] == ["beta|en", "seeds", "missing"]
+    assert listed[-1].startswith("2 of 2 partitions missing or stale")
+    with pytest.raises(SystemExit, match=r"unknown domains \['gamma'\]; configured: \['alpha', 'beta'\]"):
+        cli.main(["stale", "--domains", "gamma"])
