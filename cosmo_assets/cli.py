@@ -16,6 +16,7 @@ from pathlib import Path
 from cosmo_assets.config import PROJECT_ROOT, ConfigError, load_config
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "dagster_home"
+STARTED = time.perf_counter()  # the summary's time is wall time from the command's start, imports included
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     stale_size.add_argument("--seeds", type=int, metavar="N", help="compare against runs of N seeds per partition")
     stale_size.add_argument("--full", action="store_true", help="compare against full-size runs")
     stale.add_argument("--all", action="store_true", help="list fresh partitions too")
+    stale.add_argument("--domains", help="comma-separated domains to list (default: all configured)")
+    stale.add_argument("--languages", help="comma-separated languages to list (default: all enabled)")
     return parser
 
 
@@ -62,26 +65,30 @@ def main(argv: list[str] | None = None) -> int:
     return run_everything(config, args)
 
 
-def _resource(config, args: argparse.Namespace):
-    from cosmo_assets.defs.resources import CosmoResource
+def _judged_size(args: argparse.Namespace):
+    """--seeds N or --full judge against that size; neither, against the configured one."""
+    from cosmo_assets.fingerprints import CONFIGURED
 
-    return CosmoResource(config_dir=str(config.root), seeds_per_partition=args.seeds, full_size=bool(args.full))
+    return None if args.full else args.seeds or CONFIGURED
 
 
-def _verdicts(config, args: argparse.Namespace, defs, instance):
+def _verdicts(config, args: argparse.Namespace, instance, languages=None):
     from cosmo_assets.defs.stage_graph import StageGraph
 
-    return StageGraph(defs.resolve_asset_graph()).assess(instance, config, _resource(config, args).seed_limit(config))
+    return StageGraph.for_config(config, languages).assess(instance, config, _judged_size(args))
 
 
 def list_stale(config, args: argparse.Namespace) -> int:
+    """Judged without building the Definitions or loading the stage libraries: answers in seconds."""
     import dagster as dg
 
-    from cosmo_assets.definitions import build_definitions
     from cosmo_assets.verdicts import FRESH
 
+    domains = _pick(args.domains, config.domain_names, "domains")
+    languages = _pick(args.languages, config.enabled_languages, "languages")
     with dg.DagsterInstance.get() as instance:
-        verdicts = _verdicts(config, args, build_definitions(config), instance)
+        # A release reads every domain of its language: judge them all, list the chosen ones.
+        verdicts = [v for v in _verdicts(config, args, instance, languages) if v.partition.get("domain", domains[0]) in domains]
     shown = [v for v in verdicts if args.all or v.state != FRESH]
     width = max([len(v.key) for v in shown] + [9])
     for v in shown:
@@ -99,7 +106,8 @@ def _forecast(config, args: argparse.Namespace, show: bool = False):
     domains = _pick(args.domains, config.domain_names, "domains")
     languages = _pick(args.languages, config.enabled_languages, "languages")
     partitions = [(d, lang) for lang in languages for d in domains]
-    forecast = plan_generation(config, partitions, _resource(config, args).seed_limit(config))
+    seed_limit = None if args.full else args.seeds or config.project.run.seeds_per_partition
+    forecast = plan_generation(config, partitions, seed_limit)
     if show:
         print(forecast.table(), flush=True)
     return forecast
@@ -122,6 +130,13 @@ def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
     if unknown:
         raise SystemExit(f"unknown {what} {unknown}; configured: {available}")
     return chosen
+
+
+def _release_blocked(language: str, partitions: list[str]) -> str:
+    """A release is never made from a failed generation: it would mix old rows of those partitions with
+    new ones of others, or export nothing."""
+    return (f"release {language} not made: generation failed for {', '.join(partitions)} (a blocking check or a "
+            "step failed; fix it and run again, the partitions already made come from the cache)")
 
 
 def run_everything(config, args: argparse.Namespace) -> int:
@@ -158,10 +173,9 @@ def run_everything(config, args: argparse.Namespace) -> int:
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
     instance = dg.DagsterInstance.get()
-    started = time.perf_counter()
     failures: list[str] = []
 
-    def execute(job_name: str, key=None, stages=None, why: str = "") -> None:
+    def execute(job_name: str, key=None, stages=None, why: str = "") -> bool:
         label = (f"{job_name} {key}" if key is not None else job_name) + (f" ({', '.join(stages)})" if stages else "")
         print(f"-> {label}" + (f": {why}" if why else ""), flush=True)
         result = defs.resolve_job_def(job_name).execute_in_process(
@@ -171,6 +185,20 @@ def run_everything(config, args: argparse.Namespace) -> int:
         if not result.success:
             failures.append(f"{label} (run {result.run_id})")
             print(f"   FAILED: {label}; see the run {result.run_id} in the Dagster UI", flush=True)
+        return result.success
+
+    blocked: dict[str, list[str]] = {}  # language -> its partitions whose generation failed in this command
+
+    def generate(partition: dict, stages=None, why: str = "") -> None:
+        if not execute(GENERATE_JOB, dagster_key(partition), stages, why):
+            blocked.setdefault(partition["language"], []).append(f"{partition['domain']}|{partition['language']}")
+
+    def release(language: str, why: str = "") -> None:
+        if language in blocked:
+            failures.append(_release_blocked(language, blocked[language]))
+            print(f"   {failures[-1]}", flush=True)
+        else:
+            execute(RELEASE_JOB, language, None, why)
 
     if config.verdict_files():
         execute(REVIEW_JOB)  # reviewers' verdicts first: templates they rejected stay out of this run
@@ -178,24 +206,24 @@ def run_everything(config, args: argparse.Namespace) -> int:
         def chosen(plan) -> bool:
             return plan.partition["language"] in languages and plan.partition.get("domain", domains[0]) in domains
 
-        plans = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_DOMAIN_STAGES) if chosen(p)]
+        plans = [p for p in refreshes(_verdicts(config, args, instance), PER_DOMAIN_STAGES) if chosen(p)]
         for plan in plans:
-            execute(GENERATE_JOB, dagster_key(plan.partition), plan.stages, "; ".join(plan.reasons))
+            generate(dict(plan.partition), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
-        releases = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
+        releases = [p for p in refreshes(_verdicts(config, args, instance), PER_LANGUAGE_STAGES) if chosen(p)]
         for plan in releases:
-            execute(RELEASE_JOB, plan.partition["language"], None, "; ".join(plan.reasons))
+            release(plan.partition["language"], "; ".join(plan.reasons))
         if not plans and not releases:
             print("nothing is missing or stale: every partition is up to date")
             return 0
     else:
         for language in languages:
             for domain in domains:
-                execute(GENERATE_JOB, dagster_key({"domain": domain, "language": language}))
-            execute(RELEASE_JOB, language)
+                generate({"domain": domain, "language": language})
+            release(language)
 
-    _print_summary(config, languages, domains, time.perf_counter() - started)
+    _print_summary(config, languages, domains, time.perf_counter() - STARTED)
     _print_forecast_against_actual(config, forecast)
     print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
     if failures:
@@ -220,8 +248,11 @@ def _print_summary(config, languages: list[str], domains: list[str], seconds: fl
         GROUP BY d.language ORDER BY d.language
         """,
         {"languages": languages, "domains": domains},
+        table="drafts",
     )
-    released = storage.query("SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language")
+    released = storage.query(
+        "SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language", table="balanced_dataset"
+    )
     released_by_language = dict(released.iter_rows()) if released.height else {}
     print(f"\nfinished in {seconds:.0f} s")
     print(f"DuckDB file: {storage.path}")

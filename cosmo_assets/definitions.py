@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from cosmo_assets.config import CosmoConfig, load_config
+from cosmo_assets.defs.automation import build_release_automation
 from cosmo_assets.defs.checks import build_input_checks
 from cosmo_assets.defs.generation import build_generation_assets
 from cosmo_assets.defs.generation.plan import generation_plan
@@ -51,7 +52,10 @@ def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Defi
         asset_checks=build_input_checks([a for a in assets if a.key.to_user_string() in STAGES], resource),
         jobs=[generate, release, review],
         schedules=[build_nightly_schedule(config, resource)],
-        sensors=[build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s)],
+        sensors=[
+            build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s),
+            build_release_automation(config.project.schedule.input_check_interval_s),
+        ],
         resources={"cosmo": resource, "duckdb": resource.duckdb or database},
         # One process per run, not per step: a partition's stages run one after another anyway, and on a
         # small machine starting a process per step costs more than the step. Partitions run in

@@ -24,6 +24,17 @@ PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles")
 PER_LANGUAGE_STAGES = ("balanced_dataset", "dataset_export")
 STAGES = PER_DOMAIN_STAGES + PER_LANGUAGE_STAGES
 
+# The stages each stage reads, looking through the release's SQL models (as the asset graph has them;
+# test_definitions checks they agree), so `stale` can judge without building the Definitions.
+STAGE_PARENTS: dict[str, tuple[str, ...]] = {
+    "seeds": (),
+    "outlines": ("seeds",),
+    "drafts": ("outlines",),
+    "filtered_articles": ("drafts",),
+    "balanced_dataset": ("drafts", "filtered_articles", "outlines"),
+    "dataset_export": ("balanced_dataset", "drafts", "filtered_articles", "outlines"),
+}
+
 # Tables each stage writes: their rows are the stage's output, so their digest is its data version.
 STAGE_TABLES: dict[str, tuple[str, ...]] = {
     "seeds": ("seeds", "seed_quarantine"),
@@ -61,11 +72,20 @@ class Fingerprint:
         return {p.name: p.digest for p in self.parts}
 
 
-def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], seed_limit: int | None) -> Fingerprint:
+# Judge at the configured size (configs/project.yaml run.seeds_per_partition): what the nightly
+# schedule, the sensor and `stale` without --seeds/--full do.
+CONFIGURED = "configured"
+
+
+def fingerprint(
+    config: CosmoConfig, stage: str, partition: Mapping[str, str], seed_limit: int | str | None
+) -> Fingerprint:
     """The inputs `stage` reads for `partition` ({"domain", "language"} or {"language"}) under `config`.
 
-    `seed_limit` is the seeds drawn per partition for this run (None: every seed): it decides which
-    seeds exist, so a run at another size is made from other inputs.
+    `seed_limit` is the seeds drawn per partition (None: every seed), as a run records it or as a judge
+    asks with --seeds/--full; CONFIGURED judges at the configured size. A run records its own size
+    (`run_size`), but a partition is judged on it only when a size is asked for: a `run --seeds 4` does
+    not make partitions stale for the nightly, which judges by the configured size and the random seed.
     """
     entries = ", ".join(f"cosmo_assets/{m}" for m in STAGE_MODULES[stage])
     parts = [InputPart("code", f"{entries} and the modules they import", code_version(stage))]
@@ -82,8 +102,7 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
             InputPart("domain_config", shown(root / "domains" / f"{domain.name}.yaml"),
                       content_hash(domain.model_dump(mode="json"))),
             InputPart("seed_settings", shown(root / "seeds.yaml"), content_hash(config.seeds.model_dump(mode="json"))),
-            InputPart("seed_sample", f"seeds per partition ({seed_limit or 'all'}) and random_seed",
-                      content_hash(seed_limit, config.project.run.random_seed)),
+            *_seed_sample(config, seed_limit),
         ]
         if any(s.kind == "wikidata" for s in domain.all_sources):
             parts.append(InputPart("wikidata_properties", shown(root / "wikidata_properties.yaml"),
@@ -99,8 +118,8 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
             InputPart("outline_settings", shown(root / "outlines.yaml"), content_hash(settings.model_dump(mode="json"))),
             InputPart("random_seed", f"{shown(root / 'project.yaml')} run.random_seed",
                       content_hash(config.project.run.random_seed)),
-            InputPart("templates", f"{shown(root / 'templates')}: {', '.join(templates)}",
-                      content_hash({t: library.version(t) for t in templates})),
+            # One part per template: a partition records only those its outlines drew (drawn_templates_only).
+            *(InputPart(f"{TEMPLATE}{t}", shown(root / "templates" / t), library.version(t)) for t in templates),
             InputPart("language", shown(root / "languages.yaml"),
                       content_hash(config.language(partition["language"]).model_dump(mode="json"))),
             InputPart("target_words", f"{shown(root / 'outlines.yaml')} target_words, {shown(root / 'model.yaml')} max_tokens",
@@ -141,6 +160,29 @@ def target_words(config: CosmoConfig) -> int:
     return words(config)
 
 
+def _seed_sample(config: CosmoConfig, seed_limit: int | str | None) -> list[InputPart]:
+    project = _relative(config.root / "project.yaml", config.root.parent)
+    configured = config.project.run.seeds_per_partition
+    parts = [
+        InputPart("seed_sample_size", f"{project} run.seeds_per_partition ({configured or 'all'})", content_hash(configured)),
+        InputPart("random_seed", f"{project} run.random_seed", content_hash(config.project.run.random_seed)),
+    ]
+    if seed_limit != CONFIGURED:
+        parts.append(InputPart(RUN_SIZE, f"seeds per partition asked for ({seed_limit or 'all'})", content_hash(seed_limit)))
+    return parts
+
+
+RUN_SIZE = "run_size"
+TEMPLATE = "template "
+
+
+def drawn_templates_only(inputs: Fingerprint, drawn: set[str], always: set[str]) -> Fingerprint:
+    """The outlines' fingerprint as a partition records it: only the templates its outlines drew (and
+    `always`, the model-outline template), so an edit to a template stales only the partitions using it."""
+    kept = [p for p in inputs.parts if not p.name.startswith(TEMPLATE) or p.name[len(TEMPLATE):] in drawn | always]
+    return Fingerprint(inputs.stage, tuple(kept))
+
+
 def generation_settings(config: CosmoConfig) -> dict:
     """The model settings that change what a completion says."""
     settings = config.model.model_dump(mode="json")
@@ -157,11 +199,15 @@ def changed_inputs(recorded: Mapping[str, str], current: Fingerprint) -> list[st
         return ["made before input fingerprints were recorded"]
     reasons = []
     for part in current.parts:
-        if part.name not in recorded:
-            reasons.append(f"new input {part.name} ({part.source})")
+        if part.name == RUN_SIZE and recorded.get(RUN_SIZE) != part.digest:
+            reasons.append(f"made at another size than the {part.source}")
+        elif part.name not in recorded:
+            if not part.name.startswith(TEMPLATE):  # a template this partition's outlines did not draw
+                reasons.append(f"new input {part.name} ({part.source})")
         elif recorded[part.name] != part.digest:
             reasons.append(f"code of {current.stage} changed ({part.source})" if part.name == "code" else f"{part.source} changed")
-    reasons += [f"input {name} no longer used" for name in recorded if name not in current.digests()]
+    # A run's own size is compared only when the judge asks for a size (see fingerprint).
+    reasons += [f"input {name} no longer used" for name in recorded if name not in current.digests() and name != RUN_SIZE]
     return reasons
 
 

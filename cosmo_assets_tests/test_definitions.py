@@ -107,3 +107,14 @@ def test_loading_definitions_does_not_load_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"litellm": False, "great_expectations": False, "xllamacpp": False}
+
+
+def test_the_stage_graph_stale_uses_without_definitions_matches_the_asset_graph():
+    from cosmo_assets.defs.stage_graph import StageGraph
+
+    from_assets = StageGraph(defs.resolve_asset_graph())
+    from_config = StageGraph.for_config(load_config())
+    assert from_config.parents == from_assets.parents
+    assert {s: sorted(map(str, p)) for s, p in from_config.partitions.items()} == {
+        s: sorted(map(str, p)) for s, p in from_assets.partitions.items()
+    }

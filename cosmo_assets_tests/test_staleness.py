@@ -14,7 +14,8 @@ from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.stage_graph import StageGraph
-from cosmo_assets.fingerprints import Fingerprint, InputPart, changed_inputs, fingerprint
+from cosmo_assets.fingerprints import CONFIGURED, Fingerprint, InputPart, changed_inputs, fingerprint
+from cosmo_assets.storage import Storage
 from cosmo_assets.verdicts import FRESH, MISSING, STALE, Made, assess
 from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
@@ -22,6 +23,7 @@ from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 ALPHA = {"domain": "alpha", "language": "en"}
 BETA = {"domain": "beta", "language": "en"}
 GENERATE = ["seeds", "outlines", "drafts", "filtered_articles"]
+STAGES = [*GENERATE, "balanced_dataset", "dataset_export"]
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def instance(tmp_path):
 
 def states(defs: dg.Definitions, instance, config_dir: Path) -> dict[str, str]:
     config = load_config(config_dir)
-    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, config.project.run.seeds_per_partition)
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, CONFIGURED)
     return {v.target: v.state for v in verdicts}
 
 
@@ -83,6 +85,28 @@ def materialisations(instance, stage: str) -> dict[str, int]:
     return counts
 
 
+def check_executions(instance) -> list:
+    """Every `inputs_current` result stored in the instance (the UI's check history), oldest first."""
+    records = [
+        record
+        for stage in STAGES
+        for record in instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(stage), "inputs_current"), limit=100_000
+        )
+        if record.event is not None and record.event.dagster_event.event_specific_data.__class__ is dg.AssetCheckEvaluation
+    ]
+    return sorted(records, key=lambda r: r.id)
+
+
+def check_reports(instance) -> list[dg.AssetCheckEvaluation]:
+    return [r.event.dagster_event.event_specific_data for r in check_executions(instance)]
+
+
+def latest_checks(instance) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    """The latest `inputs_current` result per stage and partition, as the UI shows it."""
+    return {(e.asset_key.to_user_string(), e.partition): e for e in check_reports(instance)}
+
+
 def make_everything(defs: dg.Definitions, instance) -> None:
     for part in (ALPHA, BETA):
         assert defs.resolve_job_def("generate").execute_in_process(
@@ -106,8 +130,11 @@ def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config
     ]
     assert changed_inputs(seeds_beta.digests(), fingerprint(after, "seeds", BETA, 2)) == []
     assert changed_inputs(seeds_alpha.digests(), fingerprint(after, "seeds", ALPHA, 5)) == [
-        "configs/domains/alpha.yaml changed", "seeds per partition (5) and random_seed changed"
+        "configs/domains/alpha.yaml changed", "made at another size than the seeds per partition asked for (5)"
     ]
+    # The nightly judges by the configured size: a run's own size is not held against it.
+    assert changed_inputs(seeds_beta.digests(), fingerprint(after, "seeds", BETA, CONFIGURED)) == []
+    assert changed_inputs(fingerprint(before, "seeds", BETA, 5).digests(), fingerprint(after, "seeds", BETA, CONFIGURED)) == []
     assert changed_inputs(drafts.digests(), fingerprint(after, "drafts", ALPHA, 2)) == []
 
     edit_yaml(small_config / "model.yaml", lambda d: d.update(temperature=0.2))
@@ -117,9 +144,9 @@ def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config
     assert changed_inputs(drafts.digests(), fingerprint(latest, "drafts", ALPHA, 2)) == [
         "configs/model.yaml (and COSMO_LLM_MODEL) changed"
     ]
-    [templates_changed] = changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2))
-    assert templates_changed.startswith("configs/templates: ") and templates_changed.endswith(" changed")
-    assert "encyclopedia_entry.j2" in templates_changed and "biography.j2" in templates_changed
+    templates_changed = changed_inputs(outlines.digests(), fingerprint(latest, "outlines", ALPHA, 2))
+    assert "configs/templates/encyclopedia_entry.j2 changed" in templates_changed
+    assert all(r.startswith("configs/templates/") and r.endswith(".j2 changed") for r in templates_changed)
     assert changed_inputs({}, fingerprint(latest, "seeds", ALPHA, 2)) == ["made before input fingerprints were recorded"]
 
 
@@ -192,11 +219,12 @@ def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(s
 
     quiet = evaluate()
     assert quiet.run_requests == []
-    assert {e.passed for e in quiet.asset_events} == {True}  # every partition reported current
+    reported = check_reports(instance)
+    assert reported and {e.passed for e in reported} == {True}  # every partition reported current
 
     edit_yaml(small_config / "filters.yaml", lambda d: d.update(min_words=20))
     noticed = evaluate(quiet.cursor)
-    failing = {(e.asset_key.to_user_string(), e.partition): e for e in noticed.asset_events}
+    failing = {(e.asset_key.to_user_string(), e.partition): e for e in check_reports(instance)[len(reported):]}
     assert set(failing) == {
         ("filtered_articles", "alpha|en"), ("filtered_articles", "beta|en"), ("balanced_dataset", "en"), ("dataset_export", "en"),
     }
@@ -206,8 +234,9 @@ def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(s
     assert sorted((r.partition_key, tuple(k.to_user_string() for k in r.asset_selection)) for r in noticed.run_requests) == [
         ("alpha|en", ("filtered_articles",)), ("beta|en", ("filtered_articles",)),
     ]
+    reported = check_reports(instance)
     again = evaluate(noticed.cursor)
-    assert again.asset_events == []  # nothing new to say
+    assert check_reports(instance) == reported  # nothing new to say
     assert {r.run_key for r in again.run_requests} == {r.run_key for r in noticed.run_requests}  # Dagster drops repeats
 
     requests_before = fake_model.requests
@@ -217,7 +246,8 @@ def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(s
     assert defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
     settled = evaluate(again.cursor)
     assert settled.run_requests == []
-    assert {e.passed for e in settled.asset_events} == {True}
+    # The second report for these partitions is stored too, and is what the UI shows now.
+    assert {e.passed for e in latest_checks(instance).values()} == {True}
     assert stale_only(defs, instance, small_config) == set()
 
 
@@ -249,3 +279,38 @@ def test_the_stale_command_lists_reasons_and_run_stale_only_makes_only_them(smal
     assert "nothing is missing or stale" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
         assert materialisations(instance, "drafts") == {"alpha|en": 1, "beta|en": 2}
+
+
+def reasons(defs, instance, config_dir: Path, size=CONFIGURED) -> dict[str, tuple[str, ...]]:
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, load_config(config_dir), size)
+    return {v.target: v.reasons for v in verdicts}
+
+
+def test_a_template_edit_stales_only_partitions_that_drew_it_and_a_smaller_run_leaves_the_nightly_alone(
+    small_config, instance, fake_model
+):
+    defs = build_definitions(load_config(small_config), CosmoResource(config_dir=str(small_config)))
+    make_everything(defs, instance)
+    # A smaller ad-hoc run of alpha: judged by the configured size, nothing is stale for the nightly.
+    smaller = {"resources": {"cosmo": {"config": {"config_dir": str(small_config), "seeds_per_partition": 1}}}}
+    assert defs.resolve_job_def("generate").execute_in_process(
+        partition_key=dg.MultiPartitionKey(ALPHA), instance=instance, run_config=smaller
+    ).success
+    assert nightly_tick(defs, instance) == []
+    assert reasons(defs, instance, small_config)["seeds/alpha|en"] == ()
+    assert reasons(defs, instance, small_config, size=2)["seeds/alpha|en"] == (
+        "made at another size than the seeds per partition asked for (2)",)  # `stale --seeds 2` says so
+
+    drawn = dict(Storage(load_config(small_config).duckdb_path()).query(
+        "SELECT domain, list(DISTINCT template_id ORDER BY template_id) FROM outlines GROUP BY domain").iter_rows())
+    only_beta = sorted(set(drawn["beta"]) - set(drawn["alpha"]))
+    assert only_beta, drawn  # the seeded draws give beta a template alpha did not draw
+    template = small_config / "templates" / only_beta[0]
+    template.write_text(template.read_text(encoding="utf-8") + "{# edited #}\n", encoding="utf-8")
+
+    now = reasons(defs, instance, small_config)
+    assert now["outlines/beta|en"] == (f"configs/templates/{only_beta[0]} changed",)
+    assert now["outlines/alpha|en"] == () and now["seeds/beta|en"] == ()
+    assert now["drafts/beta|en"] == ("upstream outlines/beta|en is stale",)
+    assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in nightly_tick(defs, instance)] == [
+        ("beta|en", ["outlines", "drafts", "filtered_articles"])]

@@ -23,7 +23,7 @@ class ScheduleSettings(StrictModel):
     nightly_cron: str = "0 2 * * *"
     timezone: str = "UTC"
     input_check_interval_s: int = Field(
-        default=60, ge=10, description="How often the input_changes sensor looks for changed configs, seeds and code."
+        default=60, ge=5, description="How often the input_changes and release automation sensors look for changes."
     )
 
     @field_validator("nightly_cron")

@@ -50,7 +50,7 @@ def _input_check(asset: dg.AssetsDefinition, resource) -> dg.AssetChecksDefiniti
         config = current_config(resource.config_dir)
         graph = StageGraph(context.job_def.asset_layer.asset_graph)
         key = partition_key(partition_dict(context.partition_key))
-        verdicts = graph.assess(context.instance, config, resource.seed_limit(config))
+        verdicts = graph.assess(context.instance, config, resource.judged_size())
         return dg.AssetCheckResult(**_check_result(next(v for v in verdicts if v.stage == stage and v.key == key)))
 
     return inputs_current
@@ -60,3 +60,22 @@ def check_evaluation(verdict: Verdict) -> dg.AssetCheckEvaluation:
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey(verdict.stage), check_name=INPUTS_CHECK, partition=verdict.key, **_check_result(verdict)
     )
+
+
+def report_checks(instance: dg.DagsterInstance, evaluations: Sequence[dg.AssetCheckEvaluation], report_id: str) -> None:
+    """Store check results a sensor tick found, under `report_id` (one per tick).
+
+    Not as Dagster's runless events: those are stored with an empty run id, and the instance's unique
+    index on (asset, check, run id, partition) refuses the second one for a partition (SQLite and
+    Postgres alike), which failed every tick after the first report. A run id of its own per report
+    keeps every report, and the latest one is what the UI shows."""
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.instance.utils import RUNLESS_JOB_NAME
+
+    for evaluation in evaluations:
+        event = DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
+            event_specific_data=evaluation,
+            job_name=RUNLESS_JOB_NAME,
+        )
+        instance.report_dagster_event(event, run_id=report_id)

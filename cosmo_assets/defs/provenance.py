@@ -20,7 +20,7 @@ import dagster as dg
 
 from cosmo_assets.defs.partitions import partition_dict, partitions_of
 from cosmo_assets.defs.stage_graph import data_version_of, latest_materialisation, stage_parents
-from cosmo_assets.fingerprints import STAGE_TABLES, Fingerprint, fingerprint
+from cosmo_assets.fingerprints import STAGE_TABLES, Fingerprint, drawn_templates_only, fingerprint
 from cosmo_assets.ids import content_hash
 from cosmo_assets.previews import sample_articles
 from cosmo_assets.verdicts import partition_key, upstream_partitions
@@ -39,6 +39,8 @@ def recorded(stage: str) -> Callable:
             inputs = fingerprint(cosmo.config, stage, partition, cosmo.seed_limit())
             upstream = _upstream_versions(context, partition)
             result = fn(context, **resources)
+            if stage == "outlines":
+                inputs = _as_drawn(cosmo, inputs, partition)
             rows, version = _content_version(cosmo.storage, stage, partition, inputs, upstream)
             metadata = {**(result.metadata or {}), **provenance_metadata(inputs, upstream)}
             if rows is not None:
@@ -63,6 +65,15 @@ def provenance_metadata(inputs: Fingerprint, upstream: Mapping[str, str]) -> dic
         "input_digests": dg.MetadataValue.json(inputs.digests()),
         "upstream_versions": dg.MetadataValue.json(dict(upstream)),
     }
+
+
+def _as_drawn(cosmo, inputs: Fingerprint, partition: Mapping[str, str]) -> Fingerprint:
+    rows = cosmo.storage.query(
+        "SELECT DISTINCT template_id FROM outlines WHERE domain = $domain AND language = $language",
+        dict(partition), table="outlines",
+    )
+    settings = cosmo.config.outlines.model_outlines
+    return drawn_templates_only(inputs, set(rows["template_id"].to_list()), {settings.template} if settings.enabled else set())
 
 
 def _upstream_versions(context: dg.AssetExecutionContext, partition: Mapping[str, str]) -> dict[str, str]:

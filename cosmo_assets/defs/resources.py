@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from cosmo_assets.config import CosmoConfig, load_config
+from cosmo_assets.fingerprints import CONFIGURED
 from cosmo_assets.storage import Storage
 
 
@@ -34,3 +35,7 @@ class CosmoResource(dg.ConfigurableResource):
         if self.full_size:
             return None
         return self.seeds_per_partition or (config or self.config).project.run.seeds_per_partition
+
+    def judged_size(self) -> int | str | None:
+        """The size partitions are judged at: the configured one unless this run asks for its own."""
+        return self.seed_limit() if self.full_size or self.seeds_per_partition else CONFIGURED

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 
 import dagster as dg
 
-from cosmo_assets.defs.checks import check_evaluation
+from cosmo_assets.defs.checks import check_evaluation, report_checks
 from cosmo_assets.defs.stage_graph import assess_now, partitions_in_flight, run_requests
 from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
 from cosmo_assets.ids import content_hash
@@ -51,7 +52,9 @@ def _evaluate(context: dg.SensorEvaluationContext, resource, generate_job: str, 
     requests = run_requests(refreshes(verdicts, PER_DOMAIN_STAGES, include_missing=False), in_flight, run_key,
                             "input_changes", generate_job)
     requests += run_requests(_own_release_changes(verdicts), in_flight, run_key, "input_changes", release_job)
-    return dg.SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(now, sort_keys=True))
+    if events:
+        report_checks(context.instance, events, f"input_changes-{uuid.uuid4().hex[:12]}")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(now, sort_keys=True))
 
 
 def _state_key(verdicts: Sequence[Verdict], plan: Refresh) -> str:

@@ -10,7 +10,7 @@ import dagster as dg
 from cosmo_assets.config import ConfigError, CosmoConfig, load_config
 from cosmo_assets.defs.partitions import dagster_key, partitions_of
 from cosmo_assets.display import clip
-from cosmo_assets.fingerprints import STAGES, Fingerprint, fingerprint
+from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, STAGE_PARENTS, STAGES, Fingerprint, fingerprint
 from cosmo_assets.verdicts import Made, Refresh, Verdict, assess, partition_key
 
 TRIGGER_TAG = "cosmo/trigger"
@@ -76,7 +76,19 @@ class StageGraph:
         self.parents = {s: stage_parents(asset_graph, s) for s in self.stages}
         self.partitions = {s: partitions_of(asset_graph.get(dg.AssetKey(s)).partitions_def) for s in self.stages}
 
-    def assess(self, instance: dg.DagsterInstance, config: CosmoConfig, seed_limit: int | None) -> list[Verdict]:
+    @classmethod
+    def for_config(cls, config: CosmoConfig, languages: Sequence[str] | None = None) -> StageGraph:
+        """The stages as configured, without building the Definitions (the `stale` command answers fast);
+        only the partitions of `languages` (default: every enabled one)."""
+        graph = cls.__new__(cls)
+        graph.stages = STAGES
+        graph.parents = dict(STAGE_PARENTS)
+        chosen = [lang for lang in config.enabled_languages if languages is None or lang in languages]
+        per_domain = [{"domain": d, "language": lang} for d in config.domain_names for lang in chosen]
+        graph.partitions = {s: per_domain if s in PER_DOMAIN_STAGES else [{"language": lang} for lang in chosen] for s in STAGES}
+        return graph
+
+    def assess(self, instance: dg.DagsterInstance, config: CosmoConfig, seed_limit: int | str | None) -> list[Verdict]:
         fingerprints: dict[tuple[str, str], Fingerprint] = {}
 
         def current(stage: str, partition: Mapping[str, str]) -> Fingerprint:
@@ -106,7 +118,7 @@ def assess_now(context, resource) -> list[Verdict] | dg.SkipReason:
         config = current_config(resource.config_dir)
     except ConfigError as exc:
         return dg.SkipReason(f"configs cannot be loaded, nothing requested:\n{exc}")
-    return StageGraph(context.repository_def.asset_graph).assess(context.instance, config, resource.seed_limit(config))
+    return StageGraph(context.repository_def.asset_graph).assess(context.instance, config, resource.judged_size())
 
 
 def run_requests(
