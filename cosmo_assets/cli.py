@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -40,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the command that resumes a stopped run
     os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     try:
@@ -99,7 +99,6 @@ def run_everything(config, args: argparse.Namespace) -> int:
     from cosmo_assets.definitions import build_definitions
     from cosmo_assets.defs.jobs import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
     from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
-    from cosmo_assets.storage import Storage
     from cosmo_assets.verdicts import refreshes
 
     defs = build_definitions(config)
@@ -125,20 +124,14 @@ def run_everything(config, args: argparse.Namespace) -> int:
     # Every run of this command shares one run budget (configs/model.yaml budget.run).
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
-    instance = dg.DagsterInstance.get()
-    started = time.perf_counter()
-    failures: list[str] = []
+    from cosmo_assets.main_runs import MainRuns, clear_dead, print_summary
+    from cosmo_assets.run_control import install_stop_handlers
 
-    def execute(job_name: str, key=None, stages=None, why: str = "") -> None:
-        label = (f"{job_name} {key}" if key is not None else job_name) + (f" ({', '.join(stages)})" if stages else "")
-        print(f"-> {label}" + (f": {why}" if why else ""), flush=True)
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
-            asset_selection=[dg.AssetKey(s) for s in stages] if stages else None,
-        )
-        if not result.success:
-            failures.append(f"{label} (run {result.run_id})")
-            print(f"   FAILED: {label}; see the run {result.run_id} in the Dagster UI", flush=True)
+    instance = dg.DagsterInstance.get()
+    clear_dead(instance)  # a killed earlier run would hold its pool slot and block this one forever
+    install_stop_handlers()
+    runs = MainRuns(defs, instance, run_config, tags)
+    execute = runs.execute
 
     if config.verdict_files():
         execute(REVIEW_JOB)  # reviewers' verdicts first: templates they rejected stay out of this run
@@ -151,10 +144,11 @@ def run_everything(config, args: argparse.Namespace) -> int:
             execute(GENERATE_JOB, dg.MultiPartitionKey(dict(plan.partition)), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
-        releases = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
+        releases = [] if runs.stopped else [
+            p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
         for plan in releases:
             execute(RELEASE_JOB, plan.partition["language"], None, "; ".join(plan.reasons))
-        if not plans and not releases:
+        if not plans and not releases and not runs.stopped:
             print("nothing is missing or stale: every partition is up to date")
             return 0
     else:
@@ -162,39 +156,4 @@ def run_everything(config, args: argparse.Namespace) -> int:
             for domain in domains:
                 execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
             execute(RELEASE_JOB, language)
-
-    storage = Storage(config.duckdb_path())
-    summary = storage.query(
-        """
-        SELECT d.language, count(*) AS drafts,
-               count(*) FILTER (WHERE f.draft_id IS NOT NULL) AS kept,
-               sum(d.completion_tokens) AS completion_tokens,
-               count(*) FILTER (WHERE d.status = 'skipped_budget') AS skipped_budget
-        FROM drafts d LEFT JOIN filtered_articles f USING (draft_id, domain, language)
-        WHERE d.language IN (SELECT unnest($languages)) AND d.domain IN (SELECT unnest($domains))
-        GROUP BY d.language ORDER BY d.language
-        """,
-        {"languages": languages, "domains": domains},
-    )
-    released = storage.query("SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language")
-    released_by_language = dict(released.iter_rows()) if released.height else {}
-    print(f"\nfinished in {time.perf_counter() - started:.0f} s")
-    print(f"DuckDB file: {storage.path}")
-    for language, drafts, kept, tokens, skipped in summary.iter_rows():
-        export = config.export_dir() / language
-        print(
-            f"[{language}] drafts {drafts}, kept {kept} ({kept / drafts:.0%}), completion tokens {tokens}, "
-            f"released {released_by_language.get(language, 0)}; export: {export}"
-        )
-        print(f"[{language}] review sample: {config.review_sample_path(language)} "
-              f"(verdicts go in {config.root / config.balance.review.verdict_files})")
-        if skipped:
-            print(
-                f"[{language}] budget reached: {skipped} drafts not generated (status skipped_budget); raise the "
-                "budget in configs/model.yaml and run again to finish them (drafts already made come from the cache)"
-            )
-    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
-    if failures:
-        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    return 0
+    return print_summary(config, runs, languages, domains, args.argv)
