@@ -17,6 +17,8 @@ _MAX_EXPECTATIONS = 8
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
     text = str(value)
     return text if len(text) <= 160 else text[:159] + "…"
 

@@ -1,0 +1,44 @@
+"""A failed step or check ends the main command with what failed, where and why, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from cosmo_assets_tests.fake_llm_server import FakeLLMServer
+
+
+def test_a_failed_check_is_reported_with_its_expectations_and_the_command_exits_1(config_dir, tmp_path):
+    kb = config_dir / "knowledge_base" / "tiny_kb.jsonl"
+    rows = [json.loads(line) for line in kb.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows[2:]:
+        row["topic_type"] = "wizard"  # not a topic type: these rows are quarantined
+    kb.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with FakeLLMServer() as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("COSMO_")},
+            "COSMO_CONFIG_DIR": str(config_dir),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "COSMO_LLM_MODEL": "openai/test-model",
+            "COSMO_LLM_API_BASE": server.api_base,
+            "COSMO_LLM_API_KEY": "test-key-not-secret",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "cosmo_assets", "run", "--domains", "alpha", "--seeds", "4"],
+            env=env, capture_output=True, text=True, timeout=900,
+        )
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in out + result.stderr
+    assert "FAILED: generate alpha|en" in out
+    assert "check seeds_contract on seeds failed in partition alpha|en:" in out
+    assert ("ERROR quarantined share of knowledge-base rows is at most 5% (seeds.yaml max_bad_share): observed rows_read 4, "
+            "quarantined 2, bad_share 0.5") in out
+    assert "max_bad_share = 0.05" in out
+    assert server.requests == 0  # the check blocked the drafts
+    # The release of a language with no drafts fails too; the summary still prints, without a traceback.
+    assert "FAILED: release en" in out and "step " in out.split("FAILED: release en", 1)[1]
+    assert "finished in" in out
+    assert "failed runs:" in result.stderr
