@@ -55,7 +55,7 @@ class MainRuns:
             partition_key=key, instance=self.instance, run_config=self.run_config, raise_on_error=False,
             run_id=run_id, tags={**self.tags, **process_tags()},
             asset_selection=[dg.AssetKey(s) for s in stages] if stages else None,
-        ))
+        ), on_stop=lambda: self._mark_canceling(run_id))
         if not finished:
             self._leave(run_id, label)
             return False
@@ -69,6 +69,16 @@ class MainRuns:
             for line in failure_lines(self.instance, run_id, str(key) if key is not None else None):
                 print(line, flush=True)
         return result.success
+
+    def _mark_canceling(self, run_id: str) -> bool:
+        """Tells Dagster the stop is the user's, so the interrupted run ends CANCELED, not FAILURE.
+        False while the run is not stored yet (asked again)."""
+        run = self.instance.get_run_by_id(run_id)
+        if run is None:
+            return False
+        if not run.is_finished and run.status != dg.DagsterRunStatus.CANCELING:
+            self.instance.report_run_canceling(run, "stop asked for on the main command (Ctrl+C or SIGTERM)")
+        return True
 
     def _leave(self, run_id: str, label: str) -> None:
         """A stopped run still busy after the grace period: marked canceled here, its slots freed."""

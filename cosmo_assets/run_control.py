@@ -36,10 +36,11 @@ def install_stop_handlers() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
 
 
-def run_stoppably(work: Callable[[], Any]) -> tuple[bool, Any]:
-    """Runs `work` in a worker thread, waiting for it while the main thread handles signals. Returns
-    (finished, result): finished is False when a stop was asked for and the work was still going
-    STOP_GRACE_S later (the caller then leaves without it)."""
+def run_stoppably(work: Callable[[], Any], on_stop: Callable[[], bool] = lambda: True) -> tuple[bool, Any]:
+    """Runs `work` in a worker thread, waiting for it while the main thread handles signals. Once a stop
+    is asked for, `on_stop` is called until it returns True (it tells the run it is being canceled).
+    Returns (finished, result): finished is False when the work was still going STOP_GRACE_S after the
+    stop (the caller then leaves without it)."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -50,11 +51,12 @@ def run_stoppably(work: Callable[[], Any]) -> tuple[bool, Any]:
 
     worker = threading.Thread(target=target, name="cosmo-run", daemon=True)
     worker.start()
-    deadline = None
+    deadline, told = None, False
     while worker.is_alive():
         worker.join(0.2)
         if stop_requested():
             deadline = deadline or time.monotonic() + STOP_GRACE_S
+            told = told or on_stop()
             if time.monotonic() > deadline:
                 return False, None
     if "error" in outcome:

@@ -22,8 +22,8 @@ from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Fault, default_reply
 
 WAIT_S = 900  # generous: a loaded 2-core machine takes minutes to import Dagster and run the early stages
-SEEDS = 6  # one outline per seed on the test config: six drafts in alpha|en
-ANSWERED_BEFORE_STOP = 3
+SEEDS = 4  # the test knowledge base has four entities, one outline each: four drafts in alpha|en
+ANSWERED_BEFORE_STOP = 2
 
 
 def command_env(config_dir: Path, home: Path, server: FakeLLMServer) -> dict[str, str]:
@@ -104,7 +104,7 @@ def test_a_killed_run_frees_its_pool_slot_and_the_rerun_pays_only_for_the_unfini
     assert len(prompts) == SEEDS and len(first.answered) == ANSWERED_BEFORE_STOP
     # Exactly the drafts not answered before the kill were requested again, each once.
     assert sorted(second.prompts) == sorted(set(prompts) - set(first.answered))
-    assert "[en] alpha: drafts 6 (generated 6, failed 0, budget-skipped 0)" in result.stdout
+    assert "[en] alpha: drafts 4 (generated 4, failed 0, budget-skipped 0)" in result.stdout
     assert runs_of(home) == [
         ("generate", "alpha|en", "FAILURE"), ("generate", "alpha|en", "SUCCESS"), ("release", "en", "SUCCESS"),
     ]
@@ -112,30 +112,30 @@ def test_a_killed_run_frees_its_pool_slot_and_the_rerun_pays_only_for_the_unfini
 
 def stop_mid_drafts(config_dir: Path, tmp_path: Path, signals: list[signal.Signals]):
     """Runs the command until its drafts step waits on a slow model, sends `signals`, and returns
-    (stdout, stderr, return code, seconds from the first signal to the exit, the server, the Dagster home)."""
+    (stdout, stderr, return code, requests still held open by the model when the command had exited,
+    requests made, the Dagster home)."""
     one_request_at_a_time(config_dir)
     home = tmp_path / "dagster_home"
     with FakeLLMServer(behaviour=StallAfter(ANSWERED_BEFORE_STOP)) as server:
         proc = start_command(command_env(config_dir, home, server))
         wait_for_requests(server, ANSWERED_BEFORE_STOP + 1, proc)
-        sent = time.monotonic()
         for sig in signals:
             proc.send_signal(sig)
             time.sleep(0.05)
         out, err = proc.communicate(timeout=WAIT_S)
-        took = time.monotonic() - sent
+        still_open = server.in_flight  # the stalled request is held for 600 s: the command did not wait for it
         requests = server.requests
-    return out, err, proc.returncode, took, requests, home
+    return out, err, proc.returncode, still_open, requests, home
 
 
 def test_ctrl_c_stops_the_main_command_cancels_the_run_and_says_how_to_resume(config_dir, tmp_path):
-    out, err, code, took, requests, home = stop_mid_drafts(config_dir, tmp_path, [signal.SIGINT])
+    out, err, code, still_open, requests, home = stop_mid_drafts(config_dir, tmp_path, [signal.SIGINT])
     assert code == 130, out[-2000:] + err[-2000:]
-    assert took < 120  # the stalled request stays open for 600 s: the command did not wait for it
+    assert still_open == 1  # it left the slow request unanswered rather than wait for it
     assert requests == ANSWERED_BEFORE_STOP + 1  # no new request after the stop
     assert runs_of(home) == [("generate", "alpha|en", "CANCELED")]  # no release, no next partition
     assert "canceled: generate alpha|en" in out
-    assert "resume with: python -m cosmo_assets run --domains alpha --seeds 6" in err
+    assert "resume with: python -m cosmo_assets run --domains alpha --seeds 4" in err
     assert "Traceback" not in out + err
 
     # The answers received before the stop were kept: the re-run asks only for the rest.
@@ -146,7 +146,7 @@ def test_ctrl_c_stops_the_main_command_cancels_the_run_and_says_how_to_resume(co
 
 
 def test_sigterm_stops_the_main_command_and_a_second_signal_exits_at_once(config_dir, tmp_path):
-    out, err, code, took, requests, home = stop_mid_drafts(config_dir, tmp_path, [signal.SIGTERM, signal.SIGINT])
+    out, err, code, still_open, requests, home = stop_mid_drafts(config_dir, tmp_path, [signal.SIGTERM, signal.SIGINT])
     assert code == 130
     assert "stopped at once (second interrupt)" in err
     assert requests == ANSWERED_BEFORE_STOP + 1

@@ -42,6 +42,14 @@ def check_templates(root: Path, outlines, languages) -> None:
                         f"{exc} (rendering content type {ct.id!r} for language {lang.code!r}, audience {audience!r}, "
                         f"style {style!r} against a sample outline)"
                     ) from None
+    if outlines.model_outlines.enabled:
+        for lang in languages:
+            try:
+                library.render(outlines.model_outlines.template, lang=lang.code, title="Marie Curie",
+                               description="a physicist and chemist", audience=audiences[0],
+                               facts=SAMPLE_OUTLINE[0]["facts"], variant=0)
+            except TemplateError as exc:
+                raise ConfigError(f"{exc} (rendering model_outlines.template for language {lang.code!r})") from None
 
 
 def check_tabular_header(where: str, path: Path, source) -> None:
