@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from cosmo_assets.console_log import concise_console
 from cosmo_assets.interruption import stop_requested
 from cosmo_assets.run_control import EXIT_INTERRUPTED, run_stoppably
 from cosmo_assets.run_health import clear_dead_runs, process_tags
@@ -50,7 +51,7 @@ class MainRuns:
         label = (f"{job_name} {key}" if key is not None else job_name) + (f" ({', '.join(stages)})" if stages else "")
         print(f"-> {label}" + (f": {why}" if why else ""), flush=True)
         run_id = str(uuid.uuid4())
-        job = self.defs.resolve_job_def(job_name)
+        job = self.defs.resolve_job_def(job_name).with_logger_defs({"console": concise_console})
         finished, result = run_stoppably(lambda: job.execute_in_process(
             partition_key=key, instance=self.instance, run_config=self.run_config, raise_on_error=False,
             run_id=run_id, tags={**self.tags, **process_tags()},

@@ -4,6 +4,7 @@ made. Read from the Dagster event log and the DuckDB file; never a traceback."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,8 @@ def _root_message(error) -> str:
     """The innermost error's message: what the stage itself said, not Dagster's wrapping of it."""
     while error.cause is not None:
         error = error.cause
-    return " ".join(error.message.strip().split())[:600]
+    text = re.sub(r"^[\w.]+\.(\w+: )", r"\1", error.message.strip())  # the class without its module path
+    return " ".join(text.split())[:600]
 
 
 def _meta(metadata, key: str) -> Any:
@@ -58,6 +60,8 @@ def failure_lines(instance: dg.DagsterInstance, run_id: str, partition: str | No
         event = entry.dagster_event
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # the failed check itself is reported, with its expectations
             message = _root_message(error) if error else "no error recorded"
             lines.append(f"   step {event.step_key} failed{where}: {message}")
             continue
