@@ -98,6 +98,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
     from cosmo_assets.definitions import build_definitions
     from cosmo_assets.defs.jobs import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
+    from cosmo_assets.defs.partitions import dagster_key
     from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
     from cosmo_assets.verdicts import refreshes
 
@@ -141,7 +142,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
         plans = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_DOMAIN_STAGES) if chosen(p)]
         for plan in plans:
-            execute(GENERATE_JOB, dg.MultiPartitionKey(dict(plan.partition)), plan.stages, "; ".join(plan.reasons))
+            execute(GENERATE_JOB, dagster_key(plan.partition), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
         releases = [] if runs.stopped else [
@@ -154,6 +155,6 @@ def run_everything(config, args: argparse.Namespace) -> int:
     else:
         for language in languages:
             for domain in domains:
-                execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
+                execute(GENERATE_JOB, dagster_key({"domain": domain, "language": language}))
             execute(RELEASE_JOB, language)
     return print_summary(config, runs, languages, domains, args.argv)
