@@ -94,6 +94,9 @@ def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
 
 
 def run_everything(config, args: argparse.Namespace) -> int:
+    from cosmo_assets.run_control import install_stop_handlers
+
+    install_stop_handlers()  # from here on Ctrl+C stops cleanly: a summary, and the command that resumes
     import dagster as dg
 
     from cosmo_assets.definitions import build_definitions
@@ -126,11 +129,9 @@ def run_everything(config, args: argparse.Namespace) -> int:
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
     from cosmo_assets.main_runs import MainRuns, clear_dead, print_summary
-    from cosmo_assets.run_control import install_stop_handlers
 
     instance = dg.DagsterInstance.get()
     clear_dead(instance)  # a killed earlier run would hold its pool slot and block this one forever
-    install_stop_handlers()
     runs = MainRuns(defs, instance, run_config, tags)
     execute = runs.execute
 
