@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the command that resumes a stopped run
     os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     try:
@@ -140,6 +141,9 @@ def _release_blocked(language: str, partitions: list[str]) -> str:
 
 
 def run_everything(config, args: argparse.Namespace) -> int:
+    from cosmo_assets.run_control import install_stop_handlers
+
+    install_stop_handlers()  # from here on Ctrl+C stops cleanly: a summary, and the command that resumes
     import dagster as dg
 
     from cosmo_assets.definitions import build_definitions
@@ -172,31 +176,22 @@ def run_everything(config, args: argparse.Namespace) -> int:
     # Every run of this command shares one run budget (configs/model.yaml budget.run).
     tags = {"cosmo/budget_scope": f"main-{uuid.uuid4().hex[:16]}"}
 
+    from cosmo_assets.main_runs import MainRuns, clear_dead, print_summary
+
     instance = dg.DagsterInstance.get()
-    failures: list[str] = []
-
-    def execute(job_name: str, key=None, stages=None, why: str = "") -> bool:
-        label = (f"{job_name} {key}" if key is not None else job_name) + (f" ({', '.join(stages)})" if stages else "")
-        print(f"-> {label}" + (f": {why}" if why else ""), flush=True)
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
-            asset_selection=[dg.AssetKey(s) for s in stages] if stages else None,
-        )
-        if not result.success:
-            failures.append(f"{label} (run {result.run_id})")
-            print(f"   FAILED: {label}; see the run {result.run_id} in the Dagster UI", flush=True)
-        return result.success
-
+    clear_dead(instance)  # a killed earlier run would hold its pool slot and block this one forever
+    runs = MainRuns(defs, instance, run_config, tags, started=STARTED)
+    execute = runs.execute
     blocked: dict[str, list[str]] = {}  # language -> its partitions whose generation failed in this command
 
     def generate(partition: dict, stages=None, why: str = "") -> None:
-        if not execute(GENERATE_JOB, dagster_key(partition), stages, why):
+        if not execute(GENERATE_JOB, dagster_key(partition), stages, why) and not runs.stopped:
             blocked.setdefault(partition["language"], []).append(f"{partition['domain']}|{partition['language']}")
 
     def release(language: str, why: str = "") -> None:
         if language in blocked:
-            failures.append(_release_blocked(language, blocked[language]))
-            print(f"   {failures[-1]}", flush=True)
+            runs.failures.append(_release_blocked(language, blocked[language]))
+            print(f"   {runs.failures[-1]}", flush=True)
         else:
             execute(RELEASE_JOB, language, None, why)
 
@@ -211,10 +206,11 @@ def run_everything(config, args: argparse.Namespace) -> int:
             generate(dict(plan.partition), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
-        releases = [p for p in refreshes(_verdicts(config, args, instance), PER_LANGUAGE_STAGES) if chosen(p)]
+        releases = [] if runs.stopped else [
+            p for p in refreshes(_verdicts(config, args, instance), PER_LANGUAGE_STAGES) if chosen(p)]
         for plan in releases:
             release(plan.partition["language"], "; ".join(plan.reasons))
-        if not plans and not releases:
+        if not plans and not releases and not runs.stopped:
             print("nothing is missing or stale: every partition is up to date")
             return 0
     else:
@@ -222,50 +218,6 @@ def run_everything(config, args: argparse.Namespace) -> int:
             for domain in domains:
                 generate({"domain": domain, "language": language})
             release(language)
-
-    _print_summary(config, languages, domains, time.perf_counter() - STARTED)
-    _print_forecast_against_actual(config, forecast)
-    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
-    if failures:
-        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    return 0
-
-
-def _print_summary(config, languages: list[str], domains: list[str], seconds: float) -> None:
-    """Drafts, kept share, tokens and released rows per language, and where the outputs are."""
-    from cosmo_assets.storage import Storage
-
-    storage = Storage(config.duckdb_path())
-    summary = storage.query(
-        """
-        SELECT d.language, count(*) AS drafts,
-               count(*) FILTER (WHERE f.draft_id IS NOT NULL) AS kept,
-               sum(d.completion_tokens) AS completion_tokens,
-               count(*) FILTER (WHERE d.status = 'skipped_budget') AS skipped_budget
-        FROM drafts d LEFT JOIN filtered_articles f USING (draft_id, domain, language)
-        WHERE d.language IN (SELECT unnest($languages)) AND d.domain IN (SELECT unnest($domains))
-        GROUP BY d.language ORDER BY d.language
-        """,
-        {"languages": languages, "domains": domains},
-        table="drafts",
-    )
-    released = storage.query(
-        "SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language", table="balanced_dataset"
-    )
-    released_by_language = dict(released.iter_rows()) if released.height else {}
-    print(f"\nfinished in {seconds:.0f} s")
-    print(f"DuckDB file: {storage.path}")
-    for language, drafts, kept, tokens, skipped in summary.iter_rows():
-        export = config.export_dir() / language
-        print(
-            f"[{language}] drafts {drafts}, kept {kept} ({kept / drafts:.0%}), completion tokens {tokens}, "
-            f"released {released_by_language.get(language, 0)}; export: {export}"
-        )
-        print(f"[{language}] review sample: {config.review_sample_path(language)} "
-              f"(verdicts go in {config.root / config.balance.review.verdict_files})")
-        if skipped:
-            print(
-                f"[{language}] budget reached: {skipped} drafts not generated (status skipped_budget); raise the "
-                "budget in configs/model.yaml and run again to finish them (drafts already made come from the cache)"
-            )
+    if not runs.stopped:
+        _print_forecast_against_actual(config, forecast)
+    return print_summary(config, runs, languages, domains, args.argv)

@@ -82,7 +82,7 @@ def test_main_command_refuses_a_bad_config_before_writing_anything(config_dir, t
     edit_yaml(config_dir / "balance.yaml", lambda d: d.update(max_per_seed=0))
     env = {"COSMO_CONFIG_DIR": str(config_dir), "DAGSTER_HOME": str(tmp_path / "dh"), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "cosmo_assets", "run"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cosmo_assets", "run"], env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 2
     assert "balance.yaml: field 'max_per_seed': Input should be greater than or equal to 1" in result.stderr

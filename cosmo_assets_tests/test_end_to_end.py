@@ -152,7 +152,7 @@ def test_main_command_runs_every_partition_and_says_where_outputs_are(config_dir
         }
         result = subprocess.run(
             [sys.executable, "-m", "cosmo_assets", "run", "--seeds", "2"],
-            env=env, capture_output=True, text=True, timeout=300,
+            env=env, capture_output=True, text=True, timeout=900,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     config = load_config(config_dir)

@@ -19,7 +19,7 @@ from cosmo_assets.config import ConfigError, load_config
 from cosmo_assets.contracts import quarantined_share_within_limit
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.stages.seeds import SeedFileError, read_seeds
+from cosmo_assets.stages.seeds import read_seeds
 from cosmo_assets_tests.conftest import FIXTURES, edit_yaml, write_yaml
 
 DUMP = FIXTURES / "wikidata_sample.json"
@@ -209,8 +209,9 @@ def test_csv_rows_follow_the_column_mapping_and_bad_rows_are_quarantined(config_
 def test_a_csv_without_a_mapped_column_names_file_and_columns(config_dir):
     (config_dir / "knowledge_base" / "people.csv").write_text("qid,title\nx,X\n")
     use_sources(config_dir, [{"kind": "csv", "path": "knowledge_base/people.csv", **CSV_MAPPING}])
-    with pytest.raises(SeedFileError, match=r"people\.csv: columns \['name', 'kind', 'summary', 'tags', 'lang', 'born', 'field'\]"):
-        read_seeds(load_config(config_dir), "alpha", "en", None)
+    # Found at config load, from the header alone, before any run writes.
+    with pytest.raises(ConfigError, match=r"alpha\.yaml: field 'sources\.0\.path': columns \['name', 'kind', 'summary', 'tags', 'lang', 'born', 'field'\] named in 'columns' / 'facts' are not in .*people\.csv"):
+        load_config(config_dir)
 
 
 def test_parquet_rows_follow_the_column_mapping_and_bad_rows_are_quarantined(config_dir):

@@ -160,6 +160,25 @@ def _check_balance_names(
             )
 
 
+def _check_files(root: Path, domains: list[Domain], outlines: OutlineSettings, languages: list[Language],
+                 balance: BalanceSettings) -> None:
+    """What only the named files can tell (config/source_checks.py), still before anything is written."""
+    from cosmo_assets.config import source_checks
+
+    source_checks.check_templates(root, outlines, languages)
+    for domain in domains:
+        for i, source in enumerate(domain.sources):
+            where = f"{root / 'domains' / domain.name}.yaml: field 'sources.{i}.path'"
+            if source.kind in ("csv", "parquet"):
+                source_checks.check_tabular_header(where, (root / source.path).resolve(), source)
+            elif source.kind == "wikidata":
+                source_checks.check_wikidata_dump(where, (root / source.path).resolve())
+    names = [d.name for d in domains]
+    for i, corpus in enumerate(balance.real_text.corpora):
+        where = f"{root / 'balance.yaml'}: field 'real_text.corpora.{i}'"
+        source_checks.check_real_text_domains(where, (root / corpus.path).resolve(), corpus.domain, names)
+
+
 # Each file under configs/ and the model that reads it; domains/*.yaml are read one file per Domain.
 FILE_MODELS: dict[str, type[BaseModel]] = {
     "project.yaml": ProjectSettings,
@@ -185,6 +204,7 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
     _check_filters(root, filters, outlines)
     _check_outlines(root, outlines, languages)
     _check_balance_names(root / "balance.yaml", balance, root, domains, outlines, languages)
+    _check_files(root, domains, outlines, languages, balance)
     return CosmoConfig(
         root=root,
         project=files["project.yaml"],

@@ -66,7 +66,7 @@ def quarantined_share_within_limit(quarantine: pl.DataFrame, read: int, max_bad_
         observed={"rows_read": read, "quarantined": quarantine.height, "bad_share": round(share, 4), "reasons": reasons},
         unexpected_examples=[f"{loc}: {reason}" for loc, reason in quarantine.select("location", "reason").head(EXAMPLES).iter_rows()]
         if quarantine.height else [],
-        rule="polars: count(seed_quarantine) / rows read <= max_bad_share",
+        rule=f"polars: count(seed_quarantine) / rows read <= max_bad_share = {max_bad_share}",
     )
 
 

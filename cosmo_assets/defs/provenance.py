@@ -22,6 +22,7 @@ from cosmo_assets.defs.partitions import partition_dict, partitions_of
 from cosmo_assets.defs.stage_graph import data_version_of, latest_materialisation, stage_parents
 from cosmo_assets.fingerprints import STAGE_TABLES, Fingerprint, drawn_templates_only, fingerprint
 from cosmo_assets.ids import content_hash
+from cosmo_assets.interruption import Interrupted, stop_requested
 from cosmo_assets.previews import sample_articles
 from cosmo_assets.verdicts import partition_key, upstream_partitions
 
@@ -34,11 +35,16 @@ def recorded(stage: str) -> Callable:
         @functools.wraps(fn)
         def materialise(context: dg.AssetExecutionContext, **resources):
             cosmo = resources["cosmo"]
+            if stop_requested():  # Ctrl+C on the main command: no new stage starts
+                raise dg.DagsterExecutionInterruptedError(f"{stage}: not started, a stop was asked for")
             partition = partition_dict(context.partition_key)
             # Taken before the work: if an input changes mid-run, the partition reads stale, never fresh.
             inputs = fingerprint(cosmo.config, stage, partition, cosmo.seed_limit())
             upstream = _upstream_versions(context, partition)
-            result = fn(context, **resources)
+            try:
+                result = fn(context, **resources)
+            except Interrupted as exc:  # the run is marked canceled, not failed
+                raise dg.DagsterExecutionInterruptedError(f"{stage}: {exc}") from None
             if stage == "outlines":
                 inputs = _as_drawn(cosmo, inputs, partition)
             rows, version = _content_version(cosmo.storage, stage, partition, inputs, upstream)

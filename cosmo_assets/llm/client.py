@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cosmo_assets.config import BudgetSettings, ModelSettings
+from cosmo_assets.interruption import Interrupted, stop_requested, wait_for_stop
 from cosmo_assets.llm.batch import BatchRunner, BatchStore
 from cosmo_assets.llm.budget import Budget, DiskLedger, RedisLedger, SpendLedger
 from cosmo_assets.llm.cache import CachedAnswer, NoCache, ResponseCache, cache_key, open_cache, redis_url
@@ -319,7 +320,7 @@ class LLMClient:
 
             async def worker() -> None:
                 nonlocal answers
-                while queue and budget.stop_reason is None:
+                while queue and budget.stop_reason is None and not stop_requested():
                     index = queue[0]
                     if budget.is_set:
                         need = self._worst_case(requests[index])
@@ -351,9 +352,13 @@ class LLMClient:
                             answered.notify_all()
 
             try:
-                await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(queue)))))
+                await _until_stopped(asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(queue))))))
             finally:
-                self._cache_writer.shutdown(wait=True)
+                self._cache_writer.shutdown(wait=True)  # answers received are in the cache before this returns
+        made = sum(1 for c in results if c is not None)
+        if stop_requested() and made < len(requests):
+            raise Interrupted(f"stopped after {made} of {len(requests)} answers (kept in the response cache); "
+                              f"{len(requests) - made} not requested")
 
         for index in queue:  # not started: a budget stopped generation
             for i in (index, *followers.get(keys[index], ())):
@@ -407,6 +412,20 @@ class LLMClient:
         self, requests: Sequence[CompletionRequest], on_done: Callable[[Completion], None] | None = None
     ) -> GenerationReport:
         return asyncio.run(self.complete_many(requests, on_done))
+
+
+async def _until_stopped(work: asyncio.Future) -> None:
+    """Awaits `work`; if a stop is asked for first, cancels the requests in flight (nothing new starts)."""
+    stop = asyncio.ensure_future(wait_for_stop())
+    try:
+        await asyncio.wait([work, stop], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+    else:
+        work.result()
 
 
 def _from_cache(request: CompletionRequest, hit: CachedAnswer) -> Completion:

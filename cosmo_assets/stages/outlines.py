@@ -3,6 +3,7 @@ each must use) and the prompts that ask for them."""
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -63,9 +64,21 @@ class TemplateLibrary:
         try:
             text = self.env.get_template(name).render(**values)
         except jinja2.TemplateError as exc:
-            where = f"{getattr(exc, 'filename', None) or name}:{getattr(exc, 'lineno', '?')}"
-            raise TemplateError(f"{self.directory / name} ({where}): {exc}") from exc
+            raise TemplateError(f"{self.directory / name} ({self._position(exc, name)}): {exc}") from exc
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+    def _position(self, exc: jinja2.TemplateError, name: str) -> str:
+        """template:line of the error. A syntax error carries it; an undefined variable does not, but jinja
+        maps its traceback onto the template's lines, so the innermost frame in a template file has it."""
+        if getattr(exc, "lineno", None):
+            return f"{getattr(exc, 'filename', None) or name}:{exc.lineno}"
+        where = f"{name}:?"
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            path = Path(frame.f_code.co_filename)
+            if path.parent == self.directory.resolve() or path.parent == self.directory:
+                where = f"{path.name}:{lineno}"
+        return where
 
 
 # Completes requests in order (LLMClient.complete_all); given when model-proposed outlines are on.

@@ -1,0 +1,132 @@
+"""Checks at config load that read a little of the files the config names, so a wrong config fails
+before any write: every prompt template renders for every content type, language, audience and style;
+a CSV/Parquet source has the columns its mapping names (its header only); a `wikidata` source is a
+Wikidata dump; real-text rows name configured domains."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from cosmo_assets.config.base import ConfigError
+
+# A stand-in outline: two sections, one with facts, as the outlines stage hands them to a template.
+SAMPLE_OUTLINE = [
+    {"heading": "Overview", "facts": [{"property": "date of birth", "value": "7 November 1867"},
+                                      {"property": "field of work", "value": "physics"}]},
+    {"heading": "Legacy", "facts": []},
+]
+
+
+def check_templates(root: Path, outlines, languages) -> None:
+    """Renders each content type's template against the sample outline in every language, and once per
+    audience and per style; an undefined variable fails naming the template file and line."""
+    from cosmo_assets.stages.outlines import TemplateError, TemplateLibrary  # jinja2 setup lives there
+
+    library = TemplateLibrary(root / "templates")
+    audiences, styles = [a.id for a in outlines.audiences], [s.id for s in outlines.styles]
+    for ct in outlines.content_types:
+        cases = [(audiences[i % len(audiences)], styles[i % len(styles)]) for i in range(max(len(audiences), len(styles)))]
+        for lang in languages:
+            for audience, style in cases:
+                try:
+                    library.render(
+                        ct.template, lang=lang.code, language=lang.name, title="Marie Curie",
+                        description="a physicist and chemist", topic_type="person", content_type=ct.id,
+                        audience=audience, style=style, outline=SAMPLE_OUTLINE,
+                    )
+                except TemplateError as exc:
+                    raise ConfigError(
+                        f"{exc} (rendering content type {ct.id!r} for language {lang.code!r}, audience {audience!r}, "
+                        f"style {style!r} against a sample outline)"
+                    ) from None
+    if outlines.model_outlines.enabled:
+        for lang in languages:
+            try:
+                library.render(outlines.model_outlines.template, lang=lang.code, title="Marie Curie",
+                               description="a physicist and chemist", audience=audiences[0],
+                               facts=SAMPLE_OUTLINE[0]["facts"], variant=0)
+            except TemplateError as exc:
+                raise ConfigError(f"{exc} (rendering model_outlines.template for language {lang.code!r})") from None
+
+
+def check_tabular_header(where: str, path: Path, source) -> None:
+    """The columns a CSV/Parquet mapping names are in the file's header (nothing else is read)."""
+    needed = list(dict.fromkeys([c for c in source.columns.model_dump().values() if c] + list(source.facts)))
+    if source.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            header = pq.read_schema(path).names
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for an unreadable file
+            raise ConfigError(f"{where}: {path} is not a readable Parquet file ({exc})") from None
+    else:
+        from cosmo_assets.knowledge_base.records import open_binary
+
+        with open_binary(path) as binary:
+            text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+            header = [h.lstrip("\ufeff").strip() for h in next(csv.reader(text, delimiter=source.delimiter), [])]
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise ConfigError(f"{where}: columns {missing} named in 'columns' / 'facts' are not in {path}; its header has {header}")
+
+
+def check_wikidata_dump(where: str, path: Path) -> None:
+    """A Wikidata JSON dump: a JSON array, one entity (with 'type', 'id' and 'claims' or 'labels') per line."""
+    from cosmo_assets.knowledge_base.records import open_binary
+
+    first = None
+    try:
+        with open_binary(path) as stream:
+            for raw in stream:
+                line = raw.strip().lstrip(b"[").strip().rstrip(b",").rstrip(b"]").strip()
+                if line:
+                    first = line
+                    break
+    except (OSError, EOFError) as exc:
+        raise ConfigError(f"{where}: {path} cannot be read ({exc})") from None
+    expected = ("expected a Wikidata JSON dump (.json, .json.gz or .json.bz2: a JSON array with one entity per line, "
+                "each with 'type', 'id' and 'claims')")
+    if first is None:
+        raise ConfigError(f"{where}: {path} is empty; {expected}")
+    try:
+        entity = json.loads(first)
+    except ValueError:
+        raise ConfigError(f"{where}: {path}: its first entity is not JSON; {expected}") from None
+    if not isinstance(entity, dict) or "type" not in entity or "id" not in entity or not ({"claims", "labels"} & set(entity)):
+        keys = sorted(entity)[:10] if isinstance(entity, dict) else type(entity).__name__
+        raise ConfigError(f"{where}: {path} does not look like a Wikidata dump (its first record has {keys}); {expected}")
+
+
+def check_real_text_domains(where: str, path: Path, corpus_domain: str | None, domains: list[str]) -> None:
+    """Every real-text row's domain (its own, else the corpus's) is a configured domain. Reads only
+    that field; a row the stage would refuse for other reasons is left to it."""
+    for line, domain in _domains_of(path):
+        domain = domain or corpus_domain
+        if domain not in domains:
+            expected = ("a 'domain' on the row or 'domain' on the corpus" if domain is None else f"one of {domains}")
+            raise ConfigError(f"{where}: {path}:{line}: field 'domain': expected {expected}, got {domain!r}")
+
+
+def _domains_of(path: Path):
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(path).names
+            values = pq.read_table(path, columns=["domain"]).column("domain").to_pylist() if "domain" in names else None
+        except Exception:  # noqa: BLE001 - an unreadable file is the stage's to report, with its own message
+            return
+        count = pq.ParquetFile(path).metadata.num_rows
+        yield from enumerate(values or [None] * count, start=1)
+    elif path.suffix in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    row = json.loads(line) if line.strip() else None
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    yield number, row.get("domain") if isinstance(row.get("domain"), str) else None
