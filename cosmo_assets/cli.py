@@ -1,7 +1,8 @@
 """`python -m cosmo_assets run`: the main job, every partition through all five stages on one
 Dagster instance (the project's dagster_home/), so the UI shows the runs afterwards.
 `python -m cosmo_assets stale` lists the partitions that are missing or stale, and why;
-`python -m cosmo_assets run --stale-only` makes only those."""
+`python -m cosmo_assets run --stale-only` makes only those.
+`python -m cosmo_assets lake bootstrap|maintain` sets up and tends the team's lake (docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     stale_size.add_argument("--seeds", type=int, metavar="N", help="compare against runs of N seeds per partition")
     stale_size.add_argument("--full", action="store_true", help="compare against full-size runs")
     stale.add_argument("--all", action="store_true", help="list fresh partitions too")
+    lake = sub.add_parser("lake", help="team mode: the DuckLake's tables and upkeep (storage.backend: ducklake)")
+    lake.add_argument("action", choices=["bootstrap", "maintain"],
+                      help="bootstrap: create every table, partitioned, before any worker writes; "
+                           "maintain: expire old snapshots and delete files no snapshot reads")
+    lake.add_argument("--keep-days", type=int, metavar="N", help="maintain: keep N days of snapshots (default: configs/project.yaml)")
     return parser
 
 
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "stale":
         return list_stale(config, args)
+    if args.command == "lake":
+        return tend_lake(config, args)
     return run_everything(config, args)
 
 
@@ -83,6 +91,27 @@ def list_stale(config, args: argparse.Namespace) -> int:
     return 0
 
 
+def tend_lake(config, args: argparse.Namespace) -> int:
+    from cosmo_assets.lake import LakeError, LakeStorage, open_storage
+
+    storage = open_storage(config)
+    if not isinstance(storage, LakeStorage):
+        print("storage.backend is duckdb: a DuckDB file needs no bootstrap and keeps no snapshots "
+              "(set COSMO_STORAGE_BACKEND=ducklake for team mode, docs/deploy.md)", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "bootstrap":
+            tables = storage.bootstrap()
+            print(f"lake ready: {len(tables)} tables in {storage.lake.catalog}, data in {storage.lake.data_path}")
+        else:
+            done = storage.maintain(args.keep_days or config.project.storage.keep_snapshots_days)
+            print(f"lake maintained: {done['snapshots_expired']} snapshots expired, {done['files_removed']} files removed")
+    except LakeError as exc:
+        print(f"lake error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _pick(requested: str | None, available: list[str], what: str) -> list[str]:
     if not requested:
         return available
@@ -99,7 +128,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     from cosmo_assets.definitions import build_definitions
     from cosmo_assets.defs.jobs import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
     from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
-    from cosmo_assets.storage import Storage
+    from cosmo_assets.lake import open_storage
     from cosmo_assets.verdicts import refreshes
 
     defs = build_definitions(config)
@@ -163,7 +192,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
                 execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
             execute(RELEASE_JOB, language)
 
-    storage = Storage(config.duckdb_path())
+    storage = open_storage(config)
     summary = storage.query(
         """
         SELECT d.language, count(*) AS drafts,
@@ -179,7 +208,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     released = storage.query("SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language")
     released_by_language = dict(released.iter_rows()) if released.height else {}
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
-    print(f"DuckDB file: {storage.path}")
+    print(f"storage: {storage.lake.catalog} (data in {storage.lake.data_path})" if getattr(storage, "lake", None) else f"DuckDB file: {storage.path}")
     for language, drafts, kept, tokens, skipped in summary.iter_rows():
         export = config.export_dir() / language
         print(
