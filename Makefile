@@ -8,7 +8,7 @@ VENV_STAMP := .venv/.synced
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 override DAGSTER_HOME := $(abspath $(DAGSTER_HOME))
 
-.PHONY: run test ui webserver daemon install bench clean lake-bootstrap lake-maintain worker
+.PHONY: run test lint bench ui webserver daemon install clean lake-bootstrap lake-maintain worker
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -25,6 +25,12 @@ run: $(VENV_STAMP)  ## generate a dataset end to end on the embedded model
 
 test: $(VENV_STAMP)  ## the test suite
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV_STAMP)  ## every numbered benchmark under bench/ once, each printing its ratio against its baseline
+	for b in bench/b[0-9]*.py; do .venv/bin/python -m bench.$$(basename $$b .py) || exit 1; done
+
+lint: $(VENV_STAMP)  ## ruff: lint and import order (configured in pyproject.toml)
+	.venv/bin/ruff check .
 
 ui: $(VENV_STAMP)  ## Dagster UI and daemon on http://127.0.0.1:3000, same instance as `make run`
 	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -84,7 +84,7 @@ def main() -> int:
     seeds = build_seeds(config, "science", "en", args.prompts)
     outlines = build_outlines(config, seeds)
 
-    from cosmo_assets.llm.client import _litellm
+    from cosmo_assets.llm.litellm_setup import load_litellm as _litellm
 
     _litellm()  # import litellm before timing: a run pays it once per process, not per partition
     totals = {"direct": [0, 0.0], "drafts": [0, 0.0]}

@@ -127,8 +127,8 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
     from cosmo_assets.definitions import build_definitions
     from cosmo_assets.defs.jobs import GENERATE_JOB, RELEASE_JOB, REVIEW_JOB
+    from cosmo_assets.defs.partitions import dagster_key
     from cosmo_assets.fingerprints import PER_DOMAIN_STAGES, PER_LANGUAGE_STAGES
-    from cosmo_assets.lake import open_storage
     from cosmo_assets.verdicts import refreshes
 
     defs = build_definitions(config)
@@ -177,7 +177,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
 
         plans = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_DOMAIN_STAGES) if chosen(p)]
         for plan in plans:
-            execute(GENERATE_JOB, dg.MultiPartitionKey(dict(plan.partition)), plan.stages, "; ".join(plan.reasons))
+            execute(GENERATE_JOB, dagster_key(plan.partition), plan.stages, "; ".join(plan.reasons))
         # Releases read every domain of their language: judge them after the domains are re-made. A
         # release is re-made whole: its quota allocation and SQL models feed one another.
         releases = [p for p in refreshes(_verdicts(config, args, defs, instance), PER_LANGUAGE_STAGES) if chosen(p)]
@@ -189,8 +189,20 @@ def run_everything(config, args: argparse.Namespace) -> int:
     else:
         for language in languages:
             for domain in domains:
-                execute(GENERATE_JOB, dg.MultiPartitionKey({"domain": domain, "language": language}))
+                execute(GENERATE_JOB, dagster_key({"domain": domain, "language": language}))
             execute(RELEASE_JOB, language)
+
+    _print_summary(config, languages, domains, time.perf_counter() - started)
+    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
+    if failures:
+        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_summary(config, languages: list[str], domains: list[str], seconds: float) -> None:
+    """Drafts, kept share, tokens and released rows per language, and where the outputs are."""
+    from cosmo_assets.lake import open_storage
 
     storage = open_storage(config)
     summary = storage.query(
@@ -207,7 +219,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
     )
     released = storage.query("SELECT language, count(*) AS rows FROM balanced_dataset GROUP BY language")
     released_by_language = dict(released.iter_rows()) if released.height else {}
-    print(f"\nfinished in {time.perf_counter() - started:.0f} s")
+    print(f"\nfinished in {seconds:.0f} s")
     print(f"storage: {storage.lake.catalog} (data in {storage.lake.data_path})" if getattr(storage, "lake", None) else f"DuckDB file: {storage.path}")
     for language, drafts, kept, tokens, skipped in summary.iter_rows():
         export = config.export_dir() / language
@@ -222,8 +234,3 @@ def run_everything(config, args: argparse.Namespace) -> int:
                 f"[{language}] budget reached: {skipped} drafts not generated (status skipped_budget); raise the "
                 "budget in configs/model.yaml and run again to finish them (drafts already made come from the cache)"
             )
-    print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")
-    if failures:
-        print("\nfailed runs:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from cosmo_assets.config import CosmoConfig, load_config
 from cosmo_assets.defs.checks import build_input_checks
@@ -34,7 +35,8 @@ def build_definitions(config: CosmoConfig | None = None, resource: CosmoResource
 
 
 def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Definitions:
-    resource = resource or CosmoResource(config_dir=str(config.root))
+    database = DuckDBResource(database=str(config.duckdb_path()))
+    resource = resource or CosmoResource(config_dir=str(config.root), duckdb=database)
     stages = build_generation_assets(config)
     assets = [*stages, *build_release_assets(config, upstream=[a.key.to_user_string() for a in stages])]
     generate, release, review = build_jobs()
@@ -45,7 +47,7 @@ def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Defi
         jobs=[generate, release, review, *maintenance_jobs],
         schedules=[build_nightly_schedule(config, resource), *maintenance_schedules],
         sensors=[build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s)],
-        resources={"cosmo": resource},
+        resources={"cosmo": resource, "duckdb": resource.duckdb or database},
         # One process per run, not per step: a partition's stages run one after another anyway, and on a
         # small machine starting a process per step costs more than the step. Partitions run in
         # parallel as separate runs (dagster_home/dagster.yaml: up to 4 at once). In team mode

@@ -17,24 +17,12 @@ from pathlib import Path
 
 from cosmo_assets.config import PROJECT_ROOT, CosmoConfig
 from cosmo_assets.ids import content_hash
-
-PACKAGE_ROOT = Path(__file__).resolve().parent
+from cosmo_assets.stage_code import STAGE_MODULES, code_version
 
 # The stages in graph order, and the dimensions each is partitioned by.
 PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles")
 PER_LANGUAGE_STAGES = ("balanced_dataset", "dataset_export")
 STAGES = PER_DOMAIN_STAGES + PER_LANGUAGE_STAGES
-
-# The modules whose code shapes a stage's rows: their source is the stage's code version. Plumbing
-# (storage, the LLM transport) is left out on purpose: a retry fix must not re-run every draft.
-STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "seeds": ("stages/seeds.py", "knowledge_base", "dates.py"),
-    "outlines": ("stages/outlines.py", "outlining", "dates.py"),
-    "drafts": ("stages/drafts.py",),
-    "filtered_articles": ("stages/filtering.py",),
-    "balanced_dataset": ("stages/balancing.py", "sql_runner.py"),
-    "dataset_export": ("stages/export.py",),
-}
 
 # Tables each stage writes: their rows are the stage's output, so their digest is its data version.
 STAGE_TABLES: dict[str, tuple[str, ...]] = {
@@ -72,22 +60,6 @@ class Fingerprint:
     def digests(self) -> dict[str, str]:
         return {p.name: p.digest for p in self.parts}
 
-    def sources(self) -> dict[str, str]:
-        return {p.name: p.source for p in self.parts}
-
-
-def code_version(stage: str) -> str:
-    """A digest of the source of the modules (files, or every .py under a folder) named in STAGE_MODULES."""
-    paths = [PACKAGE_ROOT / m for m in STAGE_MODULES[stage]]
-    missing = [str(p.relative_to(PACKAGE_ROOT)) for p in paths if not p.exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"cosmo_assets/fingerprints.py STAGE_MODULES[{stage!r}] names {missing}, not found under {PACKAGE_ROOT}; "
-            "list the modules that now shape this stage"
-        )
-    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.py"))})
-    return _files_digest(files, PACKAGE_ROOT)
-
 
 def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], seed_limit: int | None) -> Fingerprint:
     """The inputs `stage` reads for `partition` ({"domain", "language"} or {"language"}) under `config`.
@@ -95,7 +67,8 @@ def fingerprint(config: CosmoConfig, stage: str, partition: Mapping[str, str], s
     `seed_limit` is the seeds drawn per partition for this run (None: every seed): it decides which
     seeds exist, so a run at another size is made from other inputs.
     """
-    parts = [InputPart("code", ", ".join(f"cosmo_assets/{m}" for m in STAGE_MODULES[stage]), code_version(stage))]
+    entries = ", ".join(f"cosmo_assets/{m}" for m in STAGE_MODULES[stage])
+    parts = [InputPart("code", f"{entries} and the modules they import", code_version(stage))]
     root = config.root
 
     def shown(path: Path) -> str:  # as a user reads it: configs/...

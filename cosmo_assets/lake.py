@@ -15,7 +15,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,8 @@ import duckdb
 from cosmo_assets.storage import PARTITION_COLUMNS, TABLES, Storage, StorageError, create_tables
 
 if TYPE_CHECKING:
+    from dagster_duckdb import DuckDBResource
+
     from cosmo_assets.config import CosmoConfig
 
 LAKE = "lake"  # the name the lake is attached under in every connection
@@ -86,27 +88,20 @@ class Lake:
             raise LakeError(f"could not attach the lake at {self.catalog!r} (data in {self.data_path}): {exc}") from exc
         con.execute(f"USE {LAKE}")
 
-    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect()
-        try:
-            self.attach(con, read_only)
-        except Exception:
-            con.close()
-            raise
-        return con
 
 
 class LakeStorage(Storage):
     """The storage path over a lake: same tables, same partition replaces, many writers at once."""
 
     def __init__(self, lake: Lake, attempts: int = 8):
-        super().__init__(lake.data_path)
+        super().__init__(":memory:")  # connections come from DuckDBResource; the lake is attached to each
         self.lake = lake
         self.attempts = attempts
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with closing(self.lake.connect(read_only)) as con:
+        with self.database.get_connection() as con:
+            self.lake.attach(con, read_only)
             yield con
 
     def prepare(self, con: duckdb.DuckDBPyConnection, *tables: str) -> None:
@@ -152,9 +147,9 @@ class LakeStorage(Storage):
         return {"snapshots_expired": len(expired), "files_removed": len(removed)}
 
 
-def open_storage(config: CosmoConfig) -> Storage:
-    """The storage the settings name: the DuckDB file by default, the lake in team mode."""
+def open_storage(config: CosmoConfig, database: DuckDBResource | None = None) -> Storage:
+    """The storage the settings name: the DuckDB file (or the resource's database) by default, the lake in team mode."""
     settings = config.project.storage
     if settings.backend == "ducklake":
         return LakeStorage(Lake(settings.ducklake_catalog or "", config.ducklake_data_path()))
-    return Storage(config.duckdb_path())
+    return Storage(database or config.duckdb_path())

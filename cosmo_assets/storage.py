@@ -1,4 +1,6 @@
-"""The one storage path: stage tables in a DuckDB file (or a DuckLake, lake.py), written a whole partition at a time."""
+"""The one storage path: stage tables in a DuckDB file (or a DuckLake, lake.py), written a whole partition at a time.
+
+The tables' columns and partition keys are in schemas.py (re-exported here)."""
 
 from __future__ import annotations
 
@@ -8,284 +10,19 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
-FACT = "STRUCT(property VARCHAR, value VARCHAR)"
+from cosmo_assets.schemas import FACT, PARTITION_COLUMNS, SCORE_COLUMNS, TABLES
 
-# Score columns shared by filtered_articles and rejected_drafts, so a reader compares like with like.
-SCORE_COLUMNS: dict[str, str] = {
-    "word_count": "INTEGER",
-    "mean_word_length": "DOUBLE",
-    "symbol_word_ratio": "DOUBLE",
-    "punctuated_line_share": "DOUBLE",
-    "duplicate_line_share": "DOUBLE",
-    **{f"top_{n}gram_share": "DOUBLE" for n in (2, 3, 4)},
-    **{f"duplicate_{n}gram_share": "DOUBLE" for n in range(5, 11)},
-    "stop_word_count": "INTEGER",
-    "non_alphabetic_word_share": "DOUBLE",
-    "language_detected": "VARCHAR",
-    "language_confidence": "DOUBLE",
-    "section_coverage": "DOUBLE",
-    "shape_fits": "BOOLEAN",
-    "fact_coverage": "DOUBLE",
-    "contradicted_facts": "VARCHAR[]",
-    "judge_clarity": "INTEGER",
-    "judge_accuracy": "INTEGER",
-    "judge_educational_value": "INTEGER",
-    "quality_score": "DOUBLE",
-}
+__all__ = [
+    "FACT", "PARTITION_COLUMNS", "SCORE_COLUMNS", "TABLES", "Storage", "StorageError", "create_tables", "empty_frame", "frame_schema",
+]
 
-# Column order here is only for reading; rows are always inserted by name.
-TABLES: dict[str, dict[str, str]] = {
-    "seeds": {
-        "seed_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR NOT NULL",
-        "description": "VARCHAR",
-        "facts": f"{FACT}[]",
-        "keywords": "VARCHAR[]",
-        "source": "VARCHAR NOT NULL",
-        "source_id": "VARCHAR NOT NULL",
-    },
-    # Knowledge-base rows that could not become seeds, each with its reason (see knowledge_base/records.py).
-    "seed_quarantine": {
-        "quarantine_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "source": "VARCHAR NOT NULL",
-        "path": "VARCHAR NOT NULL",
-        "location": "VARCHAR NOT NULL",
-        "source_id": "VARCHAR",
-        "reason": "VARCHAR NOT NULL",
-        "detail": "VARCHAR NOT NULL",
-        "raw": "VARCHAR",
-    },
-    "outlines": {
-        "outline_id": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "variant": "INTEGER NOT NULL",
-        "sections": "VARCHAR[]",
-        "required_facts": f"{FACT}[]",
-        "prompt": "VARCHAR NOT NULL",
-        "prompt_hash": "VARCHAR NOT NULL",
-        "outline_source": "VARCHAR",
-        "seed_source": "VARCHAR",
-        "seed_source_id": "VARCHAR",
-    },
-    "drafts": {
-        "draft_id": "VARCHAR NOT NULL",
-        "outline_id": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "model": "VARCHAR NOT NULL",
-        "text": "VARCHAR",
-        "prompt_tokens": "INTEGER",
-        "completion_tokens": "INTEGER",
-        "cost_usd": "DOUBLE",
-        "latency_s": "DOUBLE",
-        "attempts": "INTEGER",
-        "status": "VARCHAR NOT NULL",
-        "error": "VARCHAR",
-        "cache_hit": "BOOLEAN",
-        "finish_reason": "VARCHAR",
-    },
-    "filtered_articles": {
-        "draft_id": "VARCHAR NOT NULL",
-        "outline_id": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        **SCORE_COLUMNS,
-    },
-    "rejected_drafts": {
-        "draft_id": "VARCHAR NOT NULL",
-        "outline_id": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "text": "VARCHAR",
-        **SCORE_COLUMNS,
-        "reject_reasons": "VARCHAR[] NOT NULL",
-        "near_dup_of": "VARCHAR",
-        "near_dup_similarity": "DOUBLE",
-        "benchmark_match": "VARCHAR",  # '<benchmark>:<item id>' the draft reproduces
-        "benchmark_overlap": "DOUBLE",
-    },
-    # Band keys of every kept article's MinHash signature: the persisted LSH index (filters/dedup.py).
-    "minhash_index": {
-        "draft_id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "params": "VARCHAR NOT NULL",  # shingle size, permutations, seed, bands, rows that made the keys
-        "text_hash": "UBIGINT NOT NULL",
-        "band": "SMALLINT NOT NULL",
-        "band_key": "UBIGINT NOT NULL",
-    },
-    # Articles left out of a language's release because an article of another domain says the same.
-    "near_duplicate_drops": {
-        "id": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "near_dup_of": "VARCHAR NOT NULL",
-        "near_dup_domain": "VARCHAR NOT NULL",
-        "similarity": "DOUBLE NOT NULL",
-    },
-    "release_candidates": {
-        "id": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
-        "model": "VARCHAR NOT NULL",
-        "token_count": "INTEGER NOT NULL",
-        "quality_score": "DOUBLE NOT NULL",
-        "source": "VARCHAR NOT NULL",
-        "sections": "VARCHAR[]",
-        "seed_source": "VARCHAR",
-        "seed_source_id": "VARCHAR",
-        "text_key": "VARCHAR NOT NULL",
-    },
-    # Which candidates the quotas released, and why the others were left out (stages/quotas.py).
-    "quota_allocation": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "selected": "BOOLEAN NOT NULL",
-        "decision": "VARCHAR NOT NULL",
-    },
-    # Human-written text from the corpora in balance.yaml, mixed into releases as source = 'real'.
-    "real_text": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "corpus": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "token_count": "INTEGER NOT NULL",
-    },
-    # Real-text rows have no style, template, seed, model or quality score: those stay NULL.
-    "balanced_dataset": {
-        "id": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "topic_type": "VARCHAR",
-        "content_type": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR",
-        "template_id": "VARCHAR",
-        "template_version": "VARCHAR",
-        "seed_id": "VARCHAR",
-        "model": "VARCHAR",
-        "token_count": "INTEGER NOT NULL",
-        "quality_score": "DOUBLE",
-        "source": "VARCHAR NOT NULL",
-        "sections": "VARCHAR[]",
-        "seed_source": "VARCHAR",
-        "seed_source_id": "VARCHAR",
-    },
-    "balance_composition": {
-        "language": "VARCHAR NOT NULL",
-        "dimension": "VARCHAR NOT NULL",
-        "value": "VARCHAR NOT NULL",
-        "candidates": "INTEGER NOT NULL",
-        "supply": "INTEGER NOT NULL",
-        "released": "INTEGER NOT NULL",
-        "share": "DOUBLE NOT NULL",
-    },
-    "review_sample": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "audience": "VARCHAR NOT NULL",
-        "style": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-        "text": "VARCHAR NOT NULL",
-    },
-    # Every article ever sampled for review, so a verdict still finds its template after the
-    # article itself is gone (e.g. because its template was left out of later runs).
-    "review_sample_history": {
-        "id": "VARCHAR NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "title": "VARCHAR NOT NULL",
-    },
-    "review_verdicts": {
-        "id": "VARCHAR NOT NULL",
-        "verdict": "VARCHAR NOT NULL",
-        "note": "VARCHAR",
-        "file": "VARCHAR NOT NULL",
-        "row": "INTEGER NOT NULL",
-        "language": "VARCHAR NOT NULL",
-        "domain": "VARCHAR NOT NULL",
-        "content_type": "VARCHAR NOT NULL",
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-    },
-    "template_reviews": {
-        "template_id": "VARCHAR NOT NULL",
-        "template_version": "VARCHAR NOT NULL",
-        "reviewed": "INTEGER NOT NULL",
-        "accepted": "INTEGER NOT NULL",
-        "accept_rate": "DOUBLE NOT NULL",
-        "current": "BOOLEAN NOT NULL",
-        "excluded": "BOOLEAN NOT NULL",
-        "fed_partitions": "VARCHAR[] NOT NULL",
-    },
-}
-
-# Which columns name a table's partition.
-PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "seeds": ("domain", "language"),
-    "seed_quarantine": ("domain", "language"),
-    "outlines": ("domain", "language"),
-    "drafts": ("domain", "language"),
-    "filtered_articles": ("domain", "language"),
-    "rejected_drafts": ("domain", "language"),
-    "release_candidates": ("language",),
-    "quota_allocation": ("language",),
-    "real_text": ("language",),
-    "balanced_dataset": ("language",),
-    "balance_composition": ("language",),
-    "review_sample": ("language",),
-    # Whole tables, rewritten each time from the verdict files.
-    "review_verdicts": (),
-    "template_reviews": (),
-    "minhash_index": ("domain", "language"),
-    "near_duplicate_drops": ("language",),
-}
+if TYPE_CHECKING:
+    from dagster_duckdb import DuckDBResource
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
@@ -297,39 +34,44 @@ class StorageError(RuntimeError):
 
 
 class Storage:
-    """A DuckDB file. Connections are held only for one read or one write, never across model calls,
-    because DuckDB lets one process write a file at a time."""
+    """A DuckDB database, reached through dagster-duckdb's DuckDBResource (the resource the Dagster UI
+    shows). Connections are held only for one read or one write, never across model calls, because
+    DuckDB lets one process write a file at a time; readers open it read-only so runs can read at once."""
 
-    def __init__(self, path: str | Path, lock_timeout_s: float = 300.0):
-        self.path = Path(path)
+    def __init__(self, database: str | Path | DuckDBResource, lock_timeout_s: float = 300.0):
+        from dagster_duckdb import DuckDBResource  # dagster: only where a connection is made
+
+        self.database = database if isinstance(database, DuckDBResource) else DuckDBResource(database=str(database))
+        self.path = Path(self.database.database)
         self.lock_timeout_s = lock_timeout_s
+        self._reader = DuckDBResource(
+            database=self.database.database, connection_config={**self.database.connection_config, "access_mode": "READ_ONLY"}
+        )
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
             read_only = False  # a read-only connection cannot create the file
+        resource = self._reader if read_only else self.database
         started = time.monotonic()
-        deadline = started + self.lock_timeout_s
-        delay, waits = 0.05, 0
         while True:
+            connection = resource.get_connection()  # retries a held lock itself, for a while
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
+                con = connection.__enter__()
                 break
             except duckdb.IOException as exc:
-                # Another process holds the write lock: wait for it rather than fail the partition.
-                if not any(m in str(exc) for m in _LOCK_MARKERS) or time.monotonic() > deadline:
+                # Another process holds the write lock for longer: wait for it rather than fail the partition.
+                if not any(m in str(exc) for m in _LOCK_MARKERS) or time.monotonic() > started + self.lock_timeout_s:
                     raise
-                waits += 1
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        if waits:
+        waited = time.monotonic() - started
+        if waited > 0.05:
             # Shows in the Dagster run log (dagster.yaml python_logs): where time went when runs share the file.
-            log.info("waited %.1f s for the DuckDB lock on %s (held by another process)", time.monotonic() - started, self.path)
+            log.info("waited %.1f s for the DuckDB lock on %s (held by another process)", waited, self.path)
         try:
             yield con
         finally:
-            con.close()
+            connection.__exit__(None, None, None)  # closes the connection
 
     def replace_partition(self, table: str, frame: pl.DataFrame, partition: Mapping[str, str]) -> int:
         """Replace exactly the rows of one partition with `frame` (which may be empty); returns rows written."""

@@ -23,6 +23,14 @@ def partition_key(partition: Mapping[str, str]) -> str:
     return "|".join(partition[d] for d in sorted(partition))
 
 
+def parse_partition_key(key: str) -> dict[str, str]:
+    """`partition_key` read back: "science|en" -> {"domain": "science", "language": "en"}, "en" -> {"language": "en"}."""
+    if "|" in key:
+        domain, language = key.split("|")
+        return {"domain": domain, "language": language}
+    return {"language": key}
+
+
 @dataclass(frozen=True)
 class Made:
     """What the latest materialisation of one stage partition recorded."""

@@ -126,88 +126,8 @@ class FakeLLMServer:
         self.bodies: list[dict] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_GET(self):
-                if server.models is None or not self.path.rstrip("/").endswith("/models"):
-                    self._send(404, json.dumps({"error": {"message": "not found"}}))
-                    return
-                self._send(200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}))
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                prompt = body["messages"][-1]["content"]
-                with server._lock:
-                    server.requests += 1
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                    server.auth_headers.append(self.headers.get("Authorization", ""))
-                    server.prompts.append(prompt)
-                    server.bodies.append(body)
-                try:
-                    time.sleep(server.delay_s)
-                    outcome = server.behaviour(prompt)
-                    if isinstance(outcome, int):
-                        outcome = status(outcome)
-                    if isinstance(outcome, Fault):
-                        self._fail(outcome)
-                        return
-                    payload = json.dumps(
-                        {
-                            "id": "chatcmpl-test",
-                            "object": "chat.completion",
-                            "created": int(time.time()),
-                            "model": body.get("model", "test"),
-                            "choices": [
-                                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": outcome}}
-                            ],
-                            "usage": {
-                                "prompt_tokens": len(prompt.split()),
-                                "completion_tokens": len(outcome.split()),
-                                "total_tokens": len(prompt.split()) + len(outcome.split()),
-                            },
-                        }
-                    )
-                    self._send(200, payload)
-                    with server._lock:
-                        server.answered.append(prompt)
-                finally:
-                    with server._lock:
-                        server.in_flight -= 1
-
-            def _fail(self, fault: Fault):
-                if fault.kind == "hang":
-                    server._closing.wait(fault.hang_s)  # past the client's timeout; ends early when the server stops
-                    self.close_connection = True
-                elif fault.kind == "drop":
-                    self.close_connection = True  # closed without a status line
-                elif fault.kind == "malformed":
-                    self._send(200, '{"id": "chatcmpl-test", "choices": [{"message": {"content": "cut o')
-                else:
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                    message = f"injected {fault.status}"
-                    if fault.echo_auth:
-                        message += f": Incorrect API key provided: {self.headers.get('Authorization', '')}"
-                    payload = json.dumps({"error": {"message": message, "type": "server_error"}})
-                    self._send(fault.status, payload, headers)
-
-            def _send(self, status: int, payload: str, headers: dict[str, str] | None = None):
-                data = payload.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.fake = self  # what the handler answers as
         self.httpd.daemon_threads = True
         self.httpd.handle_error = lambda request, address: None  # a client that gave up is not a test failure
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -224,3 +144,92 @@ class FakeLLMServer:
         self._closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers one request as the FakeLLMServer it belongs to (self.server.fake) says."""
+
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def fake(self) -> FakeLLMServer:
+        return self.server.fake
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        if self.fake.models is None or not self.path.rstrip("/").endswith("/models"):
+            self._send(404, json.dumps({"error": {"message": "not found"}}))
+            return
+        self._send(200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in self.fake.models]}))
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        prompt = body["messages"][-1]["content"]
+        with self.fake._lock:
+            self.fake.requests += 1
+            self.fake.in_flight += 1
+            self.fake.max_in_flight = max(self.fake.max_in_flight, self.fake.in_flight)
+            self.fake.auth_headers.append(self.headers.get("Authorization", ""))
+            self.fake.prompts.append(prompt)
+            self.fake.bodies.append(body)
+        try:
+            time.sleep(self.fake.delay_s)
+            outcome = self.fake.behaviour(prompt)
+            if isinstance(outcome, int):
+                outcome = status(outcome)
+            if isinstance(outcome, Fault):
+                self._fail(outcome)
+                return
+            payload = json.dumps(_chat_completion(body, prompt, outcome))
+            self._send(200, payload)
+            with self.fake._lock:
+                self.fake.answered.append(prompt)
+        finally:
+            with self.fake._lock:
+                self.fake.in_flight -= 1
+
+    def _fail(self, fault: Fault):
+        if fault.kind == "hang":
+            self.fake._closing.wait(fault.hang_s)  # past the client's timeout; ends early when the server stops
+            self.close_connection = True
+        elif fault.kind == "drop":
+            self.close_connection = True  # closed without a status line
+        elif fault.kind == "malformed":
+            self._send(200, '{"id": "chatcmpl-test", "choices": [{"message": {"content": "cut o')
+        else:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            message = f"injected {fault.status}"
+            if fault.echo_auth:
+                message += f": Incorrect API key provided: {self.headers.get('Authorization', '')}"
+            payload = json.dumps({"error": {"message": message, "type": "server_error"}})
+            self._send(fault.status, payload, headers)
+
+    def _send(self, status: int, payload: str, headers: dict[str, str] | None = None):
+        data = payload.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _chat_completion(body: dict, prompt: str, text: str) -> dict:
+    """An OpenAI chat completion answering `prompt` with `text`; tokens counted as words."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "test"),
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        ],
+        "usage": {
+            "prompt_tokens": len(prompt.split()),
+            "completion_tokens": len(text.split()),
+            "total_tokens": len(prompt.split()) + len(text.split()),
+        },
+    }

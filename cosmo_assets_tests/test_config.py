@@ -108,3 +108,49 @@ def test_a_missing_real_text_corpus_names_its_field(config_dir):
     edit_yaml(config_dir / "balance.yaml", lambda d: d["real_text"]["corpora"][0].update(path="real_text/nope.jsonl"))
     with pytest.raises(ConfigError, match=r"balance\.yaml: field 'real_text\.corpora\.0\.path': file .*nope\.jsonl not found"):
         load_config(config_dir)
+
+
+# What the shipped configs list as this project's content (files, corpora, per-content-type rules), not a
+# setting with a default: the code's default for each is "none".
+SHIPPED_CONTENT = {
+    ("filters.yaml", "shapes"),
+    ("filters.yaml", "decontamination.benchmarks"),
+    ("balance.yaml", "real_text.corpora"),
+    ("balance.yaml", "real_text.share"),  # a share of real text needs the corpora above
+    ("wikidata_properties.yaml", "units"),
+}
+
+
+def _defaults_that_differ(model, raw: dict, loaded, where: str = "") -> list[str]:
+    """Every field the YAML sets whose code default differs from the value loaded, nested models walked."""
+    from pydantic import BaseModel
+    from pydantic_core import PydanticUndefined
+
+    differ = []
+    for name, field in type(loaded).model_fields.items():
+        if name not in raw:
+            continue
+        path, value = f"{where}{name}", getattr(loaded, name)
+        if isinstance(value, BaseModel) and isinstance(raw[name], dict):
+            differ += _defaults_that_differ(model, raw[name], value, f"{path}.")
+        elif field.default is not PydanticUndefined or field.default_factory is not None:
+            default = field.get_default(call_default_factory=True)
+            if value != default:
+                differ.append(f"{path}: code default {default!r}, shipped {value!r}")
+    return differ
+
+
+@pytest.mark.parametrize("file", ["project.yaml", "languages.yaml", "outlines.yaml", "model.yaml", "filters.yaml",
+                                  "balance.yaml", "seeds.yaml", "wikidata_properties.yaml"])
+def test_code_defaults_are_the_shipped_settings(file):
+    # One source of defaults: a reader who edits a default in cosmo_assets/config/ changes what runs.
+    import yaml
+
+    from cosmo_assets.config import DEFAULT_CONFIG_DIR
+    from cosmo_assets.config.loader import FILE_MODELS
+
+    model = FILE_MODELS[file]
+    raw = yaml.safe_load((DEFAULT_CONFIG_DIR / file).read_text(encoding="utf-8"))
+    differ = _defaults_that_differ(model, raw, model.model_validate(raw))
+    assert [d for d in differ if (file, d.split(":")[0]) not in SHIPPED_CONTENT] == []
+    assert FILE_MODELS.keys() == {p.name for p in DEFAULT_CONFIG_DIR.glob("*.yaml")}

@@ -6,36 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pyarrow.parquet as pq
 import yaml
 
 from cosmo_assets.config import load_config
-from cosmo_assets.definitions import build_definitions
-from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets_tests.conftest import definitions, instance_in, table
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
 ALPHA_EN = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
-
-
-def definitions(config_dir: Path, seeds: int) -> dg.Definitions:
-    config = load_config(config_dir)
-    return build_definitions(config, CosmoResource(config_dir=str(config_dir), seeds_per_partition=seeds))
-
-
-def table(config_dir: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(load_config(config_dir).duckdb_path()), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
-def instance_in(tmp_path: Path):
-    """A real, SQLite-backed Dagster instance in its own folder."""
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    return dg.instance_for_test(temp_dir=str(home))
 
 
 def check_outcomes(result) -> dict[str, bool]:

@@ -19,10 +19,8 @@ from cosmo_assets.filters.judge import judge_drafts, parse_judgement
 from cosmo_assets.filters.text import shingles, tokenise
 from cosmo_assets.llm.client import LLMClient, open_endpoint
 from cosmo_assets.stages import filtering
-from cosmo_assets_tests.conftest import edit_yaml
+from cosmo_assets_tests.conftest import GOOD, OTHER, definitions, drafts, edit_yaml, instance_in, table
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, default_reply
-from cosmo_assets_tests.test_end_to_end import definitions, instance_in, table
-from cosmo_assets_tests.test_filter_stage import GOOD, OTHER, drafts
 
 LEONARDO = (
     "Leonardo da Vinci was born on 15 April 1452 in Vinci, in the Republic of Florence. In his early life he "

@@ -10,33 +10,12 @@ from cosmo_assets.filters import quality
 from cosmo_assets.filters.language import identify_language
 from cosmo_assets.filters.text import tokenise
 from cosmo_assets.stages import filtering
+from cosmo_assets_tests.conftest import GOOD, OTHER, drafts
 
-GOOD = (
-    "The Nile is a long river in Africa. It flows north through several countries before it reaches the "
-    "Mediterranean Sea. Farmers along its banks have relied on its yearly floods for thousands of years, "
-    "because the water leaves rich soil behind. Today dams control much of that flow."
-)
-OTHER = (
-    "Volcanoes form where molten rock rises through the crust of the Earth. Some erupt with great force and "
-    "throw ash high into the sky, while others release slow rivers of lava. People who live nearby watch the "
-    "mountains closely, because an eruption can change the land and the weather for years."
-)
 FRENCH = (
     "Le Nil est un long fleuve d'Afrique. Il coule vers le nord à travers plusieurs pays avant d'atteindre la "
     "mer Méditerranée. Les agriculteurs le long de ses rives dépendent de ses crues depuis des milliers d'années."
 )
-
-
-def drafts(*texts: str | None, status: str = "ok") -> pl.DataFrame:
-    n = len(texts)
-    return pl.DataFrame(
-        {
-            "draft_id": [f"d{i}" for i in range(n)], "outline_id": [f"o{i}" for i in range(n)],
-            "seed_id": ["s"] * n, "domain": ["geo"] * n, "language": ["en"] * n, "status": [status] * n,
-            "text": list(texts),
-        },
-        schema_overrides={"text": pl.String},
-    )
 
 
 def score(expr: pl.Expr, *texts: str | None) -> list:

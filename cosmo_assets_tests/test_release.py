@@ -107,6 +107,27 @@ def card_tables(card: str) -> dict[str, dict[str, int]]:
     return tables
 
 
+def card_matches_the_data(project, card: str, table, released: pl.DataFrame, composition: pl.DataFrame) -> None:
+    """The dataset card's front matter, composition tables, costs and quota table against the export."""
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["language"] == ["en"]
+    assert front["dataset_info"]["splits"][0]["num_examples"] == released.height
+    assert [f["name"] for f in front["dataset_info"]["features"]] == table.column_names
+    exported = pl.from_arrow(table)
+    tables = card_tables(card)
+    assert set(tables) >= {"domain", "content_type", "audience", "topic_type", "source"}
+    for column, counts in tables.items():
+        actual = exported.group_by(pl.col(column).fill_null("(none)")).len()
+        assert counts == dict(actual.iter_rows()), column
+    drafts = query(project, "SELECT count(*) AS n, sum(cost_usd) AS usd FROM drafts WHERE language = 'en'").row(0, named=True)
+    assert drafts["usd"] > 0
+    assert f"| **total** | {drafts['n']} |" in card and f"Total cost: {drafts['usd']:.4f} USD" in card
+    assert "- models: openai/gpt-4o-mini" in card and "min_release_share" in card  # models and settings
+    quota_rows = composition.filter(pl.col("dimension").is_in(["domain", "content_type", "audience"]) & (pl.col("supply") > 0))
+    for dimension, value, supply, count, share in quota_rows.select("dimension", "value", "supply", "released", "share").iter_rows():
+        assert re.search(rf"\| {dimension} \| {value} \| [0-9.]+ \| {share:.3f} \| {count} \| {supply} \| met \|", card), value
+
+
 def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path, monkeypatch, capsys):
     edit_yaml(project / "balance.yaml", lambda d: d["export"].update(shard_rows=10, jsonl=True))
     config = load_config(project)
@@ -168,23 +189,7 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
 
     # The card's numbers match the data.
     card = (export / "README.md").read_text()
-    front = yaml.safe_load(card.split("---")[1])
-    assert front["language"] == ["en"]
-    assert front["dataset_info"]["splits"][0]["num_examples"] == released.height
-    assert [f["name"] for f in front["dataset_info"]["features"]] == table.column_names
-    exported = pl.from_arrow(table)
-    tables = card_tables(card)
-    assert set(tables) >= {"domain", "content_type", "audience", "topic_type", "source"}
-    for column, counts in tables.items():
-        actual = exported.group_by(pl.col(column).fill_null("(none)")).len()
-        assert counts == dict(actual.iter_rows()), column
-    drafts = query(project, "SELECT count(*) AS n, sum(cost_usd) AS usd FROM drafts WHERE language = 'en'").row(0, named=True)
-    assert drafts["usd"] > 0
-    assert f"| **total** | {drafts['n']} |" in card and f"Total cost: {drafts['usd']:.4f} USD" in card
-    assert "- models: openai/gpt-4o-mini" in card and "min_release_share" in card  # models and settings
-    quota_rows = composition.filter(pl.col("dimension").is_in(["domain", "content_type", "audience"]) & (pl.col("supply") > 0))
-    for dimension, value, supply, count, share in quota_rows.select("dimension", "value", "supply", "released", "share").iter_rows():
-        assert re.search(rf"\| {dimension} \| {value} \| [0-9.]+ \| {share:.3f} \| {count} \| {supply} \| met \|", card), value
+    card_matches_the_data(project, card, table, released, composition)
 
     # Charts beside the export and in the UI metadata; the key never leaves the environment.
     charts = sorted(p.name for p in (export / "charts").glob("*.png"))

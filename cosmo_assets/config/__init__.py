@@ -15,7 +15,17 @@ from cosmo_assets.config.balance import (
     ShareTarget,
 )
 from cosmo_assets.config.base import DEFAULT_CONFIG_DIR, PROJECT_ROOT, TOPIC_TYPES, ConfigError, StrictModel, TopicType, WikidataId
-from cosmo_assets.config.domains import ColumnMapping, CuratedJsonlSource, Domain, DomainFilters, Source, TabularSource, WikidataSource
+from cosmo_assets.config.domains import (
+    SOURCE_SETTINGS,
+    ColumnMapping,
+    CuratedJsonlSource,
+    Domain,
+    DomainFilters,
+    Source,
+    SourceSettings,
+    TabularSource,
+    WikidataSource,
+)
 from cosmo_assets.config.filters import BenchmarkFile, DecontaminationSettings, DedupSettings, FilterSettings, JudgeSettings, ShapeRule
 from cosmo_assets.config.languages import Language, LanguagesFile
 from cosmo_assets.config.loader import CosmoConfig, load_config
@@ -26,13 +36,13 @@ from cosmo_assets.config.seeds import SeedLimits, SeedSettings, WikidataSettings
 from cosmo_assets.config.wikidata_properties import WikidataVocabulary
 
 __all__ = [
-    "DEFAULT_CONFIG_DIR", "PROJECT_ROOT", "QUOTA_DIMENSIONS", "TOPIC_TYPES",
+    "DEFAULT_CONFIG_DIR", "PROJECT_ROOT", "QUOTA_DIMENSIONS", "SOURCE_SETTINGS", "TOPIC_TYPES",
     "Audience", "BalanceSettings", "BenchmarkFile", "BudgetLimits", "BudgetSettings", "CacheSettings",
     "ColumnMapping", "ConfigError", "ContentType", "CosmoConfig", "CuratedJsonlSource", "DecontaminationSettings",
     "DedupSettings", "Domain", "DomainFilters", "EmbeddedModelSettings", "EndpointSettings", "ExportSettings",
     "FilterSettings", "JudgeSettings", "Language", "LanguagesFile", "ModelOutlineSettings", "ModelSettings",
     "OutlineSection", "OutlineSettings", "ProjectSettings", "QuotaSettings", "RealTextCorpus", "RealTextSettings",
     "ReviewSettings", "RunSettings", "ScheduleSettings", "SeedLimits", "SeedSettings", "ShapeRule", "ShareTarget",
-    "Source", "StorageSettings", "StrictModel", "Style", "TabularSource", "TopicType", "WikidataId",
+    "Source", "SourceSettings", "StorageSettings", "StrictModel", "Style", "TabularSource", "TopicType", "WikidataId",
     "WikidataSettings", "WikidataSource", "WikidataVocabulary", "load_config",
 ]

@@ -11,6 +11,8 @@ from cosmo_assets.config.base import StrictModel
 # A quota target: "even" (equal shares among the values that have candidates), a map of shares that
 # sum to 1, or None (no target for that dimension).
 ShareTarget = Literal["even"] | dict[str, float] | None
+# The columns a release is balanced on; each is a field of QuotaSettings below (the one place they are
+# listed besides their own field), and a column of the release_candidates and balance_composition models.
 QUOTA_DIMENSIONS = ("domain", "content_type", "audience", "topic_type")
 
 
@@ -31,14 +33,14 @@ class QuotaSettings(StrictModel):
         "candidates the caps allow (1: never shrink, 0: as far as needed).",
     )
 
-    @field_validator("domain", "content_type", "audience", "topic_type", mode="before")
+    @field_validator(*QUOTA_DIMENSIONS, mode="before")
     @classmethod
     def _one_of_three(cls, v: Any) -> Any:
         if v is not None and v != "even" and not isinstance(v, dict):
             raise ValueError("expected 'even', a map of value: share that sums to 1, or null")
         return v
 
-    @field_validator("domain", "content_type", "audience", "topic_type")
+    @field_validator(*QUOTA_DIMENSIONS)
     @classmethod
     def _shares(cls, v: ShareTarget) -> ShareTarget:
         if isinstance(v, dict):

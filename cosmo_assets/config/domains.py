@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -9,7 +11,9 @@ from pydantic import Field, model_validator
 from cosmo_assets.config.base import StrictModel, TopicType, WikidataId
 
 
-class _Source(StrictModel):
+class SourceSettings(StrictModel):
+    """What every source entry of a domain file has; each kind adds its own fields and `kind` literal."""
+
     name: str | None = Field(
         default=None, pattern=r"^[a-z][a-z0-9_]*$", description="Recorded as each seed's source; defaults to the kind."
     )
@@ -20,13 +24,13 @@ class _Source(StrictModel):
         return self.name or self.kind  # type: ignore[attr-defined]
 
 
-class CuratedJsonlSource(_Source):
+class CuratedJsonlSource(SourceSettings):
     """One JSON object per line: id, title, topic_type, description, facts, keywords."""
 
     kind: Literal["curated_jsonl"]
 
 
-class WikidataSource(_Source):
+class WikidataSource(SourceSettings):
     """A Wikidata JSON dump (.json, .json.gz or .json.bz2): a JSON array with one entity per line."""
 
     kind: Literal["wikidata"]
@@ -46,7 +50,7 @@ class ColumnMapping(StrictModel):
     instance_of: str | None = Field(default=None, description="Classes matched by the domain's instance_of filter.")
 
 
-class TabularSource(_Source):
+class TabularSource(SourceSettings):
     """CSV or Parquet: one row per entity, columns named by `columns`, one fact per column in `facts`."""
 
     kind: Literal["csv", "parquet"]
@@ -58,7 +62,9 @@ class TabularSource(_Source):
     list_separator: str = Field(default=";", min_length=1)
 
 
-Source = Annotated[CuratedJsonlSource | WikidataSource | TabularSource, Field(discriminator="kind")]
+# Every source kind's settings, told apart by `kind`. Its reader is registered in knowledge_base/registry.py.
+SOURCE_SETTINGS: tuple[type[SourceSettings], ...] = (CuratedJsonlSource, WikidataSource, TabularSource)
+Source = Annotated[functools.reduce(operator.or_, SOURCE_SETTINGS), Field(discriminator="kind")]
 
 
 class DomainFilters(StrictModel):
@@ -89,6 +95,6 @@ class Domain(StrictModel):
         return self
 
     @property
-    def all_sources(self) -> list[CuratedJsonlSource | WikidataSource | TabularSource]:
+    def all_sources(self) -> list[SourceSettings]:
         shorthand = [CuratedJsonlSource(kind="curated_jsonl", path=self.knowledge_base)] if self.knowledge_base else []
         return shorthand + list(self.sources)

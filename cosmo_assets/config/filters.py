@@ -6,6 +6,11 @@ from pydantic import Field, model_validator
 
 from cosmo_assets.config.base import StrictModel
 
+# The n-gram sizes the repetition scores are computed for: one score column each (storage.SCORE_COLUMNS),
+# one threshold each below. The one place these sizes are written.
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+
 
 class ShapeRule(StrictModel):
     """What an article of one content type must look like (filters.yaml `shapes`)."""
@@ -60,7 +65,12 @@ class JudgeSettings(StrictModel):
 
 
 def _default_stop_words() -> dict[str, list[str]]:
-    return {"en": ["the", "be", "to", "of", "and", "that", "have", "with"]}
+    return {
+        "en": ["the", "be", "to", "of", "and", "that", "have", "with"],
+        "fr": ["le", "la", "les", "de", "et", "un", "une", "est"],
+        "es": ["el", "la", "los", "de", "y", "que", "en", "un"],
+        "de": ["der", "die", "das", "und", "ist", "zu", "den", "mit"],
+    }
 
 
 class FilterSettings(StrictModel):
@@ -73,16 +83,16 @@ class FilterSettings(StrictModel):
     max_duplicate_line_share: float = Field(default=0.3, ge=0, le=1)
     max_top_ngram_share: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
     max_duplicate_ngram_share: dict[int, float] = Field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+        default_factory=lambda: {5: 0.25, 6: 0.24, 7: 0.23, 8: 0.22, 9: 0.21, 10: 0.20}
     )
     min_stop_words: int = Field(default=2, ge=0)
     stop_words: dict[str, list[str]] = Field(default_factory=_default_stop_words)
     max_non_alphabetic_word_share: float = Field(default=0.2, ge=0, le=1)
     min_language_confidence: float = Field(default=0.6, ge=0, le=1)
     language_id_prefix_chars: int = Field(default=500, ge=50)
-    min_section_coverage: float = Field(default=0.0, ge=0, le=1)
+    min_section_coverage: float = Field(default=0.25, ge=0, le=1)
     shapes: dict[str, ShapeRule] = {}
-    min_fact_coverage: float = Field(default=0.0, ge=0, le=1)
+    min_fact_coverage: float = Field(default=0.2, ge=0, le=1)
     max_contradicted_facts: int = Field(default=0, ge=0)
     dedup: DedupSettings = DedupSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
@@ -95,7 +105,7 @@ class FilterSettings(StrictModel):
             raise ValueError(f"min_words ({self.min_words}) must be below max_words ({self.max_words})")
         if self.min_mean_word_length >= self.max_mean_word_length:
             raise ValueError("min_mean_word_length must be below max_mean_word_length")
-        for name, sizes in (("max_top_ngram_share", [2, 3, 4]), ("max_duplicate_ngram_share", [5, 6, 7, 8, 9, 10])):
+        for name, sizes in (("max_top_ngram_share", list(TOP_NGRAM_SIZES)), ("max_duplicate_ngram_share", list(DUPLICATE_NGRAM_SIZES))):
             got = sorted(getattr(self, name))
             if got != sizes:
                 raise ValueError(f"{name}: expected one threshold for each n-gram size {sizes}, got {got}")

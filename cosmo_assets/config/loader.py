@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from cosmo_assets.config.balance import BalanceSettings, RealTextCorpus
 from cosmo_assets.config.base import DEFAULT_CONFIG_DIR, PROJECT_ROOT, TOPIC_TYPES, ConfigError
-from cosmo_assets.config.domains import CuratedJsonlSource, Domain, TabularSource, WikidataSource
+from cosmo_assets.config.domains import Domain, SourceSettings
 from cosmo_assets.config.filters import FilterSettings
 from cosmo_assets.config.languages import Language, LanguagesFile
 from cosmo_assets.config.model import ModelSettings
@@ -56,15 +56,11 @@ class CosmoConfig:
                 return lang
         raise KeyError(f"unknown language {code!r}")
 
-    def knowledge_base_path(self, domain: str) -> Path:
-        """The domain's first source file (the bundled JSONL for the shipped domains)."""
-        return self.source_paths(domain)[0]
-
     def source_paths(self, domain: str) -> list[Path]:
         """Every file the domain's seeds are read from, in source order."""
         return [self.source_path(s) for s in self.domain(domain).all_sources]
 
-    def source_path(self, source: CuratedJsonlSource | WikidataSource | TabularSource) -> Path:
+    def source_path(self, source: SourceSettings) -> Path:
         return (self.root / source.path).resolve()
 
     def template_path(self, template: str) -> Path:
@@ -183,26 +179,46 @@ def _check_balance_names(
             )
 
 
+# Each file under configs/ and the model that reads it; domains/*.yaml are read one file per Domain.
+FILE_MODELS: dict[str, type[BaseModel]] = {
+    "project.yaml": ProjectSettings,
+    "languages.yaml": LanguagesFile,
+    "outlines.yaml": OutlineSettings,
+    "model.yaml": ModelSettings,
+    "filters.yaml": FilterSettings,
+    "balance.yaml": BalanceSettings,
+    "seeds.yaml": SeedSettings,
+    "wikidata_properties.yaml": WikidataVocabulary,
+}
+
+
 def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
     """Load and validate every config file; raise ConfigError before anything runs."""
     root = Path(config_dir or os.environ.get("COSMO_CONFIG_DIR") or DEFAULT_CONFIG_DIR).resolve()
     if not root.is_dir():
         raise ConfigError(f"{root}: config directory not found")
+    files = {name: _validate(model, root / name, _read_yaml(root / name)) for name, model in FILE_MODELS.items()}
+    languages = files["languages.yaml"].languages
+    outlines, filters, balance = files["outlines.yaml"], files["filters.yaml"], files["balance.yaml"]
+    domains = _load_domains(root)
+    _check_filters(root, filters, outlines)
+    _check_outlines(root, outlines, languages)
+    _check_balance_names(root / "balance.yaml", balance, root, domains, outlines, languages)
+    return CosmoConfig(
+        root=root,
+        project=_apply_project_env(root / "project.yaml", files["project.yaml"]),
+        languages=languages,
+        domains=domains,
+        outlines=outlines,
+        model=_apply_env(files["model.yaml"]),
+        filters=filters,
+        balance=balance,
+        seeds=files["seeds.yaml"],
+        wikidata_vocabulary=files["wikidata_properties.yaml"],
+    )
 
-    def load(name: str, model: type[BaseModel]) -> Any:
-        path = root / name
-        return _validate(model, path, _read_yaml(path))
 
-    project = _apply_project_env(root / "project.yaml", load("project.yaml", ProjectSettings))
-    languages = load("languages.yaml", LanguagesFile).languages
-    outlines = load("outlines.yaml", OutlineSettings)
-    model = _apply_env(load("model.yaml", ModelSettings))
-    filters = load("filters.yaml", FilterSettings)
-    balance = load("balance.yaml", BalanceSettings)
-
-    seeds = load("seeds.yaml", SeedSettings)
-    vocabulary = load("wikidata_properties.yaml", WikidataVocabulary)
-
+def _load_domains(root: Path) -> list[Domain]:
     domain_files = sorted((root / "domains").glob("*.yaml"))
     if not domain_files:
         raise ConfigError(f"{root / 'domains'}: expected at least one domain file (*.yaml)")
@@ -217,8 +233,11 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
             if not (root / source.path).is_file():
                 raise ConfigError(f"{path}: field 'sources.{i}.path': file {(root / source.path).resolve()} not found")
         domains.append(domain)
+    return domains
 
-    outlines_path = root / "outlines.yaml"
+
+def _check_filters(root: Path, filters: FilterSettings, outlines: OutlineSettings) -> None:
+    """Benchmark files exist; shape rules name content types of outlines.yaml."""
     for i, bench in enumerate(filters.decontamination.benchmarks):
         path = root / bench.path
         if not path.is_file() or path.suffix not in (".jsonl", ".parquet"):
@@ -233,6 +252,10 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
             f"({[ct.id for ct in outlines.content_types]})"
         )
 
+
+def _check_outlines(root: Path, outlines: OutlineSettings, languages: list[Language]) -> None:
+    """Templates exist; every section heading has each declared language (headings go into prompts)."""
+    outlines_path = root / "outlines.yaml"
     for i, ct in enumerate(outlines.content_types):
         if not (root / "templates" / ct.template).is_file():
             raise ConfigError(
@@ -244,7 +267,6 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
             f"{outlines_path}: field 'model_outlines.template': "
             f"template {root / 'templates' / outlines.model_outlines.template} not found"
         )
-    # Headings go into prompts, so each declared language needs its own.
     declared = [lang.code for lang in languages]
     for name, sections in outlines.structures.items():
         for j, section in enumerate(sections):
@@ -254,18 +276,3 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
                     f"{outlines_path}: field 'structures.{name}.{j}.heading': expected a heading for every "
                     f"language in languages.yaml, missing {missing}"
                 )
-
-    _check_balance_names(root / "balance.yaml", balance, root, domains, outlines, languages)
-
-    return CosmoConfig(
-        root=root,
-        project=project,
-        languages=languages,
-        domains=domains,
-        outlines=outlines,
-        model=model,
-        filters=filters,
-        balance=balance,
-        seeds=seeds,
-        wikidata_vocabulary=vocabulary,
-    )

@@ -65,7 +65,7 @@ class OutlineSettings(StrictModel):
     outlines_per_seed: int = Field(default=1, ge=1)
     max_facts_in_prompt: int = Field(default=8, ge=1)
     mix_tolerance_pp: float = Field(default=5.0, gt=0, le=100)
-    near_duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
+    near_duplicate_similarity: float = Field(default=0.7, gt=0, le=1)
     model_outlines: ModelOutlineSettings = ModelOutlineSettings()
 
     @model_validator(mode="after")

@@ -1,13 +1,35 @@
-"""What a data contract reports: one result per expectation, the outcome of a table's contract, and the
-outcome of a plain polars check. No Dagster, no great-expectations here."""
+"""What a check reports. Every outcome has the same face (the Outcome protocol): whether it passed, its
+severity, a description and its metadata as plain values, which the Dagster layer turns into a check
+result in one place (defs/shared.py check_result). Two kinds make one: a table's great-expectations
+contract (ContractOutcome, one ExpectationResult per expectation) and a polars rule's (CheckOutcome).
+No Dagster, no great-expectations here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+from cosmo_assets.display import clip
 
 Severity = Literal["error", "warn"]
 EXAMPLES = 3  # unexpected examples kept per expectation: enough to see the pattern, small in the UI
+
+
+class Outcome(Protocol):
+    """A check's outcome: ERROR failures block what follows, WARN failures only show."""
+
+    @property
+    def passed(self) -> bool: ...
+
+    @property
+    def severity(self) -> Severity: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def check_metadata(self) -> dict[str, Any]:
+        """Plain values for the check's metadata; Markdown under "expectations", JSON for lists."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +84,7 @@ class ContractOutcome:
         if self.passed:
             return f"all {len(self.results)} expectations met on {self.rows} rows"
         parts = [f"{r.severity.upper()} {r.name} (observed: {_short(r.observed)})" for r in self.failed]
-        return _clip("; ".join(parts), 1500)
+        return clip("; ".join(parts), 1500)
 
     def markdown(self) -> str:
         """Every expectation as a table row, failures first, for the Dagster UI."""
@@ -87,17 +109,27 @@ class ContractOutcome:
             "failed": [r.as_dict() for r in failed],
         }
 
+    def check_metadata(self) -> dict[str, Any]:
+        return self.metadata()
+
 
 
 @dataclass
 class CheckOutcome:
+    """A polars rule's outcome: what failed, in words, and figures for the UI."""
+
     passed: bool
     failures: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    severity: Severity = "error"
+    passed_description: str = "all expectations met"
 
     @property
     def description(self) -> str:
-        return "; ".join(self.failures) if self.failures else "all expectations met"
+        return "; ".join(self.failures) if self.failures else self.passed_description
+
+    def check_metadata(self) -> dict[str, Any]:
+        return {**self.metadata, "failures": self.failures}
 
 
 
@@ -106,11 +138,8 @@ def _short(value: Any, limit: int = 200) -> str:
         return f"{value:.4g}"
     if isinstance(value, dict):
         value = ", ".join(f"{k} {_short(v)}" for k, v in value.items())
-    return _clip(str(value), limit)
+    return clip(str(value), limit)
 
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _cell(text: str) -> str:

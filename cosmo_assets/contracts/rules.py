@@ -7,7 +7,7 @@ import math
 
 import polars as pl
 
-from cosmo_assets.contracts.outcomes import EXAMPLES, CheckOutcome, ExpectationResult
+from cosmo_assets.contracts.outcomes import EXAMPLES, ExpectationResult
 
 
 def every_draft_decided_once(kept: pl.DataFrame, rejected: pl.DataFrame, drafts: pl.DataFrame) -> ExpectationResult:
@@ -96,14 +96,6 @@ def outlines_use_their_seed_facts(outlines: pl.DataFrame, seeds: pl.DataFrame) -
         observed={"outlines": outlines.height, "facts_not_of_their_seed": len(ungrounded), "no_facts": len(without_facts)},
         unexpected_examples=(ungrounded + without_facts)[:EXAMPLES],
         rule="polars: required_facts is a non-empty subset of the seed's facts",
-    )
-
-
-def as_expectation(name: str, outcome: CheckOutcome) -> ExpectationResult:
-    """A polars-rule outcome (CheckOutcome) as one expectation of a great-expectations contract."""
-    return ExpectationResult(
-        name=name, passed=outcome.passed, severity="error", observed=outcome.metadata,
-        unexpected_examples=outcome.failures[:EXAMPLES], rule="polars: " + (outcome.description or ""),
     )
 
 

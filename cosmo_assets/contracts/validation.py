@@ -24,6 +24,7 @@ from cosmo_assets.contracts.rules import (
     quarantined_share_within_limit,
 )
 from cosmo_assets.contracts.suites import ROW_ID, WARNING, suite
+from cosmo_assets.display import clip
 
 
 def validate(
@@ -176,7 +177,7 @@ def _result(run_result, data: pd.DataFrame, row_id: str) -> ExpectationResult:
         severity="warn" if str(getattr(config.severity, "value", config.severity)) == WARNING else "error",
         observed=observed,
         unexpected_examples=examples,
-        rule=_clip(f"{config.type}({', '.join(f'{k}={_plain(v)!r}' for k, v in kwargs.items())})", 300),
+        rule=clip(f"{config.type}({', '.join(f'{k}={_plain(v)!r}' for k, v in kwargs.items())})", 300),
     )
 
 
@@ -199,14 +200,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, str):
-        return _clip(re.sub(r"\s+", " ", value), 120)
+        return clip(re.sub(r"\s+", " ", value), 120)
     if isinstance(value, (list, tuple, set)):
         items = [_plain(v) for v in list(value)[:5]]
         return items + [f"… {len(value) - 5} more"] if len(value) > 5 else items
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import dagster as dg
 
 from cosmo_assets.defs.partitions import partition_dict
-from cosmo_assets.defs.stage_graph import StageGraph, current_config, short
+from cosmo_assets.defs.stage_graph import StageGraph, current_config
+from cosmo_assets.display import clip
 from cosmo_assets.verdicts import FRESH, Verdict, partition_key
 
 INPUTS_CHECK = "inputs_current"
@@ -21,7 +22,7 @@ def _check_result(verdict: Verdict) -> dict:
     return dict(
         passed=verdict.state == FRESH,
         severity=dg.AssetCheckSeverity.WARN,
-        description=short(description, 1000),
+        description=clip(description, 1000),
         metadata={"state": verdict.state, "reasons": dg.MetadataValue.json(list(verdict.reasons))},
     )
 

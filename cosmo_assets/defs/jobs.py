@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cosmo_assets.defs.release import RELEASE_GROUP
+from cosmo_assets.defs.declare import RELEASE_GROUP
 from cosmo_assets.fingerprints import PER_DOMAIN_STAGES
 
 GENERATE_JOB = "generate"

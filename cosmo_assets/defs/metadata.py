@@ -22,7 +22,7 @@ READS = {
 def stage_metadata(stage: str) -> dict[str, object]:
     metadata: dict[str, object] = {
         "reads": READS[stage],
-        "made_by": dg.MetadataValue.text(", ".join(f"cosmo_assets/{m}" for m in STAGE_MODULES[stage])),
+        "made_by": dg.MetadataValue.text(", ".join(f"cosmo_assets/{m}" for m in STAGE_MODULES[stage]) + " and the modules they import"),
         "stale_when": "any input above, the code, or an upstream partition changed since it was made "
         "(see its inputs_current check and `python -m cosmo_assets stale`)",
     }

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from cosmo_assets.config import CosmoConfig
+from cosmo_assets.verdicts import parse_partition_key
 
 
 def domain_language_partitions(config: CosmoConfig) -> dg.MultiPartitionsDefinition:
@@ -28,10 +29,7 @@ def partition_dict(key: str | dg.MultiPartitionKey) -> dict[str, str]:
     """A Dagster partition key as column values: {"domain": ..., "language": ...} or {"language": ...}."""
     if isinstance(key, dg.MultiPartitionKey):
         return dict(key.keys_by_dimension)
-    if "|" in key:  # a multi-partition key read back from storage as a plain string
-        domain, language = key.split("|")
-        return {"domain": domain, "language": language}
-    return {"language": key}
+    return parse_partition_key(key)  # a multi-partition key read back from storage as a plain string
 
 
 def partition_of(context: dg.AssetExecutionContext) -> dict[str, str]:

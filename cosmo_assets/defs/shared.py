@@ -34,29 +34,30 @@ def check_spec(asset: str, name: str, description: str, partitions: dg.Partition
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description, partitions_def=partitions)
 
 
-def check_result(name: str, outcome: contracts.CheckOutcome) -> dg.AssetCheckResult:
-    """A polars check's outcome as an ERROR check result."""
-    return dg.AssetCheckResult(
-        check_name=name,
-        passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=outcome.description,
-        metadata={**outcome.metadata, "failures": dg.MetadataValue.json(outcome.failures)},
-    )
-
-
-def contract_result(name: str, table: str, frame: pl.DataFrame, cosmo, **inputs) -> dg.AssetCheckResult:
-    """Run `table`'s great-expectations suite (cosmo_assets/contracts/suites.py) on the partition just written;
-    `inputs` are the upstream frames (and quota targets) that `check_partition` takes. The check fails as
-    ERROR (blocking what follows) if any ERROR expectation failed, as WARN if only WARN ones did."""
-    from cosmo_assets.contracts.validation import check_partition  # GX takes 5 s or more to import: only when a check runs
-
-    outcome = check_partition(table, frame, cosmo.config, **inputs)
-    meta = outcome.metadata()
+def check_result(name: str, outcome: contracts.Outcome) -> dg.AssetCheckResult:
+    """Any check's outcome (a contract's or a polars rule's) as a Dagster check result: the one adapter."""
+    metadata = {
+        key: dg.MetadataValue.md(value) if key == "expectations" else dg.MetadataValue.json(value) if isinstance(value, list) else value
+        for key, value in outcome.check_metadata().items()
+    }
     return dg.AssetCheckResult(
         check_name=name,
         passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "error" else dg.AssetCheckSeverity.WARN,
         description=outcome.description,
-        metadata={**meta, "expectations": dg.MetadataValue.md(meta["expectations"]), "failed": dg.MetadataValue.json(meta["failed"])},
+        metadata=metadata,
     )
+
+
+def run_contract(table: str, frame: pl.DataFrame, cosmo, **inputs) -> contracts.ContractOutcome:
+    """`table`'s great-expectations suite (cosmo_assets/contracts/suites.py) run on the partition just written;
+    `inputs` are the upstream frames (and quota targets) that `check_partition` takes."""
+    from cosmo_assets.contracts.validation import check_partition  # GX takes 5 s or more to import: only when a check runs
+
+    return check_partition(table, frame, cosmo.config, **inputs)
+
+
+def contract_result(name: str, table: str, frame: pl.DataFrame, cosmo, **inputs) -> dg.AssetCheckResult:
+    """The contract check of a partition: fails as ERROR (blocking what follows) if any ERROR expectation
+    failed, as WARN if only WARN ones did."""
+    return check_result(name, run_contract(table, frame, cosmo, **inputs))

@@ -9,6 +9,7 @@ import dagster as dg
 
 from cosmo_assets.config import ConfigError, CosmoConfig, load_config
 from cosmo_assets.defs.partitions import dagster_key, partitions_of
+from cosmo_assets.display import clip
 from cosmo_assets.fingerprints import STAGES, Fingerprint, fingerprint
 from cosmo_assets.verdicts import Made, Refresh, Verdict, assess, partition_key
 
@@ -120,12 +121,8 @@ def run_requests(
             job_name=job_name,
             partition_key=dagster_key(plan.partition),
             asset_selection=None if "domain" not in plan.partition else [dg.AssetKey(s) for s in plan.stages],
-            tags={TRIGGER_TAG: trigger, "cosmo/stages": ",".join(plan.stages), "cosmo/why": short("; ".join(plan.reasons))},
+            tags={TRIGGER_TAG: trigger, "cosmo/stages": ",".join(plan.stages), "cosmo/why": clip("; ".join(plan.reasons), 250)},
         )
         for plan in plans
         if plan.key not in in_flight
     ]
-
-
-def short(text: str, limit: int = 250) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

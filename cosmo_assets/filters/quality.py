@@ -14,11 +14,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import polars as pl
 
+from cosmo_assets.config.filters import DUPLICATE_NGRAM_SIZES, TOP_NGRAM_SIZES
 from cosmo_assets.filters import kernels
 from cosmo_assets.filters.text import flat_values, word_hashes
-
-TOP_NGRAM_SIZES = (2, 3, 4)
-DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 
 _keys = pl.col("word_keys")
 _lines = pl.col("lines")

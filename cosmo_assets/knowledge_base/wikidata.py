@@ -93,6 +93,9 @@ class WikidataReader:
                     self.class_types.setdefault(qid, topic_type)
         self.unresolved_values = 0
 
+    def figures(self) -> dict[str, int]:
+        return {"unresolved_values": self.unresolved_values}
+
     def read(self) -> Iterator[Entity | BadRow]:
         pending: list[_Pending] = []
         labels: dict[str, str] = {}

@@ -9,329 +9,46 @@ in the cache cost nothing and start no model: a warm re-run neither loads litell
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import logging
-import os
 import random
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cosmo_assets.config import BudgetSettings, EndpointSettings, ModelSettings
+from cosmo_assets.config import BudgetSettings, ModelSettings
 from cosmo_assets.llm.budget import Budget, DiskLedger, RedisLedger, SpendLedger
 from cosmo_assets.llm.cache import CachedAnswer, NoCache, ResponseCache, cache_key, open_cache, redis_url
-from cosmo_assets.llm.embedded import SERVED_NAME, serve_embedded, weights_path
+from cosmo_assets.llm.completions import Completion, CompletionRequest, GenerationReport
+from cosmo_assets.llm.embedded import SERVED_NAME, serve_embedded
+from cosmo_assets.llm.endpoints import (
+    NO_KEY,
+    Endpoint,
+    EndpointUnreachable,
+    PreflightError,
+    open_endpoint,
+    preflight,
+    register_embedded_price,
+    resolve_endpoints,
+)
+from cosmo_assets.llm.errors import MalformedAnswer, retry_after_s, secret_values, status_of, transient
+from cosmo_assets.llm.litellm_setup import load_litellm
 from cosmo_assets.llm.structured import UnparseableAnswer, parse_answer
 
-# Placeholder key for servers that need none (the embedded model); not a secret.
-_NO_KEY = "no-key-needed"
-
-# Environment variables whose values are secrets: removed from every error message we keep.
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|REDIS_URL", re.IGNORECASE)
+# What callers use, whichever module of llm/ it lives in.
+__all__ = [
+    "STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED_BUDGET", "Completion", "CompletionRequest", "Endpoint",
+    "EndpointUnreachable", "GenerationReport", "LLMClient", "MalformedAnswer", "PreflightError", "open_client",
+    "open_endpoint", "preflight", "retry_after_s",
+]
 
 # The Router's name for the model group the endpoints form, and for their fallbacks.
 _GROUP, _FALLBACK_GROUP = "drafts", "drafts-fallback"
 
-# Providers speaking the OpenAI API, whose servers list their models at {base}/models.
-_OPENAI_COMPATIBLE = {"openai", "hosted_vllm", "openai_like", "custom_openai", "lm_studio", "llamafile", "vllm"}
-_DEFAULT_BASES = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com/v1"}
-
-# HTTP statuses worth another try: timeouts, conflicts, rate limits, server errors.
-_TRANSIENT_STATUS = {408, 409, 425, 429}
-
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED_BUDGET = "ok", "failed", "skipped_budget"
-
-
-class PreflightError(RuntimeError):
-    """The configured model cannot be used: wrong name, unreachable base URL or missing key."""
-
-
-class MalformedAnswer(RuntimeError):
-    """A server answered 200 with a body that is not a chat completion; retried like a server error."""
-
-
-class EndpointUnreachable(PreflightError):
-    """No server answered at an endpoint's base URL."""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where requests go: a litellm model string, and a base URL and key when the model needs them."""
-
-    model: str
-    api_base: str | None = None
-    api_key: str | None = field(default=None, repr=False)  # never printed, never stored
-    api_key_env: str | None = None  # the variable it came from, to name in messages
-    embedded: bool = False
-    weight: float = 1.0
-    rpm: int | None = None
-
-
-@dataclass(frozen=True)
-class CompletionRequest:
-    key: str  # the caller's id for this request (a draft id)
-    messages: tuple[dict[str, str], ...]
-    response_format: dict[str, Any] | None = None  # JSON schema output: see structured.json_schema_format
-
-
-@dataclass
-class Completion:
-    key: str
-    text: str | None
-    status: str  # "ok", "failed" or "skipped_budget"
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    latency_s: float = 0.0
-    attempts: int = 0  # model calls made for it in this run: 0 for a cache hit
-    cache_hit: bool = False
-    finish_reason: str | None = None
-    parsed: Any = None  # the JSON answer, for requests with a response_format
-
-    @property
-    def paid_tokens(self) -> int:
-        return 0 if self.cache_hit else self.prompt_tokens + self.completion_tokens
-
-    @property
-    def paid_usd(self) -> float:
-        return 0.0 if self.cache_hit else self.cost_usd
-
-
-@dataclass
-class GenerationReport:
-    """What one batch of requests came to: the completions in request order, and what it took."""
-
-    completions: list[Completion]
-    model_calls: int = 0  # HTTP attempts, retries included
-    cache_hits: int = 0
-    spent_usd: float = 0.0  # paid in this batch; cache hits are free
-    spent_tokens: int = 0
-    budget_stop: str | None = None  # why generation stopped early, when a budget stopped it
-    wall_s: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(1 for c in self.completions if c.status == status)
-
-    # A report reads as its completions, in request order, for callers that want only those.
-    def __iter__(self):
-        return iter(self.completions)
-
-    def __len__(self) -> int:
-        return len(self.completions)
-
-    def __getitem__(self, index):
-        return self.completions[index]
-
-
-# --- endpoints and preflight ---------------------------------------------------------------------
-
-
-def _litellm():
-    import litellm  # imported lazily: it takes seconds, and the Dagster definitions must load fast
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    # litellm logs every call at INFO; where the root logger is at INFO that costs CPU on each request.
-    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    return litellm
-
-
-def _register_embedded_price() -> None:
-    # The embedded model costs nothing; saying so spares litellm a search of its price list on every call.
-    _litellm().register_model({f"openai/{SERVED_NAME}": {
-        "input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": "openai", "mode": "chat",
-        "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0,
-    }})
-
-
-def _endpoint(item: EndpointSettings, settings: ModelSettings, where: str) -> Endpoint:
-    model = item.model or settings.model
-    api_base = item.api_base or (settings.api_base if model == settings.model else None)
-    key_env = item.api_key_env or ("COSMO_LLM_API_KEY" if os.environ.get("COSMO_LLM_API_KEY") else None)
-    if item.api_key_env and not os.environ.get(item.api_key_env):
-        raise PreflightError(f"missing key: configs/model.yaml {where}.api_key_env names {item.api_key_env}, "
-                             "which is not set in the environment")
-    return Endpoint(model=model, api_base=api_base, api_key=os.environ.get(key_env) if key_env else None,
-                    api_key_env=key_env, weight=item.weight, rpm=item.rpm)
-
-
-def resolve_endpoints(settings: ModelSettings) -> tuple[list[Endpoint], list[Endpoint]]:
-    """The deployments serving the model, and those to fall back on. Without `endpoints` in
-    configs/model.yaml the model and api_base themselves are the one deployment."""
-    items = settings.endpoints or [EndpointSettings()]
-    endpoints = [_endpoint(item, settings, f"endpoints.{i}") for i, item in enumerate(items)]
-    fallbacks = [_endpoint(item, settings, f"fallbacks.{i}") for i, item in enumerate(settings.fallbacks)]
-    return endpoints, fallbacks
-
-
-def _key_names(missing: list[str]) -> list[str]:
-    return [name for name in missing if _SECRET_NAME.search(name)]
-
-
-def _check_endpoint(endpoint: Endpoint, timeout_s: float) -> None:
-    litellm = _litellm()
-    try:
-        served, provider, _, _ = litellm.get_llm_provider(endpoint.model)
-    except Exception:  # noqa: BLE001 - litellm raises several kinds for an unknown model string
-        raise PreflightError(
-            f"wrong model name: litellm does not know the model {endpoint.model!r} or its provider; expected a litellm "
-            "model string such as 'openai/gpt-4o-mini' or 'hosted_vllm/<served name>' "
-            "(configs/model.yaml model, or COSMO_LLM_MODEL)"
-        ) from None
-    key = endpoint.api_key
-    if key is None:
-        env = litellm.validate_environment(model=endpoint.model, api_base=endpoint.api_base)
-        missing = _key_names(env.get("missing_keys") or [])
-        if missing:
-            raise PreflightError(
-                f"missing key for {endpoint.model}: set {' or '.join(missing)} or COSMO_LLM_API_KEY in the environment "
-                "(keys are read from the environment only)"
-            )
-        key = os.environ.get(f"{provider.upper()}_API_KEY")
-    base = endpoint.api_base or _DEFAULT_BASES.get(provider)
-    if base is None:
-        return  # a provider without a base URL to ask: its first call will tell
-    _check_listing(base.rstrip("/"), provider, served, key, endpoint, timeout_s)
-
-
-def _check_listing(base: str, provider: str, served: str, key: str | None, endpoint: Endpoint, timeout_s: float) -> None:
-    """Reach the server and, where it lists its models, check it serves ours. Costs no tokens."""
-    import httpx
-
-    headers, url, field_name = {}, f"{base}/models", "id"
-    if provider == "anthropic":
-        headers = {"x-api-key": key or "", "anthropic-version": "2023-06-01"}
-    elif provider == "ollama":
-        url, field_name = f"{base}/api/tags", "name"
-    elif key:
-        headers = {"Authorization": f"Bearer {key}"}
-    try:
-        response = httpx.get(url, headers=headers, timeout=min(timeout_s, 15.0))
-    except httpx.HTTPError as exc:
-        raise EndpointUnreachable(
-            f"model endpoint unreachable: {base} ({type(exc).__name__}); check api_base in configs/model.yaml "
-            "or COSMO_LLM_API_BASE, and that the server is running"
-        ) from None
-    if response.status_code in (401, 403):
-        named = endpoint.api_key_env or f"{provider.upper()}_API_KEY"
-        raise PreflightError(f"the key was refused by {base} (HTTP {response.status_code}): check {named}")
-    if response.status_code != 200 or (provider not in _OPENAI_COMPATIBLE and provider not in ("anthropic", "ollama")):
-        return  # reachable; this server does not say which models it serves
-    try:
-        body = response.json()
-        listed = body.get("data") if "data" in body else body.get("models")
-        names = [str(m.get(field_name)) for m in listed or [] if isinstance(m, dict)]
-    except (ValueError, AttributeError):
-        return
-    accepted = {served, f"{served}:latest"} if provider == "ollama" else {served}
-    if names and not accepted & set(names):
-        shown = ", ".join(sorted(names)[:20]) + (" ..." if len(names) > 20 else "")
-        raise PreflightError(
-            f"wrong model name: {base} does not serve {served!r} (from {endpoint.model!r}); it serves: {shown}. "
-            "Fix configs/model.yaml model or COSMO_LLM_MODEL"
-        )
-
-
-def preflight(settings: ModelSettings) -> None:
-    """Fail fast, before any partition work, when the model cannot be used: a wrong model name, an
-    unreachable base URL or a missing key. Asks each server for its model list; sends no prompt."""
-    if settings.is_embedded:
-        weights_path()  # the embedded server itself starts only when a request misses the cache
-        return
-    endpoints, fallbacks = resolve_endpoints(settings)
-    # A wrong name or a missing key anywhere is a configuration error. A replica that is down is not, while
-    # another serves: working around it is the Router's job. A fallback that is down is only a lost fallback.
-    unreachable = []
-    for endpoint in endpoints:
-        try:
-            _check_endpoint(endpoint, settings.timeout_s)
-        except EndpointUnreachable as exc:
-            unreachable.append(exc)
-    if len(unreachable) == len(endpoints):
-        raise unreachable[0]
-    for endpoint in fallbacks:
-        try:
-            _check_endpoint(endpoint, settings.timeout_s)
-        except EndpointUnreachable:
-            pass
-
-
-@contextmanager
-def open_endpoint(settings: ModelSettings) -> Iterator[Endpoint]:
-    """The first configured endpoint after preflight; for the embedded model, its server, started here."""
-    preflight(settings)
-    if settings.is_embedded:
-        with serve_embedded(settings.embedded) as api_base:
-            yield Endpoint(model=f"openai/{SERVED_NAME}", api_base=api_base, api_key=_NO_KEY, embedded=True)
-        return
-    yield resolve_endpoints(settings)[0][0]
-
-
-# --- errors and retries ---------------------------------------------------------------------------
-
-
-def _secret_values() -> list[str]:
-    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and v and len(v) >= 6}
-    return sorted(values, key=len, reverse=True)
-
-
-def _status_of(exc: Exception) -> int | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, (TimeoutError, ConnectionError)):
-        return True
-    litellm = _litellm()
-    permanent = (litellm.BadRequestError, litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)
-    if isinstance(exc, permanent):
-        return False
-    transient = (
-        litellm.RateLimitError,
-        litellm.APIConnectionError,
-        litellm.Timeout,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-        litellm.BadGatewayError,
-    )
-    if isinstance(exc, transient):
-        return True
-    status = _status_of(exc)
-    return status is not None and (status in _TRANSIENT_STATUS or status >= 500)
-
-
-def retry_after_s(exc: Exception) -> float | None:
-    """The wait a server asked for (Retry-After in seconds or as a date, or retry-after-ms), if any."""
-    headers = getattr(exc, "litellm_response_headers", None)
-    if headers is None:
-        try:
-            headers = getattr(getattr(exc, "response", None), "headers", None)
-        except Exception:  # noqa: BLE001 - some exceptions raise when a response is absent
-            headers = None
-    if not headers:
-        return None
-    try:
-        if headers.get("retry-after-ms"):
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if not value:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 # A chat template wraps each message in a few tokens of its own (role markers, separators).
@@ -364,7 +81,7 @@ class LLMClient:
         self._router: Any = None
         self._stack = ExitStack()
         self._identity = settings.answer_identity()
-        self._secrets = _secret_values()
+        self._secrets = secret_values()
         self._hard_timeout_s = settings.timeout_s * 1.5 + 1  # in case a call ignores its own timeout
         self._unpriced: set[str] = set()
         self._cache_writer: ThreadPoolExecutor | None = None
@@ -388,9 +105,9 @@ class LLMClient:
         """Where calls go; the embedded server starts on first use, so a run served from the cache never starts it."""
         if self._endpoint is None:
             if self.settings.is_embedded:
-                _register_embedded_price()
+                register_embedded_price()
                 api_base = self._stack.enter_context(serve_embedded(self.settings.embedded))
-                self._endpoint = Endpoint(model=f"openai/{SERVED_NAME}", api_base=api_base, api_key=_NO_KEY, embedded=True)
+                self._endpoint = Endpoint(model=f"openai/{SERVED_NAME}", api_base=api_base, api_key=NO_KEY, embedded=True)
             else:
                 endpoints, fallbacks = resolve_endpoints(self.settings)
                 self._endpoint = endpoints[0]
@@ -411,7 +128,7 @@ class LLMClient:
             return {"model_name": group, "litellm_params": params}
 
         model_list = [deployment(_GROUP, e) for e in endpoints] + [deployment(_FALLBACK_GROUP, e) for e in fallbacks]
-        return _litellm().Router(
+        return load_litellm().Router(
             model_list=model_list,
             fallbacks=[{_GROUP: [_FALLBACK_GROUP]}] if fallbacks else [],
             num_retries=0,  # retries are ours, so they are counted and honour Retry-After
@@ -428,7 +145,7 @@ class LLMClient:
         return text
 
     def _describe(self, exc: Exception, attempts: int) -> str:
-        status = _status_of(exc)
+        status = status_of(exc)
         text = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''} after {attempts} attempt{'s' * (attempts > 1)}: {exc}"
         text = self._redact(" ".join(text.split()))
         return text if len(text) <= 500 else text[:497] + "..."
@@ -447,7 +164,7 @@ class LLMClient:
         if self._router is not None:
             return await self._router.acompletion(model=_GROUP, messages=list(request.messages), **extra)
         endpoint = self.endpoint
-        return await _litellm().acompletion(
+        return await load_litellm().acompletion(
             model=endpoint.model,
             messages=list(request.messages),
             api_base=endpoint.api_base,
@@ -468,7 +185,7 @@ class LLMClient:
         if model in self._unpriced:
             return 0.0
         try:
-            return float(_litellm().completion_cost(completion_response=response) or 0.0)
+            return float(load_litellm().completion_cost(completion_response=response) or 0.0)
         except Exception:  # noqa: BLE001 - a model without a known price costs what we cannot know
             self._unpriced.add(model)
             return 0.0
@@ -489,7 +206,7 @@ class LLMClient:
                     raise MalformedAnswer(f"the answer has no message: {exc}") from None
                 break
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on the draft
-                if attempts <= self.settings.max_retries and (isinstance(exc, MalformedAnswer) or _transient(exc)):
+                if attempts <= self.settings.max_retries and (isinstance(exc, MalformedAnswer) or transient(exc)):
                     await asyncio.sleep(self._retry_wait(exc, attempts))
                     continue
                 return Completion(key=request.key, text=None, status=STATUS_FAILED, error=self._describe(exc, attempts),
@@ -542,7 +259,7 @@ class LLMClient:
         if self.settings.is_embedded:
             return 0.0, tokens
         try:
-            usd = float(sum(_litellm().cost_per_token(model=self.settings.model, prompt_tokens=prompt,
+            usd = float(sum(load_litellm().cost_per_token(model=self.settings.model, prompt_tokens=prompt,
                                                       completion_tokens=completion)))
         except Exception:  # noqa: BLE001 - an unpriced model: the dearest answer so far stands in
             usd = 0.0
@@ -568,7 +285,6 @@ class LLMClient:
     ) -> GenerationReport:
         started = time.perf_counter()
         calls_before = self.model_calls
-        report = GenerationReport(completions=[])
         results: list[Completion | None] = [None] * len(requests)
         keys = [cache_key(self._identity, r.messages, r.response_format) for r in requests]
 
@@ -577,19 +293,7 @@ class LLMClient:
             if on_done:
                 on_done(completion)
 
-        # Cached answers first: they are free, whatever the budget.
-        cached = self.cache.get_many(keys)
-        leaders: dict[str, int] = {}  # one call per distinct cache key; identical requests share its answer
-        followers: dict[str, list[int]] = {}
-        for i, (request, key) in enumerate(zip(requests, keys)):
-            hit = cached.get(key)
-            if hit is not None:
-                finish(i, _from_cache(request, hit))
-            elif key in leaders:
-                followers.setdefault(key, []).append(i)
-            else:
-                leaders[key] = i
-
+        leaders, followers = self._answer_from_cache(requests, keys, finish)
         queue = deque(leaders.values())
         budget = self._budget()
         if queue:
@@ -643,14 +347,34 @@ class LLMClient:
                 finish(i, Completion(key=requests[i].key, text=None, status=STATUS_SKIPPED_BUDGET,
                                      error=f"{budget.stop_reason}; not requested, a re-run with a larger budget makes it"))
 
-        report.completions = [c for c in results if c is not None]
-        report.model_calls = self.model_calls - calls_before
-        report.cache_hits = sum(1 for c in report.completions if c.cache_hit)
-        report.spent_usd = budget.partition.usd
-        report.spent_tokens = budget.partition.tokens
-        report.budget_stop = budget.stop_reason if queue else None
-        report.wall_s = time.perf_counter() - started
-        return report
+        completions = [c for c in results if c is not None]
+        return GenerationReport(
+            completions=completions,
+            model_calls=self.model_calls - calls_before,
+            cache_hits=sum(1 for c in completions if c.cache_hit),
+            spent_usd=budget.partition.usd,
+            spent_tokens=budget.partition.tokens,
+            budget_stop=budget.stop_reason if queue else None,
+            wall_s=time.perf_counter() - started,
+        )
+
+    def _answer_from_cache(
+        self, requests: Sequence[CompletionRequest], keys: list[str], finish: Callable[[int, Completion], None]
+    ) -> tuple[dict[str, int], dict[str, list[int]]]:
+        """Cached answers first: they are free, whatever the budget. The rest: one call per distinct cache
+        key (its leader), identical requests (its followers) sharing its answer."""
+        cached = self.cache.get_many(keys)
+        leaders: dict[str, int] = {}
+        followers: dict[str, list[int]] = {}
+        for i, (request, key) in enumerate(zip(requests, keys)):
+            hit = cached.get(key)
+            if hit is not None:
+                finish(i, _from_cache(request, hit))
+            elif key in leaders:
+                followers.setdefault(key, []).append(i)
+            else:
+                leaders[key] = i
+        return leaders, followers
 
     def complete_all(
         self, requests: Sequence[CompletionRequest], on_done: Callable[[Completion], None] | None = None

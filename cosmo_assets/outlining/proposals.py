@@ -21,9 +21,6 @@ class ProposedOutline(BaseModel):
     sections: list[ProposedSection] = Field(min_length=2, max_length=8)
 
 
-OUTLINE_SCHEMA = ProposedOutline.model_json_schema()
-
-
 class ProposalError(ValueError):
     """The model's answer is not an outline we can use; the structural outline stands in."""
 

@@ -1,1 +1,1 @@
-"""The five stages as plain functions on polars frames; the Dagster layer in defs/ calls them."""
+"""The stages as plain functions on polars frames; the Dagster layer in defs/ calls them."""

@@ -22,14 +22,6 @@ from cosmo_assets.filters.language import identify_language
 from cosmo_assets.filters.text import tokenise
 from cosmo_assets.storage import Storage, frame_schema
 
-# Reasons, in the order they are listed on a rejected draft.
-REASONS = (
-    "generation_failed", "too_short", "too_long", "odd_word_length", "too_many_symbols", "unpunctuated_lines",
-    "repeated_lines", "repetitive_phrases", "repeated_passages", "few_stop_words", "non_alphabetic",
-    "wrong_language", "sections_missing", "shape_mismatch", "facts_missing", "contradicts_facts",
-    "judged_poor", "benchmark_contamination", "exact_duplicate", "near_duplicate",
-)
-
 # A judge sees the drafts that pass everything else; it returns one row of scores per draft given.
 Judge = Callable[[pl.DataFrame], pl.DataFrame]
 
@@ -57,54 +49,61 @@ def score_drafts(
     return scored
 
 
-def _rules(settings: FilterSettings, language: str) -> list[tuple[str, pl.Expr]]:
-    top = pl.any_horizontal(pl.col(f"top_{n}gram_share") > v for n, v in settings.max_top_ngram_share.items())
-    dup = pl.any_horizontal(
-        pl.col(f"duplicate_{n}gram_share") > v for n, v in settings.max_duplicate_ngram_share.items()
-    )
+def _repetitive_phrases(settings: FilterSettings, language: str) -> pl.Expr:
+    return pl.any_horizontal(pl.col(f"top_{n}gram_share") > v for n, v in settings.max_top_ngram_share.items())
+
+
+def _repeated_passages(settings: FilterSettings, language: str) -> pl.Expr:
+    return pl.any_horizontal(pl.col(f"duplicate_{n}gram_share") > v for n, v in settings.max_duplicate_ngram_share.items())
+
+
+def _judged_poor(settings: FilterSettings, language: str) -> pl.Expr:
     judge = settings.judge
-    judged_poor = (
+    return (
         (pl.col("judge_clarity") < judge.min_clarity)
         | (pl.col("judge_accuracy") < judge.min_accuracy)
         | (pl.col("judge_educational_value") < judge.min_educational_value)
     )
-    return [
-        ("generation_failed", pl.col("status") != "ok"),
-        ("too_short", pl.col("word_count") < settings.min_words),
-        ("too_long", pl.col("word_count") > settings.max_words),
-        (
-            "odd_word_length",
-            (pl.col("word_count") > 0)
-            & ~pl.col("mean_word_length").is_between(settings.min_mean_word_length, settings.max_mean_word_length),
-        ),
-        ("too_many_symbols", pl.col("symbol_word_ratio") > settings.max_symbol_word_ratio),
-        ("unpunctuated_lines", pl.col("punctuated_line_share") < settings.min_punctuated_line_share),
-        ("repeated_lines", pl.col("duplicate_line_share") > settings.max_duplicate_line_share),
-        ("repetitive_phrases", top),
-        ("repeated_passages", dup),
-        # Null when the language lists no stop words: the rule cannot be judged, so it does not fire.
-        ("few_stop_words", pl.col("stop_word_count") < settings.min_stop_words),
-        ("non_alphabetic", pl.col("non_alphabetic_word_share") > settings.max_non_alphabetic_word_share),
-        (
-            "wrong_language",
-            (pl.col("language_detected") != language).fill_null(True)
-            | (pl.col("language_confidence") < settings.min_language_confidence),
-        ),
-        ("sections_missing", pl.col("section_coverage") < settings.min_section_coverage),
-        ("shape_mismatch", pl.col("shape_fits").not_()),
-        ("facts_missing", pl.col("fact_coverage") < settings.min_fact_coverage),
-        ("contradicts_facts", pl.col("contradicted_facts").list.len() > settings.max_contradicted_facts),
-        ("judged_poor", judged_poor),
-        ("benchmark_contamination", pl.col("benchmark_match").is_not_null()),
-    ]
+
+
+Rule = Callable[[FilterSettings, str], pl.Expr]
+
+# Each reject reason and when it fires (settings, partition language -> a boolean per row), in the order
+# reasons are listed on a rejected draft. The one place reason names are written; a new rule is one entry.
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("generation_failed", lambda s, lang: pl.col("status") != "ok"),
+    ("too_short", lambda s, lang: pl.col("word_count") < s.min_words),
+    ("too_long", lambda s, lang: pl.col("word_count") > s.max_words),
+    ("odd_word_length", lambda s, lang: (pl.col("word_count") > 0)
+     & ~pl.col("mean_word_length").is_between(s.min_mean_word_length, s.max_mean_word_length)),
+    ("too_many_symbols", lambda s, lang: pl.col("symbol_word_ratio") > s.max_symbol_word_ratio),
+    ("unpunctuated_lines", lambda s, lang: pl.col("punctuated_line_share") < s.min_punctuated_line_share),
+    ("repeated_lines", lambda s, lang: pl.col("duplicate_line_share") > s.max_duplicate_line_share),
+    ("repetitive_phrases", _repetitive_phrases),
+    ("repeated_passages", _repeated_passages),
+    # Null when the language lists no stop words: the rule cannot be judged, so it does not fire.
+    ("few_stop_words", lambda s, lang: pl.col("stop_word_count") < s.min_stop_words),
+    ("non_alphabetic", lambda s, lang: pl.col("non_alphabetic_word_share") > s.max_non_alphabetic_word_share),
+    ("wrong_language", lambda s, lang: (pl.col("language_detected") != lang).fill_null(True)
+     | (pl.col("language_confidence") < s.min_language_confidence)),
+    ("sections_missing", lambda s, lang: pl.col("section_coverage") < s.min_section_coverage),
+    ("shape_mismatch", lambda s, lang: pl.col("shape_fits").not_()),
+    ("facts_missing", lambda s, lang: pl.col("fact_coverage") < s.min_fact_coverage),
+    ("contradicts_facts", lambda s, lang: pl.col("contradicted_facts").list.len() > s.max_contradicted_facts),
+    ("judged_poor", _judged_poor),
+    ("benchmark_contamination", lambda s, lang: pl.col("benchmark_match").is_not_null()),
+)
+# Set after the rules, by deduplication among the drafts that pass them.
+EXACT_DUPLICATE, NEAR_DUPLICATE = "exact_duplicate", "near_duplicate"
+REASONS = (*(reason for reason, _ in RULES), EXACT_DUPLICATE, NEAR_DUPLICATE)
 
 
 def reject_reasons(settings: FilterSettings, language: str) -> pl.Expr:
     """Every reason (besides duplicates) that fires for a row, as a list; an empty list passes."""
     return (
         pl.concat_list([
-            pl.when(condition.fill_null(False)).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String))
-            for reason, condition in _rules(settings, language)
+            pl.when(rule(settings, language).fill_null(False)).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String))
+            for reason, rule in RULES
         ])
         .list.drop_nulls()
         .alias("reject_reasons")
@@ -175,7 +174,7 @@ def filter_drafts(
     fingerprints, found = dedup.find_duplicates(scored, settings.dedup, rank, eligible)
     of = found.of
     ids = scored["draft_id"]
-    duplicate_reason = np.where(of < 0, None, np.where(found.exact, "exact_duplicate", "near_duplicate"))
+    duplicate_reason = np.where(of < 0, None, np.where(found.exact, EXACT_DUPLICATE, NEAR_DUPLICATE))
     decided = scored.with_columns(
         reject_reasons=pl.concat_list(
             "reject_reasons", pl.Series(duplicate_reason.tolist(), dtype=pl.String)

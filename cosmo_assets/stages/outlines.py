@@ -119,8 +119,40 @@ def plan_outlines(
     salt = (config.project.run.random_seed, sorted(set(seeds["domain"])), sorted(set(seeds["language"])))
 
     content_types = {c.id: c for c in settings.content_types}
-    group = {it: it.seed_id for it in items}
     facts_of = {sid: [dict(f) for f in (s["facts"] or [])] for sid, s in by_id.items()}
+    ct_deal, audience_deal, style_deal = _deal_mix(config, items, by_id, facts_of, allowed_types, reader, salt)
+
+    plans: dict[_Item, tuple[list[PlannedSection], list[dict], str]] = {}
+    for it in items:
+        seed, ct = by_id[it.seed_id], content_types[ct_deal.chosen[it]]
+        facts = select_facts(facts_of[it.seed_id], settings.max_facts_in_prompt, reader, prefer_dated=ct.structure == "timeline")
+        plans[it] = (_structure(config, ct, seed, facts, reader), facts, STRUCTURAL)
+    proposals = {}
+    if model_on:
+        proposals = _propose(config, library, [it for it in items if it.origin == MODEL], by_id, plans, audience_deal.chosen, complete)
+
+    versions = {c.template: library.version(c.template) for c in settings.content_types}
+    rows = [
+        _outline_row(config, library, versions, it, by_id[it.seed_id], content_types[ct_deal.chosen[it]],
+                     audience_deal.chosen[it], style_deal.chosen[it], plans[it])
+        for it in items
+    ]
+    frame = pl.DataFrame(rows, schema=frame_schema("outlines"))
+    return OutlineBatch(
+        outlines=frame,
+        mix=_mix(frame, config, {"content_type": ct_deal.target, "audience": audience_deal.target, "style": style_deal.target}),
+        near_duplicate_prompts=_near_duplicate_prompts(frame, settings.near_duplicate_similarity),
+        prompt_diversity=diversity_figures(frame["prompt"].to_list()),
+        proposals=proposals,
+    )
+
+
+def _deal_mix(config: CosmoConfig, items: list[_Item], by_id: dict, facts_of: dict[str, list[dict]],
+              allowed_types: list[ContentType], reader: FactReader, salt):
+    """Content types, then audiences and styles the chosen content type allows, dealt by quota across the partition."""
+    settings = config.outlines
+    content_types = {c.id: c for c in settings.content_types}
+    group = {it: it.seed_id for it in items}
     dated = {sid: min(reader.dated_count(f), settings.max_facts_in_prompt) for sid, f in facts_of.items()}
     ct_deal = deal(
         items,
@@ -145,69 +177,50 @@ def plan_outlines(
         (salt, "style"),
         group,
     )
+    return ct_deal, audience_deal, style_deal
 
-    plans: dict[_Item, tuple[list[PlannedSection], list[dict], str]] = {}
-    for it in items:
-        seed, ct = by_id[it.seed_id], content_types[ct_deal.chosen[it]]
-        facts = select_facts(facts_of[it.seed_id], settings.max_facts_in_prompt, reader, prefer_dated=ct.structure == "timeline")
-        plans[it] = (_structure(config, ct, seed, facts, reader), facts, STRUCTURAL)
-    proposals = {}
-    if model_on:
-        proposals = _propose(config, library, [it for it in items if it.origin == MODEL], by_id, plans, audience_deal.chosen, complete)
 
-    versions = {c.template: library.version(c.template) for c in settings.content_types}
-    rows = []
-    for it in items:
-        seed, ct = by_id[it.seed_id], content_types[ct_deal.chosen[it]]
-        audience, style = audience_deal.chosen[it], style_deal.chosen[it]
-        sections, facts, origin = plans[it]
-        prompt = library.render(
-            ct.template,
-            lang=seed["language"],
-            language=config.language(seed["language"]).name,
-            title=seed["title"],
-            description=seed["description"] or "",
-            topic_type=seed["topic_type"],
-            content_type=ct.id,
-            audience=audience,
-            style=style,
-            outline=[s.as_dict() for s in sections],
-        )
-        plan_hash = content_hash([s.as_dict() for s in sections])
-        rows.append(
-            {
-                "outline_id": stable_id(
-                    "outline", it.seed_id, ct.id, audience, style, ct.template, versions[ct.template],
-                    it.variant, origin, plan_hash,
-                ),
-                "seed_id": it.seed_id,
-                "domain": seed["domain"],
-                "language": seed["language"],
-                "title": seed["title"],
-                "topic_type": seed["topic_type"],
-                "content_type": ct.id,
-                "audience": audience,
-                "style": style,
-                "template_id": ct.template,
-                "template_version": versions[ct.template],
-                "variant": it.variant,
-                "sections": [s.heading for s in sections],
-                "required_facts": [f for s in sections for f in s.facts],
-                "prompt": prompt,
-                "prompt_hash": content_hash(prompt),
-                "outline_source": origin,
-                "seed_source": seed["source"],
-                "seed_source_id": seed["source_id"],
-            }
-        )
-    frame = pl.DataFrame(rows, schema=frame_schema("outlines"))
-    return OutlineBatch(
-        outlines=frame,
-        mix=_mix(frame, config, {"content_type": ct_deal.target, "audience": audience_deal.target, "style": style_deal.target}),
-        near_duplicate_prompts=_near_duplicate_prompts(frame, settings.near_duplicate_similarity),
-        prompt_diversity=diversity_figures(frame["prompt"].to_list()),
-        proposals=proposals,
+def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[str, str], it: _Item, seed: dict,
+                 ct: ContentType, audience: str, style: str, plan: tuple[list[PlannedSection], list[dict], str]) -> dict:
+    """One outline: its plan, the prompt rendered from the content type's template, and its stable id."""
+    sections, facts, origin = plan
+    prompt = library.render(
+        ct.template,
+        lang=seed["language"],
+        language=config.language(seed["language"]).name,
+        title=seed["title"],
+        description=seed["description"] or "",
+        topic_type=seed["topic_type"],
+        content_type=ct.id,
+        audience=audience,
+        style=style,
+        outline=[s.as_dict() for s in sections],
     )
+    plan_hash = content_hash([s.as_dict() for s in sections])
+    return {
+        "outline_id": stable_id(
+            "outline", it.seed_id, ct.id, audience, style, ct.template, versions[ct.template],
+            it.variant, origin, plan_hash,
+        ),
+        "seed_id": it.seed_id,
+        "domain": seed["domain"],
+        "language": seed["language"],
+        "title": seed["title"],
+        "topic_type": seed["topic_type"],
+        "content_type": ct.id,
+        "audience": audience,
+        "style": style,
+        "template_id": ct.template,
+        "template_version": versions[ct.template],
+        "variant": it.variant,
+        "sections": [s.heading for s in sections],
+        "required_facts": [f for s in sections for f in s.facts],
+        "prompt": prompt,
+        "prompt_hash": content_hash(prompt),
+        "outline_source": origin,
+        "seed_source": seed["source"],
+        "seed_source_id": seed["source_id"],
+    }
 
 
 def _suits(ct: ContentType, topic_type: str, dated_facts: int) -> bool:

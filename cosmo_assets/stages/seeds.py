@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from cosmo_assets.config import CosmoConfig, CuratedJsonlSource, Source, TabularSource, WikidataSource
+from cosmo_assets.config import CosmoConfig
 from cosmo_assets.ids import content_hash, stable_id
-from cosmo_assets.knowledge_base.curated import read_curated_jsonl
 from cosmo_assets.knowledge_base.records import DUPLICATE_ID, BadRow, Entity, EntityFilter, SeedFileError
-from cosmo_assets.knowledge_base.tabular import read_tabular
-from cosmo_assets.knowledge_base.wikidata import WikidataReader
+from cosmo_assets.knowledge_base.registry import SourceRead, open_source
 from cosmo_assets.storage import frame_schema
 
-SOURCE_CURATED = "curated_jsonl"
-
-__all__ = ["SOURCE_CURATED", "SeedBatch", "SeedFileError", "build_seeds", "read_seeds"]
+__all__ = ["SeedBatch", "SeedFileError", "build_seeds", "read_seeds"]
 
 
 @dataclass
@@ -31,7 +26,7 @@ class SourceReport:
     kept: int = 0
     quarantined: Counter = field(default_factory=Counter)
     same_title_as_earlier_source: int = 0
-    unresolved_values: int = 0
+    figures: dict[str, int] = field(default_factory=dict)  # what the source's reader counted besides rows
 
     def as_metadata(self) -> dict:
         return {
@@ -39,7 +34,8 @@ class SourceReport:
             "kept": self.kept,
             "quarantined": dict(self.quarantined),
             "same_title_as_earlier_source": self.same_title_as_earlier_source,
-            "unresolved_values": self.unresolved_values,
+            "unresolved_values": 0,  # only Wikidata dumps have values to resolve; their reader counts them
+            **self.figures,
         }
 
 
@@ -70,8 +66,8 @@ def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | Non
             raise SeedFileError(f"{path}: the knowledge base of domain {domain!r} (source {source.source_name!r}) is not there")
         first_seen: dict[str, str] = {}
         source_titles: set[tuple[str, str]] = set()
-        reader, rows = _rows(config, source, path, language, wanted)
-        for row in rows:
+        reader = open_source(SourceRead(config, source, path, language, wanted))
+        for row in reader.read():
             if isinstance(row, Entity) and row.source_id in first_seen:
                 row = BadRow(row.location, DUPLICATE_ID, f"field 'id': {row.source_id!r} already used on {first_seen[row.source_id]}", row.source_id)
             if isinstance(row, BadRow):
@@ -87,8 +83,7 @@ def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | Non
             entities.append((source.source_name, row))
             report.kept += 1
         titles_seen |= source_titles
-        if isinstance(reader, WikidataReader):
-            report.unresolved_values = reader.unresolved_values
+        report.figures = reader.figures()
     read = len(entities) + len(bad)
     if limit is not None and limit < len(entities):
         salt = config.project.run.random_seed
@@ -100,21 +95,6 @@ def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | Non
 def build_seeds(config: CosmoConfig, domain: str, language: str, limit: int | None) -> pl.DataFrame:
     """The seeds of one partition (read_seeds without the quarantine)."""
     return read_seeds(config, domain, language, limit).seeds
-
-
-def _rows(
-    config: CosmoConfig, source: Source, path: Path, language: str, wanted: EntityFilter
-) -> tuple[WikidataReader | None, Iterator[Entity | BadRow]]:
-    """The adapter for the source's kind, and the Wikidata reader when there is one (it counts unresolved values)."""
-    limits = config.seeds.limits
-    if isinstance(source, CuratedJsonlSource):
-        return None, read_curated_jsonl(path, wanted, limits)
-    if isinstance(source, WikidataSource):
-        reader = WikidataReader(path, source, config.seeds.wikidata, config.wikidata_vocabulary, language, wanted, limits)
-        return reader, reader.read()
-    if isinstance(source, TabularSource):
-        return None, read_tabular(path, source, language, wanted, limits)
-    raise SeedFileError(f"{path}: no adapter for source kind {source.kind!r}")
 
 
 def _seed_frame(entities: list[tuple[str, Entity]], domain: str, language: str) -> pl.DataFrame:

@@ -5,29 +5,18 @@ import time
 import dagster as dg
 import polars as pl
 
-from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.provenance import recorded
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_spec, contract_result, preview
+from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.diversity import diversity_figures
-from cosmo_assets.fingerprints import code_version
 from cosmo_assets.stages.drafts import draft_requests, draft_rows
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        deps=["outlines"],
-        group_name="generation",
-        kinds={"duckdb", "litellm"},
-        owners=OWNERS,
-        code_version=code_version("drafts"),
-        metadata=stage_metadata("drafts"),
-        pool="llm",  # model requests in flight across runs: pool limit x model.max_in_flight
-        check_specs=[check_spec("drafts", "drafts_contract", "GX suite: schema, one draft per outline, failed share under the limit, tokens and cost.", partitions)],
-    )
-    @recorded("drafts")
+    @asset("drafts", partitions, kinds={"duckdb", "litellm"}, deps=["outlines"],
+           checks={"drafts_contract": "GX suite: schema, one draft per outline, failed share under the limit, tokens and cost."},
+           pool="llm")  # model requests in flight across runs: pool limit x model.max_in_flight
     def drafts(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """One model completion per outline, with tokens, cost, latency, attempts, cache hit and status.
         Answers come from the response cache when the same prompt was answered before; budgets in

@@ -2,27 +2,18 @@
 
 import dagster as dg
 
-from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.provenance import recorded
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_spec, contract_result, preview
-from cosmo_assets.fingerprints import code_version
+from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.stages import filtering
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        deps=["drafts"],
-        group_name="generation",
-        kinds={"duckdb", "polars"},
-        owners=OWNERS,
-        code_version=code_version("filtered_articles"),
-        metadata=stage_metadata("filtered_articles"),
-        check_specs=[check_spec("filtered_articles", "filter_contract", "GX suite: schema, scores and lengths within the filters, kept share; every draft kept or rejected.", partitions)],
-    )
-    @recorded("filtered_articles")
+    @asset("filtered_articles", partitions,
+           kinds={"duckdb", "polars"},
+           checks={"filter_contract": "GX suite: schema, scores and lengths within the filters, kept share; every draft kept or rejected."},
+           deps=["drafts"])
     def filtered_articles(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Drafts that pass quality, language, outline, fact, benchmark and duplicate filters; the rest go
         to rejected_drafts with every reason. Kept articles' MinHash band keys go to minhash_index."""

@@ -3,31 +3,19 @@
 import dagster as dg
 
 from cosmo_assets import contracts
-from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.provenance import recorded
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_spec, contract_result, preview
-from cosmo_assets.fingerprints import code_version
+from cosmo_assets.defs.shared import check_result, contract_result, preview
 from cosmo_assets.stages.outlines import plan_outlines
 from cosmo_assets.stages.review import excluded_templates
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        deps=["seeds"],
-        group_name="generation",
-        kinds={"duckdb", "jinja"},
-        owners=OWNERS,
-        code_version=code_version("outlines"),
-        metadata=stage_metadata("outlines"),
-        check_specs=[
-            check_spec("outlines", "outlines_contract", "GX suite: schema, every seed has an outline with facts of its own seed, configured content types, audiences and styles.", partitions),
-            check_spec("outlines", "outlines_mix", "Content types, audiences and styles are within mix_tolerance_pp of the configured mix (a warning).", partitions),
-        ],
-    )
-    @recorded("outlines")
+    @asset("outlines", partitions,
+           kinds={"duckdb", "jinja"},
+           checks={"outlines_contract": "GX suite: schema, every seed has an outline with facts of its own seed, configured content types, audiences and styles.", "outlines_mix": "Content types, audiences and styles are within mix_tolerance_pp of the configured mix (a warning)."},
+           deps=["seeds"])
     def outlines(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Article plans: content type, audience, style, template, sections with the facts to use, and the rendered prompt."""
         part = partition_of(context)
@@ -54,13 +42,7 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             },
             check_results=[
                 contract_result("outlines_contract", "outlines", frame, cosmo, seeds=seed_rows),
-                dg.AssetCheckResult(
-                    check_name="outlines_mix",
-                    passed=mix.passed,
-                    severity=dg.AssetCheckSeverity.WARN,  # an uneven mix is worth seeing, not worth stopping drafts
-                    description=mix.description,
-                    metadata=mix.metadata,
-                ),
+                check_result("outlines_mix", mix),
             ],
         )
 

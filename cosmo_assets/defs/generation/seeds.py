@@ -2,26 +2,17 @@
 
 import dagster as dg
 
-from cosmo_assets.defs.metadata import stage_metadata
+from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.provenance import recorded
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_spec, contract_result, preview
-from cosmo_assets.fingerprints import code_version
+from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.stages.seeds import read_seeds
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        group_name="generation",
-        kinds={"duckdb", "polars"},
-        owners=OWNERS,
-        code_version=code_version("seeds"),
-        metadata=stage_metadata("seeds"),
-        check_specs=[check_spec("seeds", "seeds_contract", "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids, titles, known topic types; the quarantined share stays under seeds.yaml max_bad_share.", partitions)],
-    )
-    @recorded("seeds")
+    @asset("seeds", partitions,
+           kinds={"duckdb", "polars"},
+           checks={"seeds_contract": "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids, titles, known topic types; the quarantined share stays under seeds.yaml max_bad_share."})
     def seeds(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Entities to write about, one row each with its facts, read from the domain's sources; bad rows go to seed_quarantine."""
         part = partition_of(context)

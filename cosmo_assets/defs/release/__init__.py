@@ -10,10 +10,9 @@ import dagster as dg
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.defs.partitions import language_partitions
 from cosmo_assets.defs.release import dataset_export, quota_allocation, real_text, sql_models, template_reviews
-from cosmo_assets.defs.release.model_hooks import RELEASE_GROUP, REVIEW_GROUP
 from cosmo_assets.stages.balancing import check_materialisable, sql_project
 
-__all__ = ["RELEASE_GROUP", "REVIEW_GROUP", "build_release_assets"]
+__all__ = ["build_release_assets"]
 
 
 def build_release_assets(config: CosmoConfig, upstream: Iterable[str]) -> list[dg.AssetsDefinition]:

@@ -6,27 +6,18 @@ import dagster as dg
 import polars as pl
 
 from cosmo_assets import contracts
+from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.release.model_hooks import RELEASE_GROUP
-from cosmo_assets.defs.release.sql_models import recorded_if_tracked, staleness_args
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_result, check_spec
+from cosmo_assets.defs.shared import check_result
 from cosmo_assets.stages import quotas
 from cosmo_assets.stages.export import CardContext, export_dataset, generation_costs
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        deps=["balanced_dataset", "balance_composition"],
-        group_name=RELEASE_GROUP,
-        kinds={"parquet"},
-        owners=OWNERS,
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[check_spec("dataset_export", "export_contract", "The Parquet shards hold exactly the balanced dataset's rows.", partitions)],
-        **staleness_args("dataset_export"),
-    )
-    @recorded_if_tracked("dataset_export")
+    @asset("dataset_export", partitions, kinds={"parquet"}, deps=["balanced_dataset", "balance_composition"],
+           checks={"export_contract": "The Parquet shards hold exactly the balanced dataset's rows."},
+           group=RELEASE_GROUP, eager=True)
     def dataset_export(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Parquet shards, composition charts and a dataset card for one language, ready to load for training."""
         part = partition_of(context)

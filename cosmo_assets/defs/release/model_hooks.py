@@ -9,17 +9,15 @@ import dagster as dg
 import polars as pl
 
 from cosmo_assets import contracts
+from cosmo_assets.defs.declare import RELEASE_GROUP, REVIEW_GROUP
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import contract_result, counts, preview
+from cosmo_assets.defs.shared import counts, preview, run_contract
 from cosmo_assets.stages import filtering, quotas, review
 
-RELEASE_GROUP = "release"
-REVIEW_GROUP = "review"
-
-# A hook returns the asset's metadata and its check: a polars CheckOutcome, or a GX contract's result.
+# A hook returns the asset's metadata and its check's outcome (a polars rule's or a GX contract's).
 Hook = Callable[
     [dg.AssetExecutionContext, CosmoResource, pl.DataFrame, dict[str, str]],
-    tuple[dict, contracts.CheckOutcome | dg.AssetCheckResult],
+    tuple[dict, contracts.Outcome],
 ]
 
 
@@ -54,7 +52,7 @@ def _after_balanced(context, cosmo, frame, part):
         "preview": preview(frame, ["source", "domain", "title", "content_type", "text"]),
     }
     # The great-expectations suite of the table (cosmo_assets/contracts/suites.py), caps per seed and template included.
-    return metadata, contract_result("balanced_contract", "balanced_dataset", frame, cosmo)
+    return metadata, run_contract("balanced_dataset", frame, cosmo)
 
 
 def _after_composition(context, cosmo, frame, part):

@@ -4,23 +4,17 @@ import dagster as dg
 import polars as pl
 
 from cosmo_assets import contracts
+from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.release.model_hooks import RELEASE_GROUP
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_result, check_spec
+from cosmo_assets.defs.shared import check_result
 from cosmo_assets.stages import quotas
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        deps=["release_candidates"],
-        group_name=RELEASE_GROUP,
-        kinds={"duckdb", "python"},
-        owners=OWNERS,
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[check_spec("quota_allocation", "allocation_contract", "Every candidate decided once; the planned size selected.", partitions)],
-    )
+    @asset("quota_allocation", partitions, kinds={"duckdb", "python"}, deps=["release_candidates"],
+           checks={"allocation_contract": "Every candidate decided once; the planned size selected."},
+           group=RELEASE_GROUP, eager=True)
     def quota_allocation(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Which candidates the release takes so its shares meet the quotas in balance.yaml, and why the others are out."""
         part = partition_of(context)

@@ -3,22 +3,16 @@
 import dagster as dg
 
 from cosmo_assets import contracts
+from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
-from cosmo_assets.defs.release.model_hooks import RELEASE_GROUP
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_result, check_spec, counts
+from cosmo_assets.defs.shared import check_result, counts
 from cosmo_assets.stages.real_text import load_real_text
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        partitions_def=partitions,
-        group_name=RELEASE_GROUP,
-        kinds={"duckdb", "polars"},
-        owners=OWNERS,
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[check_spec("real_text", "real_text_contract", "Unique ids, no empty texts.", partitions)],
-    )
+    @asset("real_text", partitions, kinds={"duckdb", "polars"},
+           checks={"real_text_contract": "Unique ids, no empty texts."}, group=RELEASE_GROUP, eager=True)
     def real_text(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Human-written text from the corpora in balance.yaml, mixed into the release as source = 'real'."""
         part = partition_of(context)

@@ -3,21 +3,17 @@
 import dagster as dg
 import polars as pl
 
-from cosmo_assets.defs.release.model_hooks import REVIEW_GROUP
+from cosmo_assets.contracts import CheckOutcome
+from cosmo_assets.defs.declare import REVIEW_GROUP, asset
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import OWNERS, check_spec, preview
+from cosmo_assets.defs.shared import check_result, preview
 from cosmo_assets.stages import review
 
 
 def build() -> dg.AssetsDefinition:
-    @dg.asset(
-        deps=["review_sample"],
-        group_name=REVIEW_GROUP,
-        kinds={"duckdb", "csv"},
-        owners=OWNERS,
-        check_specs=[check_spec("template_reviews", "template_accept_rates",
-                          "Warns when a template falls under the accept rate and is left out of the next run.", None)],
-    )
+    @asset("template_reviews", None, kinds={"duckdb", "csv"}, deps=["review_sample"],
+           checks={"template_accept_rates": "Warns when a template falls under the accept rate and is left out of the next run."},
+           group=REVIEW_GROUP)
     def template_reviews(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Reviewers' verdicts (balance.yaml review.verdict_files) read in; accept rate per template version;
         the templates under review.min_accept_rate, which the outlines stage leaves out from the next run."""
@@ -41,13 +37,10 @@ def build() -> dg.AssetsDefinition:
                 "stale_partitions": dg.MetadataValue.json(stale),
             },
             check_results=[
-                dg.AssetCheckResult(
-                    check_name="template_accept_rates",
-                    passed=not failures,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    description="; ".join(failures) or "every reviewed template is above the accept rate",
-                    metadata={"excluded_templates": dg.MetadataValue.json(sorted(stale))},
-                )
+                check_result("template_accept_rates", CheckOutcome(
+                    not failures, failures, {"excluded_templates": sorted(stale)}, severity="warn",
+                    passed_description="every reviewed template is above the accept rate",
+                ))
             ],
         )
 
