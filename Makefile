@@ -3,9 +3,12 @@
 PYTHON ?= python3
 UV := .tools/bin/uv
 VENV_STAMP := .venv/.synced
+# Team mode (docs/deploy.md): a team.env beside this file sets DAGSTER_HOME and the COSMO_* settings.
+-include team.env
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+override DAGSTER_HOME := $(abspath $(DAGSTER_HOME))
 
-.PHONY: run test lint bench ui webserver daemon install clean
+.PHONY: run test lint bench ui webserver daemon install clean lake-bootstrap lake-maintain worker
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -37,6 +40,15 @@ webserver: $(VENV_STAMP)  ## the UI alone on http://127.0.0.1:3000 (start `make 
 
 daemon: $(VENV_STAMP)  ## run queue, schedule, sensor and automation for the same instance
 	.venv/bin/dagster-daemon run -w workspace.yaml
+
+lake-bootstrap: $(VENV_STAMP)  ## team mode: create the lake's tables once, before any worker writes
+	.venv/bin/python -m cosmo_assets lake bootstrap
+
+lake-maintain: $(VENV_STAMP)  ## team mode: expire old lake snapshots, delete unused files (also weekly by schedule)
+	.venv/bin/python -m cosmo_assets lake maintain
+
+worker: $(VENV_STAMP)  ## team mode: one Celery worker on this machine, taking steps from the queue
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dagster-celery worker start -A dagster_celery.app -y deploy/celery.yaml --name "$$(hostname)" -- --concurrency $${COSMO_WORKER_STEPS:-2}
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -2,7 +2,8 @@
 Dagster instance (the project's dagster_home/), so the UI shows the runs afterwards.
 `python -m cosmo_assets stale` lists the partitions that are missing or stale, and why;
 `python -m cosmo_assets run --stale-only` makes only those; `python -m cosmo_assets plan` forecasts
-what drafting will cost (tokens, USD, time, budgets) without calling the model."""
+what drafting will cost (tokens, USD, time, budgets) without calling the model;
+`python -m cosmo_assets lake bootstrap|maintain` sets up and tends the team's lake (docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     stale.add_argument("--all", action="store_true", help="list fresh partitions too")
     stale.add_argument("--domains", help="comma-separated domains to list (default: all configured)")
     stale.add_argument("--languages", help="comma-separated languages to list (default: all enabled)")
+    lake = sub.add_parser("lake", help="team mode: the DuckLake's tables and upkeep (storage.backend: ducklake)")
+    lake.add_argument("action", choices=["bootstrap", "maintain"],
+                      help="bootstrap: create every table, partitioned, before any worker writes; "
+                           "maintain: expire old snapshots and delete files no snapshot reads")
+    lake.add_argument("--keep-days", type=int, metavar="N", help="maintain: keep N days of snapshots (default: configs/project.yaml)")
     return parser
 
 
@@ -63,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         print(_forecast(config, args).table())
         return 0
+    if args.command == "lake":
+        return tend_lake(config, args)
     return run_everything(config, args)
 
 
@@ -117,10 +125,31 @@ def _forecast(config, args: argparse.Namespace, show: bool = False):
 def _print_forecast_against_actual(config, forecast) -> None:
     if forecast is None:
         return
+    from cosmo_assets.lake import open_storage
     from cosmo_assets.stages.plan import forecast_against_actual
-    from cosmo_assets.storage import Storage
 
-    print("forecast against actual:\n  " + "\n  ".join(forecast_against_actual(forecast, Storage(config.duckdb_path()))))
+    print("forecast against actual:\n  " + "\n  ".join(forecast_against_actual(forecast, open_storage(config))))
+
+
+def tend_lake(config, args: argparse.Namespace) -> int:
+    from cosmo_assets.lake import LakeError, LakeStorage, open_storage
+
+    storage = open_storage(config)
+    if not isinstance(storage, LakeStorage):
+        print("storage.backend is duckdb: a DuckDB file needs no bootstrap and keeps no snapshots "
+              "(set COSMO_STORAGE_BACKEND=ducklake for team mode, docs/deploy.md)", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "bootstrap":
+            tables = storage.bootstrap()
+            print(f"lake ready: {len(tables)} tables in {storage.lake.catalog}, data in {storage.lake.data_path}")
+        else:
+            done = storage.maintain(args.keep_days or config.project.storage.keep_snapshots_days)
+            print(f"lake maintained: {done['snapshots_expired']} snapshots expired, {done['files_removed']} files removed")
+    except LakeError as exc:
+        print(f"lake error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _pick(requested: str | None, available: list[str], what: str) -> list[str]:

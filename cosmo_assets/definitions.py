@@ -23,6 +23,7 @@ from cosmo_assets.defs.release import build_release_assets
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.schedules import build_nightly_schedule
 from cosmo_assets.defs.sensors import build_input_change_sensor
+from cosmo_assets.defs.team import build_lake_maintenance, executor
 from cosmo_assets.fingerprints import STAGES
 
 
@@ -47,11 +48,12 @@ def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Defi
         generation_plan,
     ]
     generate, release, review = build_jobs()
+    maintenance_jobs, maintenance_schedules = build_lake_maintenance(config)
     return dg.Definitions(
         assets=assets,
         asset_checks=build_input_checks([a for a in assets if a.key.to_user_string() in STAGES], resource),
-        jobs=[generate, release, review],
-        schedules=[build_nightly_schedule(config, resource)],
+        jobs=[generate, release, review, *maintenance_jobs],
+        schedules=[build_nightly_schedule(config, resource), *maintenance_schedules],
         sensors=[
             build_input_change_sensor(resource, generate, release, config.project.schedule.input_check_interval_s),
             build_release_automation(config.project.schedule.input_check_interval_s),
@@ -59,8 +61,9 @@ def _definitions(config: CosmoConfig, resource: CosmoResource | None) -> dg.Defi
         resources={"cosmo": resource, "duckdb": resource.duckdb or database},
         # One process per run, not per step: a partition's stages run one after another anyway, and on a
         # small machine starting a process per step costs more than the step. Partitions run in
-        # parallel as separate runs (dagster_home/dagster.yaml: up to 4 at once).
-        executor=dg.in_process_executor,
+        # parallel as separate runs (dagster_home/dagster.yaml: up to 4 at once). In team mode
+        # (COSMO_EXECUTOR=celery, docs/deploy.md) each step goes to a Celery worker on any machine.
+        executor=executor(),
     )
 
 

@@ -97,8 +97,11 @@ def print_summary(config, runs: MainRuns, languages: Sequence[str], domains: Seq
     import os
 
     print(f"\n{'stopped' if runs.stopped else 'finished'} in {time.perf_counter() - runs.started:.0f} s")
-    storage = Storage(config.duckdb_path())
-    print(f"DuckDB file: {storage.path}")
+    from cosmo_assets.lake import open_storage
+
+    storage = open_storage(config)
+    lake = getattr(storage, "lake", None)
+    print(f"storage: {lake.catalog} (data in {lake.data_path})" if lake else f"DuckDB file: {storage.path}")
     if runs.abandoned is None:  # otherwise a step may still hold the DuckDB file: leave it be
         _print_made(config, storage, languages, domains)
     print(f"Dagster runs: DAGSTER_HOME={os.environ['DAGSTER_HOME']} (`make ui` to browse them)")

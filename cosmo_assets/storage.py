@@ -1,4 +1,4 @@
-"""The one storage path: stage tables in a DuckDB file, written a whole partition at a time.
+"""The one storage path: stage tables in a DuckDB file (or a DuckLake, lake.py), written a whole partition at a time.
 
 The tables' columns and partition keys are in schemas.py (re-exported here)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,36 +77,49 @@ class Storage:
         """Replace exactly the rows of one partition with `frame` (which may be empty); returns rows written."""
         _check_frame(table, frame, partition)
         where, params = _partition_filter(table, partition)
-        with self.connect() as con:
-            create_tables(con, table)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
-                if frame.height:
-                    con.register("incoming_rows", frame.to_arrow())
-                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
-                    con.unregister("incoming_rows")
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+
+        def replace() -> None:
+            with self.connect() as con:
+                self.prepare(con, table)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
+                    if frame.height:
+                        con.register("incoming_rows", frame.to_arrow())
+                        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
+                        con.unregister("incoming_rows")
+                    con.execute("COMMIT")
+                except Exception:
+                    con.execute("ROLLBACK")
+                    raise
+
+        self.retrying(replace, f"{table} {dict(partition)}")
         return frame.height
+
+    def retrying(self, write: Callable[[], Any], what: str) -> Any:
+        """One whole write transaction; a lake (lake.py) runs it again when another writer's commit conflicts."""
+        return write()
+
+    def prepare(self, con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+        """A DuckDB file creates its tables on first use (a lake has them made up front, lake.py)."""
+        create_tables(con, *tables)
 
     def insert_missing(self, table: str, frame: pl.DataFrame, key: str) -> int:
         """Add the rows whose `key` the table does not hold yet (for append-only tables); returns rows added."""
         _check_frame(table, frame, {})
-        with self.connect() as con:
-            create_tables(con, table)
-            if not frame.height:
-                return 0
-            con.register("incoming_rows", frame.to_arrow())
-            before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            con.execute(
-                f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows '
-                f'WHERE "{key}" NOT IN (SELECT "{key}" FROM "{table}")'
-            )
-            con.unregister("incoming_rows")
-            return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] - before
+
+        def insert() -> int:
+            with self.connect() as con:
+                self.prepare(con, table)
+                if not frame.height:
+                    return 0
+                con.register("incoming_rows", frame.to_arrow())
+                before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows WHERE "{key}" NOT IN (SELECT "{key}" FROM "{table}")')
+                con.unregister("incoming_rows")
+                return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] - before
+
+        return self.retrying(insert, table)
 
     def read_partition(self, table: str, partition: Mapping[str, str]) -> pl.DataFrame:
         where, params = _partition_filter(table, partition)

@@ -83,6 +83,10 @@ class CosmoConfig:
     def duckdb_path(self) -> Path:
         return _project_path(os.environ.get("COSMO_DUCKDB_PATH") or self.project.storage.duckdb_path)
 
+    def ducklake_data_path(self) -> str:
+        configured = self.project.storage.ducklake_data_path
+        return configured if "://" in configured else str(_project_path(configured))
+
     def export_dir(self) -> Path:
         return _project_path(os.environ.get("COSMO_EXPORT_DIR") or self.project.storage.export_dir)
 
@@ -123,8 +127,23 @@ def _validate(model: type[BaseModel], path: Path, data: Any) -> Any:
         raise ConfigError("\n".join(lines)) from None
 
 
+_STORAGE_ENV = {"backend": "COSMO_STORAGE_BACKEND", "ducklake_catalog": "COSMO_DUCKLAKE_CATALOG", "ducklake_data_path": "COSMO_DUCKLAKE_DATA_PATH"}
+
+
+def _apply_project_env(path: Path, project: ProjectSettings) -> ProjectSettings:
+    """Team mode flips storage with environment variables (docs/deploy.md), validated like the file."""
+    overrides = {field: os.environ[env] for field, env in _STORAGE_ENV.items() if os.environ.get(env)}
+    if not overrides:
+        return project
+    return _validate(ProjectSettings, path, {**project.model_dump(), "storage": {**project.storage.model_dump(), **overrides}})
+
+
 def _apply_env(model: ModelSettings) -> ModelSettings:
     overrides = {}
+    if os.environ.get("COSMO_LLM_CACHE_BACKEND"):  # team mode: one Redis cache and ledger for every worker
+        overrides["cache"] = model.cache.model_copy(update={"backend": os.environ["COSMO_LLM_CACHE_BACKEND"]})
+        if overrides["cache"].backend not in ("disk", "redis", "off"):
+            raise ConfigError(f"$COSMO_LLM_CACHE_BACKEND: expected disk, redis or off, got {overrides['cache'].backend!r}")
     if os.environ.get("COSMO_LLM_MODEL"):
         overrides["model"] = os.environ["COSMO_LLM_MODEL"]
     if os.environ.get("COSMO_LLM_API_BASE"):
@@ -207,7 +226,7 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
     _check_files(root, domains, outlines, languages, balance)
     return CosmoConfig(
         root=root,
-        project=files["project.yaml"],
+        project=_apply_project_env(root / "project.yaml", files["project.yaml"]),
         languages=languages,
         domains=domains,
         outlines=outlines,

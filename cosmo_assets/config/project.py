@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from cosmo_assets.config.base import StrictModel
 
 
 class StorageSettings(StrictModel):
+    # duckdb: one file, one machine (the default). ducklake: a lake many workers write at once (team
+    # mode, docs/deploy.md). COSMO_STORAGE_BACKEND, COSMO_DUCKLAKE_CATALOG and COSMO_DUCKLAKE_DATA_PATH override.
+    backend: Literal["duckdb", "ducklake"] = "duckdb"
     duckdb_path: str = "data/cosmo.duckdb"
     export_dir: str = "data/exports"
+    ducklake_catalog: str | None = Field(
+        default=None, description="DuckLake catalog, e.g. 'postgres:dbname=cosmo host=db.internal user=cosmo' (password in $PGPASSWORD)."
+    )
+    ducklake_data_path: str = Field(default="data/lake", description="Where the lake's Parquet files go: a folder every worker mounts, or s3://...")
+    keep_snapshots_days: int = Field(default=7, ge=1, description="Lake snapshots older than this are expired by the weekly maintenance.")
+    maintenance_cron: str = "0 4 * * 0"  # weekly: expire old lake snapshots, delete files no snapshot reads
+
+    @model_validator(mode="after")
+    def _lake_has_catalog(self) -> StorageSettings:
+        if self.backend == "ducklake" and not self.ducklake_catalog:
+            raise ValueError("backend ducklake needs ducklake_catalog (or $COSMO_DUCKLAKE_CATALOG), e.g. 'postgres:dbname=cosmo host=db'")
+        return self
 
 
 class RunSettings(StrictModel):

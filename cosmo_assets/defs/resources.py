@@ -28,7 +28,9 @@ class CosmoResource(dg.ConfigurableResource):
 
     @cached_property
     def storage(self) -> Storage:
-        return Storage(self.duckdb or self.config.duckdb_path())
+        from cosmo_assets.lake import open_storage  # the lake in team mode (storage.backend: ducklake)
+
+        return open_storage(self.config, self.duckdb)
 
     def seed_limit(self, config: CosmoConfig | None = None) -> int | None:
         """Seeds drawn per partition in a run, under `config` (default: the config this run loaded)."""

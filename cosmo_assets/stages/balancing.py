@@ -15,7 +15,7 @@ import polars as pl
 
 from cosmo_assets.config import PROJECT_ROOT, CosmoConfig
 from cosmo_assets.sql_runner import SqlModelError, SqlProject
-from cosmo_assets.storage import PARTITION_COLUMNS, TABLES, Storage, create_tables, frame_schema
+from cosmo_assets.storage import PARTITION_COLUMNS, TABLES, Storage, frame_schema
 
 SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 
@@ -63,7 +63,7 @@ def run_model(
     check_materialisable(project)
     needed = {t for m in project.upstream(name) for t in (*project.models[m].sources, m)}
     with storage.connect() as con:  # a fresh file has no tables yet: reading them must still work
-        create_tables(con, *sorted(needed))
+        storage.prepare(con, *sorted(needed))
     stored = {m: f'SELECT * FROM "{m}" WHERE language = $language' for m in project.models}
     with storage.connect(read_only=True) as con:
         rows = project.run(con, name, model_variables(config, language), stored=stored)
