@@ -169,6 +169,19 @@ def _release_blocked(language: str, partitions: list[str]) -> str:
             "step failed; fix it and run again, the partitions already made come from the cache)")
 
 
+def _model_ready(config) -> bool:
+    """A wrong model name, base URL or key stops the command here, before any partition work."""
+    from cosmo_assets.llm.client import PreflightError, preflight
+    from cosmo_assets.llm.embedded import EmbeddedModelError
+
+    try:
+        preflight(config.model)
+    except (PreflightError, EmbeddedModelError) as exc:
+        print(f"model check failed: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def run_everything(config, args: argparse.Namespace) -> int:
     from cosmo_assets.run_control import install_stop_handlers
 
@@ -193,13 +206,7 @@ def run_everything(config, args: argparse.Namespace) -> int:
         "loggers": {"console": {"config": {"log_level": "INFO"}}},  # step-level DEBUG events stay in the UI
     }
 
-    from cosmo_assets.llm.client import PreflightError, preflight
-    from cosmo_assets.llm.embedded import EmbeddedModelError
-
-    try:
-        preflight(config.model)  # a wrong model name, base URL or key stops here, before any partition work
-    except (PreflightError, EmbeddedModelError) as exc:
-        print(f"model check failed: {exc}", file=sys.stderr)
+    if not _model_ready(config):
         return 2
     forecast = None if args.stale_only else _forecast(config, args, show=True)
     # Every run of this command shares one run budget (configs/model.yaml budget.run).

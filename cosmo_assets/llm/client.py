@@ -39,6 +39,7 @@ from cosmo_assets.llm.endpoints import (
 )
 from cosmo_assets.llm.errors import MalformedAnswer, overloaded, retry_after_s, secret_values, status_of, transient
 from cosmo_assets.llm.litellm_setup import load_litellm
+from cosmo_assets.llm.online import run_online
 from cosmo_assets.llm.structured import UnparseableAnswer, parse_answer
 
 # What callers use, whichever module of llm/ it lives in.
@@ -311,50 +312,7 @@ class LLMClient:
         if queue and self.settings.mode == "batch":
             await self._run_batches(requests, keys, queue, followers, budget, finish)
         elif queue:
-            # One writer thread: SQLite takes one write at a time anyway, and the loop never waits on a disk.
-            self._cache_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cosmo-cache-writer")
-            _ = self.endpoint  # start the embedded server or build the router now, not inside a worker
-            reserved: dict[int, tuple[float, float]] = {}  # calls in flight -> the most each can spend
-            answered = asyncio.Condition()
-            answers = 0
-
-            async def worker() -> None:
-                nonlocal answers
-                while queue and budget.stop_reason is None and not stop_requested():
-                    index = queue[0]
-                    if budget.is_set:
-                        need = self._worst_case(requests[index])
-                        blocked = budget.blocks(sum(u for u, _ in reserved.values()), sum(t for _, t in reserved.values()), *need)
-                        if blocked:
-                            if not reserved:
-                                budget.stop(blocked)
-                                break
-                            seen = answers
-                            async with answered:  # an answer frees its reservation and shows its real spend
-                                await answered.wait_for(lambda: answers != seen)  # noqa: B023 - awaited in this iteration
-                            continue
-                        reserved[index] = need
-                    queue.popleft()
-                    try:
-                        completion = await self._call(requests[index], keys[index])
-                    finally:
-                        reserved.pop(index, None)
-                    if completion.paid_tokens or completion.paid_usd:
-                        budget.record(completion.paid_usd, completion.paid_tokens)
-                        self._learn_from(requests[index], completion)
-                    finish(index, completion)
-                    for other in followers.get(keys[index], ()):
-                        shared = completion.status == STATUS_OK
-                        finish(other, replace(completion, key=requests[other].key, attempts=0, cache_hit=shared))
-                    if budget.is_set:  # only budgets wait for answers
-                        answers += 1
-                        async with answered:
-                            answered.notify_all()
-
-            try:
-                await _until_stopped(asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(queue))))))
-            finally:
-                self._cache_writer.shutdown(wait=True)  # answers received are in the cache before this returns
+            await run_online(self, requests, keys, queue, followers, budget, finish)
         made = sum(1 for c in results if c is not None)
         if stop_requested() and made < len(requests):
             raise Interrupted(f"stopped after {made} of {len(requests)} answers (kept in the response cache); "
