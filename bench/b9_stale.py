@@ -1,6 +1,6 @@
 """B5: how fast `stale` answers on the default project (configs/, the project's dagster_home).
 
-    .venv/bin/python -m bench.b5_stale
+    .venv/bin/python -m bench.b9_stale
 
 Runs `python -m cosmo_assets stale` in a fresh process (as a user does) and, as the baseline in the
 same run, the way it judged before: build the Definitions (every asset module and its libraries) and
