@@ -393,6 +393,16 @@ def _contradiction(claim: Claim, facts: list[Mapping[str, str]], text_sentences:
     return None
 
 
+def _spoken_of(claim: Claim, unstated: list[Mapping[str, str]], text_sentences: list[str]) -> list[Mapping[str, str]]:
+    """The unstated facts a number may stand in for: those whose cue its sentence speaks of. Without the
+    cue an extra count is more often context (a count of works, a size) than a swapped value; dates and
+    full names stand in for any unstated fact of their kind."""
+    if claim.kind != "number":
+        return unstated
+    sentence = text_sentences[claim.sentence]
+    return [f for f in unstated if _speaks_of(sentence, _cues(f.get("property") or ""))]
+
+
 def _in_place_of(claim: Claim, unstated: list[Mapping[str, str]]) -> str | None:
     """A date, number or full name the seed does not hold, while a fact with a value of that kind goes
     unstated: the article gives that fact another value. Named only when one such fact is missing."""
@@ -438,7 +448,8 @@ def check(
         if supported(claim, seed):
             continue
         missing.add((claim.kind, claim.key))
-        found = _contradiction(claim, facts, text_sentences, said) or _in_place_of(claim, unstated)
+        found = _contradiction(claim, facts, text_sentences, said) or _in_place_of(
+            claim, _spoken_of(claim, unstated, text_sentences))
         if found and found not in contradicted:
             contradicted.append(found)
         if claim.text not in unsupported:
