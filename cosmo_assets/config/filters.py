@@ -82,7 +82,7 @@ def _default_stop_words() -> dict[str, list[str]]:
 
 
 # What a model's own settings may change: how much of its outline and facts a draft must cover.
-OVERRIDABLE = frozenset({"min_section_coverage", "min_fact_coverage", "max_unsupported_claims", "shapes"})
+OVERRIDABLE = frozenset({"min_section_coverage", "min_fact_coverage", "max_unsupported_claims", "shapes", "min_kept_share"})
 
 
 class FilterSettings(StrictModel):

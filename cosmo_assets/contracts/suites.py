@@ -197,7 +197,7 @@ def filtered_articles_expectations(config: CosmoConfig) -> list[gxe.Expectation]
     """Kept drafts with their scores. Parameters: `draft_ids` (the partition's drafts), `drafts`
     (how many) and `min_kept` (the fewest kept articles that meet min_kept_share of the drafts a budget did
     not skip)."""
-    f = config.filters
+    f = config.filters.for_model(config.model.model)  # model_overrides: a small model keeps fewer drafts
     return [
         *table_shape("filtered_articles"),
         _unique("draft_id"),

@@ -86,7 +86,8 @@ def check_partition(
             "drafts": drafts.height,
             # Drafts a budget stopped were never written: the kept share is of those the model was asked for.
             "min_kept": min_kept_articles(
-                drafts.filter(pl.col("status") != "skipped_budget").height, config.filters.min_kept_share
+                drafts.filter(pl.col("status") != "skipped_budget").height,
+                config.filters.for_model(config.model.model).min_kept_share,
             ),
         }
         return validate(table, frame, config, parameters, [every_draft_decided_once(frame, rejected, drafts)])
