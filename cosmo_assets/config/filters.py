@@ -119,11 +119,14 @@ class FilterSettings(StrictModel):
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()
     min_kept_share: float = Field(default=0.2, ge=0, le=1, description="Below this the filter's check fails.")
-    # Only the claim-coverage thresholds may differ per model: the wrapper, truncation, echo and quality gates
-    # hold for every model, so a release never carries chatter, a cut-off draft or an echoed prompt.
+    # Only the coverage thresholds and the expected yield may differ per model: the wrapper, truncation, echo,
+    # contradiction and quality gates hold for every model, so a release never carries chatter, a cut-off
+    # draft, an echoed prompt or a misstated fact.
     model_overrides: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {
-            "embedded/*": {"min_section_coverage": 0.25, "min_fact_coverage": 0.2, "max_unsupported_claims": 0.6}
+            "embedded/*": {
+                "min_section_coverage": 0.25, "min_fact_coverage": 0.2, "max_unsupported_claims": 0.6, "min_kept_share": 0.1,
+            }
         },
         description="Per model (an fnmatch pattern of the model string): coverage thresholds meant for that model.",
     )
