@@ -173,6 +173,16 @@ def test_met_means_within_tolerance_not_rounded():
         "blog_post": "met", "how_to": "met", "story": "met", "textbook_section": "missed"}
 
 
+def test_a_band_that_holds_no_whole_article_is_relaxed_to_the_nearest_count_not_missed():
+    # 3 articles over two values at 0.5 +- 0.05: the band is 1.35 to 1.65 articles, no whole number.
+    rows = [("content_type", "blog_post", 2, 2), ("content_type", "how_to", 1, 1)]
+    frame = pl.DataFrame([*rows, ("source", "synthetic", 3, 3)], schema=["dimension", "value", "supply", "released"], orient="row")
+    report = quota_report(frame, settings(domain=None, audience=None, tolerance=0.05).quotas)
+    statuses = dict(report.select("value", "status").iter_rows())
+    assert statuses == {"blog_post": "relaxed", "how_to": "relaxed"}
+    assert all("no whole number" in note for note in report["note"])
+
+
 def _brute_force(pool: pl.DataFrame, config: BalanceSettings) -> tuple[int, float]:
     """The largest release (then the best quality sum) whose every target is within tolerance, or
     relaxed with the whole supply of its value taken: every subset of the pool is tried."""

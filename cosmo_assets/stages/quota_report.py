@@ -4,6 +4,7 @@ it: every candidate released), no supply (a configured value without candidates)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import polars as pl
@@ -30,6 +31,9 @@ def _judge(count: int, have: int, size: int, target: float, tol: float, others_r
     low, high = band(target, size, tol)
     if low <= count <= high:
         return "met", ""
+    below, above = math.floor(high + 1e-9), math.ceil(low - 1e-9)
+    if below < above and count in (below, above):  # the band holds no whole article: the nearest count is all there is
+        return "relaxed", f"no whole number of the {size} articles lies within {low:.1f}-{high:.1f}; {count} is next to it"
     if count < low:
         if count >= have:
             return "relaxed", f"all {have} candidates released; the target needs at least {max(low, 0):.1f} of {size}"
