@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 LAKE = "lake"  # the name the lake is attached under in every connection
 _EXTENSIONS = ("postgres_scanner", "ducklake")  # postgres first: ducklake's Postgres catalog needs it
-_CONFLICT_MARKERS = ("conflict", "could not serialize")  # another writer committed first
+# Another writer committed first: the commit fails, and the whole transaction is run again.
+_CONFLICT_MARKERS = ("conflict", "could not serialize", "failed to commit")
 
 log = logging.getLogger(__name__)
 

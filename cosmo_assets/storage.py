@@ -90,7 +90,7 @@ class Storage:
                         con.unregister("incoming_rows")
                     con.execute("COMMIT")
                 except Exception:
-                    con.execute("ROLLBACK")
+                    _roll_back(con)
                     raise
 
         self.retrying(replace, f"{table} {dict(partition)}")
@@ -176,6 +176,14 @@ def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo an open transaction; a commit that failed has ended it already, and its error is the one to raise."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
 
 
 def _partition_filter(table: str, partition: Mapping[str, str]) -> tuple[str, dict[str, str]]:
