@@ -27,10 +27,14 @@ REPORT_SCHEMA = {
 STATUSES = ("met", "relaxed", "no supply", "missed")
 
 
-def _judge(count: int, have: int, size: int, target: float, tol: float, others_room: int | None) -> tuple[str, str]:
+def _judge(count: int, have: int, size: int, target: float, tol: float, others_room: int | None,
+           no_exact_choice: bool = False) -> tuple[str, str]:
     low, high = band(target, size, tol)
     if low <= count <= high:
         return "met", ""
+    if no_exact_choice and low - 1 < count < high + 1:
+        return "relaxed", (f"{count} released, {max(low, 0):.1f}-{high:.1f} needed: within one article, and no choice "
+                           "of the candidates holds every target at once (quota_allocation's shortfall)")
     below, above = math.floor(high + 1e-9), math.ceil(low - 1e-9)
     if below < above and count in (below, above):  # the band holds no whole article: the nearest count is all there is
         return "relaxed", f"no whole number of the {size} articles lies within {low:.1f}-{high:.1f}; {count} is next to it"
@@ -48,9 +52,12 @@ def quota_report(
     quotas: QuotaSettings,
     real_share: float = 0.0,
     configured_values: Mapping[str, Sequence[str]] | None = None,
+    no_exact_choice: bool = False,
 ) -> pl.DataFrame:
     """One row per quota. `configured_values` (dimension: every value the configs declare) lets an
-    `even` target list its values without candidates as `no supply` too."""
+    `even` target list its values without candidates as `no supply` too. `no_exact_choice`: the
+    allocation found no choice of candidates that holds every target at once (a small or lopsided
+    pool), so a value one article off its band is relaxed, not missed."""
     synthetic = composition.filter(pl.col("dimension") != "source")
     released = {(d, v): int(n) for d, v, n in synthetic.select("dimension", "value", "released").iter_rows()}
     supply = {(d, v): int(n) for d, v, n in synthetic.select("dimension", "value", "supply").iter_rows()}
@@ -65,7 +72,7 @@ def quota_report(
         for value, target in shares.items():
             count, have = released.get((dim, value), 0), supply.get((dim, value), 0)
             room = sum(min(supply.get((dim, w), 0), int(band(shares[w], size, tol)[1])) for w in shares if w != value)
-            status, note = _judge(count, have, size, target, tol, room)
+            status, note = _judge(count, have, size, target, tol, room, no_exact_choice)
             rows.append(_row(dim, value, "target", _configured(configured, value), target, count, size, have, status, note))
         named = list(configured) if isinstance(configured, dict) else list((configured_values or {}).get(dim, ()))
         for value in named:

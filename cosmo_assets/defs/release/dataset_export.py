@@ -8,6 +8,7 @@ import polars as pl
 from cosmo_assets import contracts
 from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
+from cosmo_assets.defs.release.model_hooks import allocation_shortfall
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import check_result
 from cosmo_assets.llm.tokens import token_unit
@@ -27,7 +28,7 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         config = cosmo.config
         frame = cosmo.storage.read_partition("balanced_dataset", part).sort("source", "domain", "id", descending=[True, False, False])
         composition = cosmo.storage.read_partition("balance_composition", part)
-        card = _card_context(cosmo, part["language"], composition)
+        card = _card_context(cosmo, part["language"], composition, allocation_shortfall(context.instance, part) > 0)
         costs = card.costs
         summary = export_dataset(frame, config.export_dir(), part["language"], config.balance.export, card)
         exported = pl.read_parquet(summary.shards)
@@ -51,7 +52,7 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     return dataset_export
 
 
-def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame) -> CardContext:
+def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame, no_exact_choice: bool) -> CardContext:
     """What the card says beyond the rows: quotas, filter summary, costs, settings, token unit, licence."""
     config = cosmo.config
     part = {"language": language}
@@ -59,7 +60,8 @@ def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame
     costs, released_cost = generation_costs(cosmo.storage, language)
     unit = token_unit(config.model.model)
     return CardContext(
-        quota_report=quota_report(composition, config.balance.quotas, config.balance.real_text.share, configured_values(config)),
+        quota_report=quota_report(composition, config.balance.quotas, config.balance.real_text.share, configured_values(config),
+                                  no_exact_choice),
         tolerance=config.balance.quotas.tolerance,
         decisions=dict(allocation.group_by("decision").len().sort("decision").iter_rows()) if allocation.height else {},
         filter_summary=filter_summary(cosmo.storage, language),

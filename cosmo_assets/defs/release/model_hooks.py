@@ -12,6 +12,7 @@ from cosmo_assets import contracts
 from cosmo_assets.defs.declare import RELEASE_GROUP, REVIEW_GROUP
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import counts, preview, run_contract
+from cosmo_assets.defs.stage_graph import latest_materialisation
 from cosmo_assets.llm.tokens import token_unit
 from cosmo_assets.stages import filtering, review
 from cosmo_assets.stages.quota_report import configured_values, quota_report, report_markdown
@@ -64,9 +65,19 @@ def _after_balanced(context, cosmo, frame, part):
     return metadata, run_contract("balanced_dataset", frame, cosmo)
 
 
+def allocation_shortfall(instance: dg.DagsterInstance, part) -> float:
+    """Articles short of every target at once in the partition's latest quota allocation (0: all held)."""
+    record = latest_materialisation(instance, "quota_allocation", part)
+    if record is None:
+        return 0.0
+    value = record.asset_materialization.metadata.get("shortfall")
+    return float(value.value) if value is not None else 0.0
+
+
 def _after_composition(context, cosmo, frame, part):
     balance = cosmo.config.balance
-    report = quota_report(frame, balance.quotas, balance.real_text.share, configured_values(cosmo.config))
+    report = quota_report(frame, balance.quotas, balance.real_text.share, configured_values(cosmo.config),
+                          allocation_shortfall(context.instance, part) > 0)
     metadata = {
         "achieved_vs_target": dg.MetadataValue.md(report_markdown(report)),
         "quotas": dg.MetadataValue.json(report.to_dicts()),
