@@ -161,7 +161,8 @@ def forecast_against_actual(forecast: Forecast, storage: Storage) -> list[str]:
                sum(prompt_tokens + completion_tokens) FILTER (WHERE NOT cache_hit) AS tokens,
                sum(cost_usd) FILTER (WHERE NOT cache_hit) AS usd, count(*) FILTER (WHERE NOT cache_hit) AS paid
         FROM drafts GROUP BY ALL
-        """
+        """,
+        table="drafts",  # a run stopped before any drafts step leaves no table: nothing was paid
     )
     by_partition = {row[0]: row[1:] for row in actual.iter_rows()}
     lines = []
