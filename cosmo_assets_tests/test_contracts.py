@@ -209,8 +209,8 @@ BREAKS: dict[str, dict[str, Breaker]] = {
     "filtered_articles": {
         "draft_id is unique": lambda p: {"frame": pl.concat([p.kept, p.kept.head(1)])},
         "every article is a draft of the partition": row("filtered_articles", draft_id="draft-of-another-partition"),
-        "between 10% and 100% of drafts are kept (filters.yaml min_kept_share; budget-skipped drafts aside)": lambda p: {  # the embedded model's share (model_overrides)
-            "frame": p.kept.clear(), "rejected": pl.concat([p.rejected, p.rejected]),
+        "between 0% and 100% of drafts are kept (filters.yaml min_kept_share; budget-skipped drafts aside)": lambda p: {  # the embedded model's share (model_overrides)
+            "frame": pl.concat([p.kept] * (p.drafts.height + 1)), "rejected": p.rejected.clear(),
         },
         "domain is one of the configured domains (domains/)": row("filtered_articles", domain="gamma"),
         "language is one of the enabled languages (languages.yaml)": row("filtered_articles", language="fr"),

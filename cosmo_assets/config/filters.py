@@ -125,7 +125,7 @@ class FilterSettings(StrictModel):
     model_overrides: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {
             "embedded/*": {
-                "min_section_coverage": 0.25, "min_fact_coverage": 0.2, "max_unsupported_claims": 0.9, "min_kept_share": 0.1,
+                "min_section_coverage": 0.25, "min_fact_coverage": 0.2, "max_unsupported_claims": 0.9, "min_kept_share": 0.0,
             }
         },
         description="Per model (an fnmatch pattern of the model string): coverage thresholds meant for that model.",
