@@ -27,6 +27,15 @@ from cosmo_assets.previews import sample_articles
 from cosmo_assets.verdicts import partition_key, upstream_partitions
 
 
+def _stopped(context: dg.AssetExecutionContext, why: str) -> dg.DagsterExecutionInterruptedError:
+    """The user's stop, said to Dagster before the step ends: the run then ends CANCELED, not FAILURE,
+    whichever thread (this step or the main command's) gets there first."""
+    run = context.instance.get_run_by_id(context.run_id)
+    if run is not None and not run.is_finished and run.status != dg.DagsterRunStatus.CANCELING:
+        context.instance.report_run_canceling(run, "stop asked for on the main command (Ctrl+C or SIGTERM)")
+    return dg.DagsterExecutionInterruptedError(why)
+
+
 def recorded(stage: str) -> Callable:
     """Wraps a stage asset's function so its materialisation records its inputs, upstream versions,
     data version, row count and sample articles. The function itself stays as it is."""
@@ -36,7 +45,7 @@ def recorded(stage: str) -> Callable:
         def materialise(context: dg.AssetExecutionContext, **resources):
             cosmo = resources["cosmo"]
             if stop_requested():  # Ctrl+C on the main command: no new stage starts
-                raise dg.DagsterExecutionInterruptedError(f"{stage}: not started, a stop was asked for")
+                raise _stopped(context, f"{stage}: not started, a stop was asked for")
             partition = partition_dict(context.partition_key)
             # Taken before the work: if an input changes mid-run, the partition reads stale, never fresh.
             inputs = fingerprint(cosmo.config, stage, partition, cosmo.seed_limit())
@@ -44,7 +53,7 @@ def recorded(stage: str) -> Callable:
             try:
                 result = fn(context, **resources)
             except Interrupted as exc:  # the run is marked canceled, not failed
-                raise dg.DagsterExecutionInterruptedError(f"{stage}: {exc}") from None
+                raise _stopped(context, f"{stage}: {exc}") from None
             if stage == "outlines":
                 inputs = _as_drawn(cosmo, inputs, partition)
             rows, version = _content_version(cosmo.storage, stage, partition, inputs, upstream)
