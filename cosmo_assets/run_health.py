@@ -42,7 +42,7 @@ def _alive(pid: int, started: str | None) -> bool:
     return not (started and now and now != started)  # the PID was reused by a newer process
 
 
-def _worker_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
+def worker_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
     """The run worker a launcher started reports its PID in an engine event ('Started process for run')."""
     records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=50).records
     for record in records:
@@ -62,7 +62,7 @@ def process_is_dead(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool | 
         if tags.get(HOST_TAG) != socket.gethostname():
             return None
         return not _alive(int(tags[PID_TAG]), tags.get(PROCESS_START_TAG))
-    pid = _worker_pid(instance, run)
+    pid = worker_pid(instance, run)
     return None if pid is None else not _alive(pid, None)
 
 

@@ -21,8 +21,9 @@ from dagster._core.scheduler.instigation import TickStatus
 from cosmo_assets.config import PROJECT_ROOT, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.run_health import worker_pid
 from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
-from cosmo_assets_tests.fake_llm_server import FakeLLMServer
+from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Fault, default_reply
 from cosmo_assets_tests.test_staleness import latest_checks, stale_only
 
 BIN = Path(sys.executable).parent
@@ -94,17 +95,21 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert defs.resolve_job_def("generate").execute_in_process(partition_key=PARTITION, instance=instance).success
             assert defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
-            yield config_dir, defs, instance, env, tmp_path / "daemon.log"
+            yield config_dir, defs, instance, env, tmp_path / "daemon.log", model
 
 
-def test_the_daemon_alone_keeps_partitions_and_the_release_current_through_config_changes(project):
-    config_dir, defs, instance, env, log = project
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("COSMO_", "DAGSTER_"))}, **env}
     with log.open("w") as log_file:
-        daemon = subprocess.Popen(
+        return subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", str(PROJECT_ROOT / "workspace.yaml")],
             cwd=PROJECT_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+
+def test_the_daemon_alone_keeps_partitions_and_the_release_current_through_config_changes(project):
+    config_dir, defs, instance, env, log, _ = project
+    daemon = start_daemon(env, log)
     try:
         # Tick 1: nothing changed. Every partition's check is reported current; nothing is requested.
         wait_for("first input_changes tick", lambda: sensor_ticks(instance, "input_changes"), daemon, log)
@@ -147,3 +152,37 @@ def test_the_daemon_alone_keeps_partitions_and_the_release_current_through_confi
     assert stale_only(defs, instance, config_dir) == set()
     # Every partition's check says current again, the last report stored over earlier ones.
     assert {e.passed for e in latest_checks(instance).values()} == {True}
+
+
+def test_the_daemon_fails_a_run_whose_process_was_killed_frees_its_slot_and_the_next_run_finishes(project):
+    """kill -9 of a run worker the daemon launched: the run is marked failed and its `llm` slot freed with
+    no person involved, and the sensor's next run makes the partition, paying once for each unanswered draft."""
+    config_dir, defs, instance, env, log, model = project
+    model.behaviour = lambda prompt: Fault("hang", hang_s=600)  # the run's drafts wait on a slow model
+    before = len(model.prompts)
+    daemon = start_daemon(env, log)
+    try:
+        wait_for("first input_changes tick", lambda: sensor_ticks(instance, "input_changes"), daemon, log)
+        edit_yaml(config_dir / "project.yaml", lambda d: d["run"].update(seeds_per_partition=3))
+        wait_for("a model request from the daemon's run", lambda: model.in_flight, daemon, log, limit_s=900)
+        [killed] = instance.get_runs(dg.RunsFilter(tags={"cosmo/trigger": "input_changes"},
+                                                    statuses=[dg.DagsterRunStatus.STARTED]))
+        os.kill(worker_pid(instance, killed), signal.SIGKILL)
+        time.sleep(1)
+        unanswered = model.prompts[before:]
+        model.behaviour = default_reply
+
+        wait_for("the killed run marked finished", lambda: instance.get_run_by_id(killed.run_id).is_finished, daemon, log)
+        wait_for("a run after the killed one", lambda: [r for r in finished_runs(instance, **{"cosmo/trigger": "input_changes"})
+                                                       if r.run_id != killed.run_id], daemon, log, limit_s=900)
+    finally:
+        stop(daemon)
+
+    runs = finished_runs(instance, **{"cosmo/trigger": "input_changes"})
+    assert [(r.tags["dagster/partition"], r.status) for r in runs] == [
+        ("alpha|en", dg.DagsterRunStatus.FAILURE), ("alpha|en", dg.DagsterRunStatus.SUCCESS)]
+    assert not instance.event_log_storage.get_concurrency_info("llm").claimed_slots
+    rerun = model.prompts[before + len(unanswered):]
+    # The re-run asked again for every draft the killed run was waiting on, each once, and for nothing answered.
+    assert set(unanswered) <= set(rerun) and len(rerun) == len(set(rerun))
+    assert not set(rerun) & set(model.answered[: len(model.answered) - len(rerun)])
