@@ -19,6 +19,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing import shared_memory
 from typing import Any
 
 import orjson
@@ -32,7 +33,16 @@ from cosmo_assets.knowledge_base.reasons import (
 )
 
 _ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
+_ID_KEY = b'"id":"'
+_ID_VALUE = re.compile(rb"[QPL][0-9]+")
 _ID_WINDOW = 300
+# The dump's own layout, found with bytes.find and checked with a match at one place; anything written
+# another way takes the general path (a regex over the line, or a parse).
+_LABELS_KEY = b'"labels":{'
+_LABELS_END = b'},"descriptions":'
+_LABEL_ENTRY = re.compile(rb'\}|"([a-z0-9-]+)":\{"language":"\1","value":"')
+_P31_VALUE = re.compile(rb'"property":"P31",(?:"hash":"[0-9a-f]*",)?(?:"datatype":"wikibase-item",)?'
+                        rb'"datavalue":\{"value":\{"entity-type":"item","numeric-id":([0-9]+)(?:,"id":"Q\1")?\}')
 _REDIRECT_BYTES = 1000
 # Without its closing quote: a needle ending in a rare byte is found many times faster in JSON.
 _P31_SNAK = b'"property":"P31'
@@ -94,6 +104,8 @@ class BlockScanner:
             rb'"(' + b"|".join(c.encode() for c in classes) + rb')"|"numeric-id"\s*:\s*('
             + b"|".join(c[1:].encode() for c in classes) + rb")(?![0-9])") if classes else None
         self.names = {**{c.encode(): c for c in classes}, **{c[1:].encode(): c for c in classes}}
+        self.numbers = {c[1:].encode(): c for c in classes}
+        self.label_keys = [b'"%s":{"language":"%s","value":"' % (c.encode(), c.encode()) for c in plan.languages]
 
     def scan(self, block: bytes, first_line: int, size: int | None = None) -> BlockResult:
         """Every line of block[:size] (whole lines; the first is line `first_line` of the dump). Lines are
@@ -121,8 +133,7 @@ class BlockScanner:
         return result
 
     def _line(self, block: bytes, a: int, b: int, line_no: int, result: BlockResult) -> None:
-        match = _ENTITY_ID.search(block, a, min(b, a + _ID_WINDOW))
-        qid = match.group(1).decode("ascii") if match else None
+        qid = _entity_id(block, a, b)
         if qid and qid[0] == "L":
             result.skipped[SKIPPED_LEXEME] += 1
             return
@@ -174,19 +185,51 @@ class BlockScanner:
         after colons) is searched whole."""
         if self.classes is None:
             return frozenset()
-        found: set[bytes] = set()
+        found: set[str] = set()
         at = block.find(_P31_SNAK, a, b)
         if at < 0 and block.find(b'"P31"', a, b) >= 0:  # not the dump's compact layout
-            found.update(m.group(1) or m.group(2) for m in self.classes.finditer(block, a, b))
+            found.update(self.names[m.group(1) or m.group(2)] for m in self.classes.finditer(block, a, b))
         while at >= 0:
             if block[at + len(_P31_SNAK)] == 0x22:  # "P31" itself, not P310
-                for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
-                    found.add(m.group(1) or m.group(2))
+                value = _P31_VALUE.match(block, at)
+                if value:  # the snak as dumps write it: its class is known at once
+                    if value.group(1) in self.numbers:
+                        found.add(self.numbers[value.group(1)])
+                else:
+                    for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
+                        found.add(self.names[m.group(1) or m.group(2)])
             at = block.find(_P31_SNAK, at + len(_P31_SNAK), b)
-        return frozenset(self.names[f] for f in found)
+        return frozenset(found)
 
     def _labels(self, block: bytes, a: int, b: int) -> str | None:
-        """The labels in the plan's languages as JSON, from the labels object alone when it can be cut out."""
+        """The labels in the plan's languages as JSON. In the dump's layout the entries of those languages are
+        cut out of the labels object as they are, without a parse; otherwise the labels object is parsed."""
+        key = block.find(_LABELS_KEY, a, min(b, a + _ID_WINDOW + 200))
+        if key >= 0:
+            start = key + len(_LABELS_KEY)
+            end = block.find(_LABELS_END, start, b)
+            if end >= 0 and _LABEL_ENTRY.match(block, start):
+                parts = []
+                for needle in self.label_keys:
+                    at = block.find(needle, start, end)
+                    close = _string_end(block, at + len(needle), end) if at >= 0 else -1
+                    if close >= 0:
+                        parts.append(block[at:close + 2])
+                    elif at >= 0:
+                        parts = None
+                        break
+                if parts == []:
+                    return None
+                if parts:
+                    text = b"{" + b",".join(parts) + b"}"
+                    try:
+                        orjson.loads(text)  # valid JSON and UTF-8, as a parse would have made sure
+                        return text.decode()
+                    except orjson.JSONDecodeError:
+                        pass
+        return self._labels_parsed(block, a, b)
+
+    def _labels_parsed(self, block: bytes, a: int, b: int) -> str | None:
         labels = None
         key = block.find(b'"labels"', a, min(b, a + _ID_WINDOW + 200))
         end = block.find(b'"descriptions"', key, b) if key >= 0 else -1
@@ -210,12 +253,12 @@ class BlockScanner:
         if len(line) > self.plan.row_bytes:
             raise _Problem(OVERSIZED_FIELD, f"the row is {len(line)} bytes, more than limits.row_bytes={self.plan.row_bytes}")
         try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _Problem(BAD_ENCODING, f"not valid UTF-8: byte {line[exc.start]:#04x} at offset {exc.start}") from None
-        try:
-            obj = orjson.loads(text)
+            obj = orjson.loads(line)  # from the bytes: a str of the line would cost as much again
         except orjson.JSONDecodeError:
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _Problem(BAD_ENCODING, f"not valid UTF-8: byte {line[exc.start]:#04x} at offset {exc.start}") from None
             try:  # the standard parser's message says where, as quarantine details always have
                 json.loads(text)
                 detail = "not valid JSON"
@@ -244,17 +287,24 @@ class BlockScanner:
 
 
 _worker: BlockScanner | None = None
+_blocks: shared_memory.SharedMemory | None = None
 
 
-def start_worker(plan: ScanPlan) -> None:
-    """In a worker process: the scanner every block of this scan goes through. Workers import this module
-    only (no DuckDB, no Arrow), so they start quickly."""
-    global _worker
+def start_worker(plan: ScanPlan, memory: str | None = None) -> None:
+    """In a worker process: the scanner every block of this scan goes through, and the shared memory the blocks
+    come in. Workers import this module only (no DuckDB, no Arrow), so they start quickly."""
+    global _worker, _blocks
     _worker = BlockScanner(plan)
+    _blocks = shared_memory.SharedMemory(name=memory) if memory else None
 
 
-def scan_block(block: bytes, end: int, first_line: int) -> BlockResult:
-    return _worker.scan(block, first_line, end)
+def scan_shared(offset: int, size: int) -> BlockResult:
+    """The whole lines at `offset` of the shared memory, copied out (bytes have the finds the scan is made of)."""
+    return _worker.scan(bytes(_blocks.buf[offset:offset + size]), 1)
+
+
+def scan_bytes(block: bytes, size: int) -> BlockResult:
+    return _worker.scan(block, 1, size)
 
 
 def chosen_values(statements: Any) -> list[dict[str, Any]]:
@@ -288,6 +338,31 @@ def _unit_ref(datavalue: dict[str, Any]) -> str | None:
 
 
 _SPACE = frozenset(b" \t\r\x0b\x0c")
+
+
+def _entity_id(block: bytes, a: int, b: int) -> str | None:
+    """The entity's id from the line's first bytes ("type" and "id" come first in dumps)."""
+    at = block.find(_ID_KEY, a, min(b, a + _ID_WINDOW))
+    if at >= 0:
+        close = block.find(b'"', at + len(_ID_KEY), at + 40)
+        if close > 0 and _ID_VALUE.fullmatch(block, at + len(_ID_KEY), close):
+            return block[at + len(_ID_KEY):close].decode("ascii")
+    match = _ENTITY_ID.search(block, a, min(b, a + _ID_WINDOW))
+    return match.group(1).decode("ascii") if match else None
+
+
+def _string_end(block: bytes, at: int, end: int) -> int:
+    """Where the label string starting at `at` closes: the quote of its '"}', not one escaped inside it."""
+    while True:
+        close = block.find(b'"}', at, end)
+        if close < 0:
+            return -1
+        slashes = close
+        while block[slashes - 1] == 0x5C:  # \
+            slashes -= 1
+        if (close - slashes) % 2 == 0:
+            return close
+        at = close + 1
 
 
 def _entity_span(block: bytes, a: int, b: int) -> tuple[int, int]:
