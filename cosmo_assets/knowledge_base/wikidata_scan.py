@@ -41,8 +41,13 @@ _ID_WINDOW = 300
 _LABELS_KEY = b'"labels":{'
 _LABELS_END = b'},"descriptions":'
 _LABEL_ENTRY = re.compile(rb'\}|"([a-z0-9-]+)":\{"language":"\1","value":"')
-_P31_VALUE = re.compile(rb'"property":"P31",(?:"hash":"[0-9a-f]*",)?(?:"datatype":"wikibase-item",)?'
-                        rb'"datavalue":\{"value":\{"entity-type":"item","numeric-id":([0-9]+)(?:,"id":"Q\1")?\}')
+_P31_CLAIM = b'"P31":[{"mainsnak":'
+_NEXT_CLAIM = b'":[{"mainsnak":'  # "mainsnak" starts statements only, so this is the next claim's key
+_STATEMENT = b'{"mainsnak":'
+_P31_STATEMENT = re.compile(
+    rb'\{"mainsnak":\{"snaktype":"value","property":"P31",(?:"hash":"[0-9a-f]*",)?(?:"datatype":"wikibase-item",)?'
+    rb'"datavalue":\{"value":\{"entity-type":"item","numeric-id":([0-9]+)(?:,"id":"Q\1")?\}')
+_P31_NO_VALUE = re.compile(rb'\{"mainsnak":\{"snaktype":"(?:novalue|somevalue)","property":"P31"[,}]')
 _REDIRECT_BYTES = 1000
 # Without its closing quote: a needle ending in a rare byte is found many times faster in JSON.
 _P31_SNAK = b'"property":"P31'
@@ -178,26 +183,42 @@ class BlockScanner:
             result.skipped[OUTSIDE_DOMAINS] += 1
 
     def _classes_named(self, block: bytes, a: int, b: int) -> frozenset[str]:
-        """The domains' classes named near the line's instance-of values: a superset of its instance-of classes.
+        """The domains' classes among the line's instance-of values, or a superset of them.
 
-        In dumps every P31 value sits in a snak that says "property":"P31", within a few hundred bytes of
-        it whatever the key order; only those windows are searched. A line written another way (spaces
-        after colons) is searched whole."""
+        In dumps the P31 claim is written `"P31":[{"mainsnak":{"snaktype":"value","property":"P31",...`: its
+        statements are read where they stand, up to the next claim. Otherwise every P31 snak is searched around."""
         if self.classes is None:
             return frozenset()
+        claim = block.find(_P31_CLAIM, a, b)
+        if claim < 0:
+            return self._classes_near_snaks(block, a, b)
+        end = block.find(_NEXT_CLAIM, claim + len(_P31_CLAIM), b)
+        end = b if end < 0 else end
+        found: set[str] = set()
+        at = claim + len(_P31_CLAIM) - len(_STATEMENT)
+        while at >= 0:
+            following = block.find(_STATEMENT, at + len(_STATEMENT), end)
+            value = _P31_STATEMENT.match(block, at, end)
+            if value:  # the class is known at once
+                if value.group(1) in self.numbers:
+                    found.add(self.numbers[value.group(1)])
+            elif not _P31_NO_VALUE.match(block, at, end):
+                for m in self.classes.finditer(block, at, end if following < 0 else following):
+                    found.add(self.names[m.group(1) or m.group(2)])
+            at = following
+        return frozenset(found)
+
+    def _classes_near_snaks(self, block: bytes, a: int, b: int) -> frozenset[str]:
+        """Every snak that says "property":"P31" is searched within a few hundred bytes of it, whatever the key
+        order; a line written another way (spaces after colons) is searched whole."""
         found: set[str] = set()
         at = block.find(_P31_SNAK, a, b)
-        if at < 0 and block.find(b'"P31"', a, b) >= 0:  # not the dump's compact layout
+        if at < 0 and block.find(b'"P31"', a, b) >= 0:
             found.update(self.names[m.group(1) or m.group(2)] for m in self.classes.finditer(block, a, b))
         while at >= 0:
             if block[at + len(_P31_SNAK)] == 0x22:  # "P31" itself, not P310
-                value = _P31_VALUE.match(block, at)
-                if value:  # the snak as dumps write it: its class is known at once
-                    if value.group(1) in self.numbers:
-                        found.add(self.numbers[value.group(1)])
-                else:
-                    for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
-                        found.add(self.names[m.group(1) or m.group(2)])
+                for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
+                    found.add(self.names[m.group(1) or m.group(2)])
             at = block.find(_P31_SNAK, at + len(_P31_SNAK), b)
         return frozenset(found)
 
