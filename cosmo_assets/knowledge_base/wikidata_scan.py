@@ -296,12 +296,16 @@ class BlockScanner:
     def _slim(self, obj: dict[str, Any], line: bytes, line_no: int) -> dict[str, Any]:
         """The entity as seeds read it: texts in the plan's languages, the chosen values of the plan's properties."""
         claims = obj.get("claims") or {}
-        values = {pid: chosen_values(claims[pid]) for pid in self.plan.properties if pid in claims}
-        values = {pid: v for pid, v in values.items() if v}
+        values, refs = {}, set()
+        for pid in self.plan.properties:
+            chosen = chosen_values(claims[pid]) if pid in claims else None
+            if chosen:
+                values[pid] = chosen
+                refs.update(ref for ref in map(_value_ref, chosen) if ref)
         classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
-        refs = {ref for vs in values.values() for v in vs for ref in (_item_ref(v), _unit_ref(v)) if ref}
-        slim = {key: {code: v for code, v in (obj.get(key) or {}).items() if code in self.languages}
-                for key in ("labels", "descriptions", "aliases")}
+        # By language, not by entry: a famous entity has labels in hundreds of languages.
+        slim = {key: {code: texts[code] for code in self.plan.languages if code in texts}
+                for key, texts in ((key, obj.get(key) or {}) for key in ("labels", "descriptions", "aliases"))}
         slim["values"] = values
         return {"line": line_no, "id": obj["id"], "classes": classes, "refs": sorted(refs),
                 "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
@@ -348,6 +352,11 @@ def _item_ref(datavalue: dict[str, Any]) -> str | None:
     if datavalue.get("type") != "wikibase-entityid" or not isinstance(value, dict):
         return None
     return value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
+
+
+def _value_ref(datavalue: dict[str, Any]) -> str | None:
+    """The item a value names (an item value, or a quantity's unit), whose label a fact needs."""
+    return _item_ref(datavalue) or _unit_ref(datavalue)
 
 
 def _unit_ref(datavalue: dict[str, Any]) -> str | None:
