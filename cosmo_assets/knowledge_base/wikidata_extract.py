@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 _ENTITIES = {"line": pl.Int64, "id": pl.String, "classes": pl.List(pl.String), "refs": pl.List(pl.String),
              "entity": pl.String, "raw": pl.String}
 _LABELS = {"id": pl.String, "line": pl.Int64, "labels": pl.String}
+_SEP = " "  # ids hold no spaces
 _BAD = {"line": pl.Int64, "reason": pl.String, "detail": pl.String, "source_id": pl.String, "raw": pl.String,
         "classes": pl.List(pl.String)}
 
@@ -163,16 +164,27 @@ class _Writers:
 
     def add(self, result: BlockResult) -> None:
         self.rows["entities"] += result.entities
-        self.rows["label_spill"] += [{"id": i, "line": n, "labels": t} for i, n, t in result.labels]
+        self.rows["label_spill"] += result.labels  # (id, line, labels) tuples: one per item of the dump
         self.rows["bad_rows"] += result.bad
         for name, rows in self.rows.items():
             if len(rows) >= _BATCH_ROWS:
                 self._flush(name)
 
     def _flush(self, name: str) -> None:
-        if self.rows[name]:
-            self.files[name].write_table(pl.DataFrame(self.rows[name], schema=self.schemas[name]).to_arrow())
-            self.rows[name] = []
+        rows, schema = self.rows[name], self.schemas[name]
+        if not rows:
+            return
+        if name == "label_spill":
+            frame = pl.DataFrame(rows, schema=schema, orient="row")
+        else:  # column by column: a list value read row by row costs polars a Series each
+            columns = {key: [row[key] for row in rows] for key in schema}
+            for key, dtype in schema.items():
+                if dtype == pl.List(pl.String):  # ids joined, then split in one vectorised step
+                    joined = pl.Series(key, [_SEP.join(ids) for ids in columns[key]], dtype=pl.String)
+                    columns[key] = joined.str.split(_SEP).list.eval(pl.element().filter(pl.element() != ""))
+            frame = pl.DataFrame(columns, schema=schema)
+        self.files[name].write_table(frame.to_arrow())
+        self.rows[name] = []
 
     def close(self) -> None:
         for name, writer in self.files.items():
