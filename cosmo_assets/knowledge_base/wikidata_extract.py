@@ -7,7 +7,8 @@ modification time), the domains' id and class filters, the languages, the proper
 and this code, so an extract is re-made only when one of those changes; a lock lets parallel
 partitions wait for the one scan instead of each running their own.
 
-Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time,
+Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time
+through shared memory (scan_blocks.py),
 rows are written to Parquet as they come, and the labels every item has are spilled to disk and joined
 with the ids that kept entities name by DuckDB at the end.
 """

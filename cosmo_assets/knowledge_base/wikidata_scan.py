@@ -4,11 +4,12 @@ entities some domain may want. Runs in worker processes, so it knows only plain 
 Per line, in this order:
 - the id is read from the first bytes (dumps write "type" and "id" first); lexemes and properties are
   counted and skipped, though a property's labels are kept like any item's (a value may name one);
-- the labels object alone is parsed (it comes right after the id in dumps) and kept for every item,
-  so item values can be named from this one pass: the labels a domain needs are joined at the end;
-- the raw bytes must name a wanted id or one of a domain's instance-of classes ("Q5" in quotes, or
-  as a numeric-id) before the line is parsed: most of a full dump (scholarly articles, stars, genes)
-  stops here, unparsed;
+- the labels of the plan's languages are kept for every item, so item values can be named from this one
+  pass (the labels a domain needs are joined at the end): in the dump's layout their entries are cut
+  out of the labels object as they stand, otherwise the labels object alone is parsed;
+- the line's instance-of classes are read from its P31 claim where it stands (or, in another layout,
+  searched around every P31 snak); the id or classes must be ones a domain wants before the line is
+  parsed: most of a full dump (scholarly articles, stars, genes) stops here, unparsed;
 - a parsed entity is kept when a domain's id and class filters want it, slimmed to the languages,
   properties and statements that seeds read. Keyword filters are applied per partition.
 """
