@@ -25,6 +25,9 @@ class DumpStream:
     def read(self, size: int) -> bytes:
         return self.stream.read(size)
 
+    def readinto(self, buffer: memoryview) -> int:
+        return self.stream.readinto(buffer)
+
     def compressed_position(self) -> int:
         try:
             return self._file.tell()

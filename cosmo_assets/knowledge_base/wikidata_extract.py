@@ -7,7 +7,8 @@ modification time), the domains' id and class filters, the languages, the proper
 and this code, so an extract is re-made only when one of those changes; a lock lets parallel
 partitions wait for the one scan instead of each running their own.
 
-Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time,
+Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time
+through shared memory (scan_blocks.py),
 rows are written to Parquet as they come, and the labels every item has are spilled to disk and joined
 with the ids that kept entities name by DuckDB at the end.
 """
@@ -17,15 +18,11 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import multiprocessing
 import os
 import shutil
-import sys
 import time
-import types
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,17 +32,10 @@ import pyarrow.parquet as pq
 
 from cosmo_assets.config import CosmoConfig, WikidataSource
 from cosmo_assets.ids import content_hash
-from cosmo_assets.knowledge_base.dump_files import DumpStream, open_dump
+from cosmo_assets.knowledge_base.dump_files import open_dump
+from cosmo_assets.knowledge_base.scan_blocks import scan_dump
 from cosmo_assets.knowledge_base.scan_progress import ScanProgress
-from cosmo_assets.knowledge_base.wikidata_scan import (
-    CLASS_PROPERTY,
-    BlockResult,
-    BlockScanner,
-    DomainPrefilter,
-    ScanPlan,
-    scan_block,
-    start_worker,
-)
+from cosmo_assets.knowledge_base.wikidata_scan import CLASS_PROPERTY, BlockResult, DomainPrefilter, ScanPlan
 
 EXTRACT_DIR = "wikidata_extract"
 BLOCK_BYTES = 8 << 20
@@ -60,6 +50,7 @@ log = logging.getLogger(__name__)
 _ENTITIES = {"line": pl.Int64, "id": pl.String, "classes": pl.List(pl.String), "refs": pl.List(pl.String),
              "entity": pl.String, "raw": pl.String}
 _LABELS = {"id": pl.String, "line": pl.Int64, "labels": pl.String}
+_SEP = " "  # ids hold no spaces
 _BAD = {"line": pl.Int64, "reason": pl.String, "detail": pl.String, "source_id": pl.String, "raw": pl.String,
         "classes": pl.List(pl.String)}
 
@@ -98,7 +89,7 @@ def scan_plan(config: CosmoConfig, dump: Path) -> ScanPlan:
 
 def extract_key(dump: Path, plan: ScanPlan) -> str:
     stat = dump.stat()
-    code = sorted((p.name, p.read_bytes()) for p in _CODE.glob("*.py") if p.name.startswith(("wikidata", "dump")))
+    code = sorted((p.name, p.read_bytes()) for p in _CODE.glob("*.py") if p.name.startswith(("wikidata", "dump", "scan_blocks")))
     plan_data = asdict(plan)
     plan_data["domains"] = sorted(({k: sorted(v) if v is not None else None for k, v in d.items()} for d in plan_data["domains"]),
                                   key=lambda d: json.dumps(d, sort_keys=True))
@@ -141,7 +132,7 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     writers = _Writers(partial)
     with open_dump(dump) as stream:
         progress = ScanProgress(dump.name, size, stream.compressed_position, report)
-        for result, json_bytes in _scan(_blocks(stream, block_bytes), plan, workers):
+        for result, json_bytes in scan_dump(stream, plan, workers, block_bytes):
             writers.add(result)
             skipped.update(result.skipped)
             counts.update(lines=result.lines, entities=len(result.entities), bad_rows=len(result.bad), json_bytes=json_bytes)
@@ -163,70 +154,6 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     return manifest
 
 
-def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """(data, where its whole lines end) over the decompressed dump. The data is handed on as read, not
-    cut: only the partial line at its end is copied, to start the next block. Lines are counted by the
-    scan, so this loop stays a read."""
-    carry = b""
-    while True:
-        data = stream.read(block_bytes)
-        if not data:
-            break
-        data = carry + data if carry else data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            carry = data  # a line longer than a block: keep reading until it ends
-            continue
-        yield data, cut
-        carry = data[cut:]
-    if carry:
-        yield carry, len(carry)
-
-
-def _scan(blocks: Iterator[tuple[bytes, int]], plan: ScanPlan, workers: int) -> Iterator[tuple[BlockResult, int]]:
-    """Block results in dump order, their lines numbered in the dump. Blocks are scanned from line 1 (a
-    block's place is known only once those before it are scanned); with several workers, at most two
-    blocks per worker are in flight."""
-    lines = 0
-    if workers <= 1:
-        scanner = BlockScanner(plan)
-        for block, end in blocks:
-            result = scanner.scan(block, 1, end)
-            yield BlockScanner.shifted(result, lines), end
-            lines += result.newlines
-        return
-    # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
-    context = multiprocessing.get_context("spawn")
-    with _main_not_imported():
-        pool = context.Pool(workers, initializer=start_worker, initargs=(plan,))
-    with pool:
-        pending: deque = deque()
-        for block, end in blocks:
-            pending.append((pool.apply_async(scan_block, (block, end, 1)), end))
-            while len(pending) >= 2 * workers or (pending and pending[0][0].ready()):
-                future, size = pending.popleft()
-                result = future.get()
-                yield BlockScanner.shifted(result, lines), size
-                lines += result.newlines
-        while pending:
-            future, size = pending.popleft()
-            result = future.get()
-            yield BlockScanner.shifted(result, lines), size
-            lines += result.newlines
-
-
-@contextmanager
-def _main_not_imported() -> Iterator[None]:
-    """While workers start: a spawned worker imports the parent's __main__ (a Dagster command, a bench script:
-    seconds of imports each) unless it cannot see one. Workers need only the scanner module."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
-
-
 class _Writers:
     """Parquet files written a batch at a time, so no more than a batch of rows is ever held."""
 
@@ -238,16 +165,27 @@ class _Writers:
 
     def add(self, result: BlockResult) -> None:
         self.rows["entities"] += result.entities
-        self.rows["label_spill"] += [{"id": i, "line": n, "labels": t} for i, n, t in result.labels]
+        self.rows["label_spill"] += result.labels  # (id, line, labels) tuples: one per item of the dump
         self.rows["bad_rows"] += result.bad
         for name, rows in self.rows.items():
             if len(rows) >= _BATCH_ROWS:
                 self._flush(name)
 
     def _flush(self, name: str) -> None:
-        if self.rows[name]:
-            self.files[name].write_table(pl.DataFrame(self.rows[name], schema=self.schemas[name]).to_arrow())
-            self.rows[name] = []
+        rows, schema = self.rows[name], self.schemas[name]
+        if not rows:
+            return
+        if name == "label_spill":
+            frame = pl.DataFrame(rows, schema=schema, orient="row")
+        else:  # column by column: a list value read row by row costs polars a Series each
+            columns = {key: [row[key] for row in rows] for key in schema}
+            for key, dtype in schema.items():
+                if dtype == pl.List(pl.String):  # ids joined, then split in one vectorised step
+                    joined = pl.Series(key, [_SEP.join(ids) for ids in columns[key]], dtype=pl.String)
+                    columns[key] = joined.str.split(_SEP).list.eval(pl.element().filter(pl.element() != ""))
+            frame = pl.DataFrame(columns, schema=schema)
+        self.files[name].write_table(frame.to_arrow())
+        self.rows[name] = []
 
     def close(self) -> None:
         for name, writer in self.files.items():

@@ -4,11 +4,12 @@ entities some domain may want. Runs in worker processes, so it knows only plain 
 Per line, in this order:
 - the id is read from the first bytes (dumps write "type" and "id" first); lexemes and properties are
   counted and skipped, though a property's labels are kept like any item's (a value may name one);
-- the labels object alone is parsed (it comes right after the id in dumps) and kept for every item,
-  so item values can be named from this one pass: the labels a domain needs are joined at the end;
-- the raw bytes must name a wanted id or one of a domain's instance-of classes ("Q5" in quotes, or
-  as a numeric-id) before the line is parsed: most of a full dump (scholarly articles, stars, genes)
-  stops here, unparsed;
+- the labels of the plan's languages are kept for every item, so item values can be named from this one
+  pass (the labels a domain needs are joined at the end): in the dump's layout their entries are cut
+  out of the labels object as they stand, otherwise the labels object alone is parsed;
+- the line's instance-of classes are read from its P31 claim where it stands (or, in another layout,
+  searched around every P31 snak); the id or classes must be ones a domain wants before the line is
+  parsed: most of a full dump (scholarly articles, stars, genes) stops here, unparsed;
 - a parsed entity is kept when a domain's id and class filters want it, slimmed to the languages,
   properties and statements that seeds read. Keyword filters are applied per partition.
 """
@@ -19,6 +20,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing import shared_memory
 from typing import Any
 
 import orjson
@@ -32,7 +34,21 @@ from cosmo_assets.knowledge_base.reasons import (
 )
 
 _ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
+_ID_KEY = b'"id":"'
+_ID_VALUE = re.compile(rb"[QPL][0-9]+")
 _ID_WINDOW = 300
+# The dump's own layout, found with bytes.find and checked with a match at one place; anything written
+# another way takes the general path (a regex over the line, or a parse).
+_LABELS_KEY = b'"labels":{'
+_LABELS_END = b'},"descriptions":'
+_LABEL_ENTRY = re.compile(rb'\}|"([a-z0-9-]+)":\{"language":"\1","value":"')
+_P31_CLAIM = b'"P31":[{"mainsnak":'
+_NEXT_CLAIM = b'":[{"mainsnak":'  # "mainsnak" starts statements only, so this is the next claim's key
+_STATEMENT = b'{"mainsnak":'
+_P31_STATEMENT = re.compile(
+    rb'\{"mainsnak":\{"snaktype":"value","property":"P31",(?:"hash":"[0-9a-f]*",)?(?:"datatype":"wikibase-item",)?'
+    rb'"datavalue":\{"value":\{"entity-type":"item","numeric-id":([0-9]+)(?:,"id":"Q\1")?\}')
+_P31_NO_VALUE = re.compile(rb'\{"mainsnak":\{"snaktype":"(?:novalue|somevalue)","property":"P31"[,}]')
 _REDIRECT_BYTES = 1000
 # Without its closing quote: a needle ending in a rare byte is found many times faster in JSON.
 _P31_SNAK = b'"property":"P31'
@@ -94,6 +110,8 @@ class BlockScanner:
             rb'"(' + b"|".join(c.encode() for c in classes) + rb')"|"numeric-id"\s*:\s*('
             + b"|".join(c[1:].encode() for c in classes) + rb")(?![0-9])") if classes else None
         self.names = {**{c.encode(): c for c in classes}, **{c[1:].encode(): c for c in classes}}
+        self.numbers = {c[1:].encode(): c for c in classes}
+        self.label_keys = [b'"%s":{"language":"%s","value":"' % (c.encode(), c.encode()) for c in plan.languages]
 
     def scan(self, block: bytes, first_line: int, size: int | None = None) -> BlockResult:
         """Every line of block[:size] (whole lines; the first is line `first_line` of the dump). Lines are
@@ -121,8 +139,7 @@ class BlockScanner:
         return result
 
     def _line(self, block: bytes, a: int, b: int, line_no: int, result: BlockResult) -> None:
-        match = _ENTITY_ID.search(block, a, min(b, a + _ID_WINDOW))
-        qid = match.group(1).decode("ascii") if match else None
+        qid = _entity_id(block, a, b)
         if qid and qid[0] == "L":
             result.skipped[SKIPPED_LEXEME] += 1
             return
@@ -167,26 +184,74 @@ class BlockScanner:
             result.skipped[OUTSIDE_DOMAINS] += 1
 
     def _classes_named(self, block: bytes, a: int, b: int) -> frozenset[str]:
-        """The domains' classes named near the line's instance-of values: a superset of its instance-of classes.
+        """The domains' classes among the line's instance-of values, or a superset of them.
 
-        In dumps every P31 value sits in a snak that says "property":"P31", within a few hundred bytes of
-        it whatever the key order; only those windows are searched. A line written another way (spaces
-        after colons) is searched whole."""
+        In dumps the P31 claim is written `"P31":[{"mainsnak":{"snaktype":"value","property":"P31",...`: its
+        statements are read where they stand, up to the next claim. Otherwise every P31 snak is searched around."""
         if self.classes is None:
             return frozenset()
-        found: set[bytes] = set()
+        claim = block.find(_P31_CLAIM, a, b)
+        if claim < 0:
+            return self._classes_near_snaks(block, a, b)
+        end = block.find(_NEXT_CLAIM, claim + len(_P31_CLAIM), b)
+        end = b if end < 0 else end
+        found: set[str] = set()
+        at = claim + len(_P31_CLAIM) - len(_STATEMENT)
+        while at >= 0:
+            following = block.find(_STATEMENT, at + len(_STATEMENT), end)
+            value = _P31_STATEMENT.match(block, at, end)
+            if value:  # the class is known at once
+                if value.group(1) in self.numbers:
+                    found.add(self.numbers[value.group(1)])
+            elif not _P31_NO_VALUE.match(block, at, end):
+                for m in self.classes.finditer(block, at, end if following < 0 else following):
+                    found.add(self.names[m.group(1) or m.group(2)])
+            at = following
+        return frozenset(found)
+
+    def _classes_near_snaks(self, block: bytes, a: int, b: int) -> frozenset[str]:
+        """Every snak that says "property":"P31" is searched within a few hundred bytes of it, whatever the key
+        order; a line written another way (spaces after colons) is searched whole."""
+        found: set[str] = set()
         at = block.find(_P31_SNAK, a, b)
-        if at < 0 and block.find(b'"P31"', a, b) >= 0:  # not the dump's compact layout
-            found.update(m.group(1) or m.group(2) for m in self.classes.finditer(block, a, b))
+        if at < 0 and block.find(b'"P31"', a, b) >= 0:
+            found.update(self.names[m.group(1) or m.group(2)] for m in self.classes.finditer(block, a, b))
         while at >= 0:
             if block[at + len(_P31_SNAK)] == 0x22:  # "P31" itself, not P310
                 for m in self.classes.finditer(block, max(a, at - _SNAK_WINDOW), min(b, at + _SNAK_WINDOW)):
-                    found.add(m.group(1) or m.group(2))
+                    found.add(self.names[m.group(1) or m.group(2)])
             at = block.find(_P31_SNAK, at + len(_P31_SNAK), b)
-        return frozenset(self.names[f] for f in found)
+        return frozenset(found)
 
     def _labels(self, block: bytes, a: int, b: int) -> str | None:
-        """The labels in the plan's languages as JSON, from the labels object alone when it can be cut out."""
+        """The labels in the plan's languages as JSON. In the dump's layout the entries of those languages are
+        cut out of the labels object as they are, without a parse; otherwise the labels object is parsed."""
+        key = block.find(_LABELS_KEY, a, min(b, a + _ID_WINDOW + 200))
+        if key >= 0:
+            start = key + len(_LABELS_KEY)
+            end = block.find(_LABELS_END, start, b)
+            if end >= 0 and _LABEL_ENTRY.match(block, start):
+                parts = []
+                for needle in self.label_keys:
+                    at = block.find(needle, start, end)
+                    close = _string_end(block, at + len(needle), end) if at >= 0 else -1
+                    if close >= 0:
+                        parts.append(block[at:close + 2])
+                    elif at >= 0:
+                        parts = None
+                        break
+                if parts == []:
+                    return None
+                if parts:
+                    text = b"{" + b",".join(parts) + b"}"
+                    try:
+                        orjson.loads(text)  # valid JSON and UTF-8, as a parse would have made sure
+                        return text.decode()
+                    except orjson.JSONDecodeError:
+                        pass
+        return self._labels_parsed(block, a, b)
+
+    def _labels_parsed(self, block: bytes, a: int, b: int) -> str | None:
         labels = None
         key = block.find(b'"labels"', a, min(b, a + _ID_WINDOW + 200))
         end = block.find(b'"descriptions"', key, b) if key >= 0 else -1
@@ -210,12 +275,12 @@ class BlockScanner:
         if len(line) > self.plan.row_bytes:
             raise _Problem(OVERSIZED_FIELD, f"the row is {len(line)} bytes, more than limits.row_bytes={self.plan.row_bytes}")
         try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _Problem(BAD_ENCODING, f"not valid UTF-8: byte {line[exc.start]:#04x} at offset {exc.start}") from None
-        try:
-            obj = orjson.loads(text)
+            obj = orjson.loads(line)  # from the bytes: a str of the line would cost as much again
         except orjson.JSONDecodeError:
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _Problem(BAD_ENCODING, f"not valid UTF-8: byte {line[exc.start]:#04x} at offset {exc.start}") from None
             try:  # the standard parser's message says where, as quarantine details always have
                 json.loads(text)
                 detail = "not valid JSON"
@@ -232,29 +297,40 @@ class BlockScanner:
     def _slim(self, obj: dict[str, Any], line: bytes, line_no: int) -> dict[str, Any]:
         """The entity as seeds read it: texts in the plan's languages, the chosen values of the plan's properties."""
         claims = obj.get("claims") or {}
-        values = {pid: chosen_values(claims[pid]) for pid in self.plan.properties if pid in claims}
-        values = {pid: v for pid, v in values.items() if v}
+        values, refs = {}, set()
+        for pid in self.plan.properties:
+            chosen = chosen_values(claims[pid]) if pid in claims else None
+            if chosen:
+                values[pid] = chosen
+                refs.update(ref for ref in map(_value_ref, chosen) if ref)
         classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
-        refs = {ref for vs in values.values() for v in vs for ref in (_item_ref(v), _unit_ref(v)) if ref}
-        slim = {key: {code: v for code, v in (obj.get(key) or {}).items() if code in self.languages}
-                for key in ("labels", "descriptions", "aliases")}
+        # By language, not by entry: a famous entity has labels in hundreds of languages.
+        slim = {key: {code: texts[code] for code in self.plan.languages if code in texts}
+                for key, texts in ((key, obj.get(key) or {}) for key in ("labels", "descriptions", "aliases"))}
         slim["values"] = values
         return {"line": line_no, "id": obj["id"], "classes": classes, "refs": sorted(refs),
                 "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
 
 
 _worker: BlockScanner | None = None
+_blocks: shared_memory.SharedMemory | None = None
 
 
-def start_worker(plan: ScanPlan) -> None:
-    """In a worker process: the scanner every block of this scan goes through. Workers import this module
-    only (no DuckDB, no Arrow), so they start quickly."""
-    global _worker
+def start_worker(plan: ScanPlan, memory: str | None = None) -> None:
+    """In a worker process: the scanner every block of this scan goes through, and the shared memory the blocks
+    come in. Workers import this module only (no DuckDB, no Arrow), so they start quickly."""
+    global _worker, _blocks
     _worker = BlockScanner(plan)
+    _blocks = shared_memory.SharedMemory(name=memory) if memory else None
 
 
-def scan_block(block: bytes, end: int, first_line: int) -> BlockResult:
-    return _worker.scan(block, first_line, end)
+def scan_shared(offset: int, size: int) -> BlockResult:
+    """The whole lines at `offset` of the shared memory, copied out (bytes have the finds the scan is made of)."""
+    return _worker.scan(bytes(_blocks.buf[offset:offset + size]), 1)
+
+
+def scan_bytes(block: bytes, size: int) -> BlockResult:
+    return _worker.scan(block, 1, size)
 
 
 def chosen_values(statements: Any) -> list[dict[str, Any]]:
@@ -279,6 +355,11 @@ def _item_ref(datavalue: dict[str, Any]) -> str | None:
     return value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
 
 
+def _value_ref(datavalue: dict[str, Any]) -> str | None:
+    """The item a value names (an item value, or a quantity's unit), whose label a fact needs."""
+    return _item_ref(datavalue) or _unit_ref(datavalue)
+
+
 def _unit_ref(datavalue: dict[str, Any]) -> str | None:
     value = datavalue.get("value")
     if datavalue.get("type") != "quantity" or not isinstance(value, dict):
@@ -288,6 +369,31 @@ def _unit_ref(datavalue: dict[str, Any]) -> str | None:
 
 
 _SPACE = frozenset(b" \t\r\x0b\x0c")
+
+
+def _entity_id(block: bytes, a: int, b: int) -> str | None:
+    """The entity's id from the line's first bytes ("type" and "id" come first in dumps)."""
+    at = block.find(_ID_KEY, a, min(b, a + _ID_WINDOW))
+    if at >= 0:
+        close = block.find(b'"', at + len(_ID_KEY), at + 40)
+        if close > 0 and _ID_VALUE.fullmatch(block, at + len(_ID_KEY), close):
+            return block[at + len(_ID_KEY):close].decode("ascii")
+    match = _ENTITY_ID.search(block, a, min(b, a + _ID_WINDOW))
+    return match.group(1).decode("ascii") if match else None
+
+
+def _string_end(block: bytes, at: int, end: int) -> int:
+    """Where the label string starting at `at` closes: the quote of its '"}', not one escaped inside it."""
+    while True:
+        close = block.find(b'"}', at, end)
+        if close < 0:
+            return -1
+        slashes = close
+        while block[slashes - 1] == 0x5C:  # \
+            slashes -= 1
+        if (close - slashes) % 2 == 0:
+            return close
+        at = close + 1
 
 
 def _entity_span(block: bytes, a: int, b: int) -> tuple[int, int]:
