@@ -38,17 +38,17 @@ def _meta(metadata, key: str) -> Any:
 
 
 def _expectation_lines(evaluation) -> list[str]:
+    """The failed expectations of a check (contracts/outcomes.py Outcome.metadata "failed"): in the check's
+    own words where it has them (contracts/checks.py), else name, observed value and rule."""
     failed = _meta(evaluation.metadata, "failed")
-    if isinstance(failed, list) and failed:  # a great-expectations contract (contracts/validation.py)
-        lines = [
-            f"      - {f.get('severity', 'error').upper()} {f.get('expectation')}: observed {_short(f.get('observed'))}"
-            + (f"; expected {f['rule']}" if f.get("rule") else "")
-            for f in failed[:_MAX_EXPECTATIONS]
-        ]
-    else:  # a plain check (contracts/checks.py) says its failures in words
-        failures = _meta(evaluation.metadata, "failures") or [evaluation.description or "failed"]
-        lines = [f"      - {_short(f)}" for f in list(failures)[:_MAX_EXPECTATIONS]]
-    return lines
+    if not isinstance(failed, list) or not failed:  # a check that lists no expectations: its description
+        return [f"      - {_short(evaluation.description or 'failed')}"]
+    return [
+        f"      - {_short(f['message'])}" if f.get("message") else
+        f"      - {f.get('severity', 'error').upper()} {f.get('expectation')}: observed {_short(f.get('observed'))}"
+        + (f"; expected {f['rule']}" if f.get("rule") else "")
+        for f in failed[:_MAX_EXPECTATIONS]
+    ]
 
 
 def failure_lines(instance: dg.DagsterInstance, run_id: str, partition: str | None) -> list[str]:

@@ -4,6 +4,7 @@ helpers from here, never from one another."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 import yaml
 
 from cosmo_assets.config import DEFAULT_CONFIG_DIR, load_config
+from cosmo_assets.storage import empty_frame
+from cosmo_assets.verdicts import FRESH
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -105,3 +108,117 @@ def drafts(*texts: str | None, status: str = "ok") -> pl.DataFrame:
         },
         schema_overrides={"text": pl.String},
     )
+
+
+# --- helpers several test modules share ------------------------------------------------------------
+
+
+def seed_rows(domain: str, language: str, ids: list[str]) -> pl.DataFrame:
+    rows = empty_frame("seeds").schema
+    return pl.DataFrame(
+        [
+            {"seed_id": i, "domain": domain, "language": language, "title": f"T {i}", "topic_type": "concept",
+             "description": "", "facts": [{"property": "p", "value": "v"}], "keywords": ["k"],
+             "source": "test", "source_id": i}
+            for i in ids
+        ],
+        schema=rows,
+    )
+
+
+def use_sources(config_dir: Path, sources: list[dict], filters: dict | None = None, domain: str = "alpha") -> None:
+    data = {"name": domain, "title": domain.title(), "sources": sources}
+    if filters:
+        data["filters"] = filters
+    write_yaml(config_dir / "domains" / f"{domain}.yaml", data)
+
+
+# The generation tests' project: domain alpha on a bigger knowledge base, reached as openai/test-model.
+ALPHA_EN = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
+
+
+def science_project(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test project with a bigger knowledge base (the shipped science domain) behind domain alpha,
+    short timeouts and backoffs, reached as openai/test-model at a server the test sets."""
+    shutil.copy(DEFAULT_CONFIG_DIR / "knowledge_base" / "science.jsonl", config_dir / "knowledge_base" / "tiny_kb.jsonl")
+    edit_yaml(config_dir / "model.yaml", lambda m: m.update(
+        model="openai/test-model", timeout_s=1, max_retries=2, retry_backoff_s=0.05, max_in_flight=8))
+    monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
+    return config_dir
+
+
+def run_generate(config_dir: Path, tmp_path: Path, seeds: int, api_base: str):
+    """The generate job on partition alpha|en against a model server at `api_base`, its run log kept."""
+    from cosmo_assets.definitions import build_definitions  # builds the shipped code location on import
+    from cosmo_assets.defs.resources import CosmoResource
+
+    os.environ["COSMO_LLM_API_BASE"] = api_base  # the config loader's override, as a user sets it
+    try:
+        config = load_config(config_dir)
+        defs = build_definitions(config, CosmoResource(config_dir=str(config_dir), seeds_per_partition=seeds))
+        home = tmp_path / "dagster_home"
+        home.mkdir(exist_ok=True)
+        with dg.instance_for_test(temp_dir=str(home)) as instance:
+            result = defs.resolve_job_def("generate").execute_in_process(
+                partition_key=ALPHA_EN, instance=instance, raise_on_error=False
+            )
+            # What the run log shows in the UI, level and message.
+            result.log_lines = [(e.level, e.user_message) for e in instance.all_logs(result.run_id)]
+            return result
+    finally:
+        del os.environ["COSMO_LLM_API_BASE"]
+
+
+def materialization(result, asset: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def main_env(config_dir: Path, tmp_path: Path, api_base: str, key: str = "test-key-not-secret") -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COSMO_")},
+        "COSMO_CONFIG_DIR": str(config_dir),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "COSMO_LLM_MODEL": "openai/test-model",
+        "COSMO_LLM_API_BASE": api_base,
+        "COSMO_LLM_API_KEY": key,
+    }
+
+
+# Staleness: verdicts now, and the `inputs_current` results the instance stores.
+STAGES = ["seeds", "outlines", "drafts", "filtered_articles", "balanced_dataset", "dataset_export"]
+
+
+def states(defs: dg.Definitions, instance, config_dir: Path) -> dict[str, str]:
+    from cosmo_assets.defs.stage_graph import StageGraph
+    from cosmo_assets.fingerprints import CONFIGURED
+
+    config = load_config(config_dir)
+    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, CONFIGURED)
+    return {v.target: v.state for v in verdicts}
+
+
+def stale_only(defs, instance, config_dir) -> set[str]:
+    return {t for t, s in states(defs, instance, config_dir).items() if s != FRESH}
+
+
+def check_executions(instance) -> list:
+    """Every `inputs_current` result stored in the instance (the UI's check history), oldest first."""
+    records = [
+        record
+        for stage in STAGES
+        for record in instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(stage), "inputs_current"), limit=100_000
+        )
+        if record.event is not None and record.event.dagster_event.event_specific_data.__class__ is dg.AssetCheckEvaluation
+    ]
+    return sorted(records, key=lambda r: r.id)
+
+
+def check_reports(instance) -> list[dg.AssetCheckEvaluation]:
+    return [r.event.dagster_event.event_specific_data for r in check_executions(instance)]
+
+
+def latest_checks(instance) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    """The latest `inputs_current` result per stage and partition, as the UI shows it."""
+    return {(e.asset_key.to_user_string(), e.partition): e for e in check_reports(instance)}

@@ -112,7 +112,7 @@ def test_good_partitions_meet_every_expectation(good, table):
     outcome = check(good, table)
     assert outcome.passed, outcome.description
     assert outcome.description.startswith("all ") and outcome.rows == good.frame(table).height
-    meta = outcome.metadata()
+    meta = outcome.metadata
     assert meta["failed"] == [] and meta["expectations_evaluated"] == len(outcome.results)
     assert "| columns are those of the" in meta["expectations"]
 
@@ -274,7 +274,7 @@ def test_a_frame_that_breaks_an_expectation_fails_naming_it(good, table, name):
     else:
         assert outcome.severity == "error"
     assert name in outcome.description
-    [reported] = [f for f in outcome.metadata()["failed"] if f["expectation"] == name]
+    [reported] = [f for f in outcome.metadata["failed"] if f["expectation"] == name]
     assert reported["observed"] is not None and reported["rule"]
 
 

@@ -22,9 +22,8 @@ from cosmo_assets.config import PROJECT_ROOT, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.run_health import worker_pid
-from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
+from cosmo_assets_tests.conftest import edit_yaml, latest_checks, make_config_dir, stale_only
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Fault, default_reply
-from cosmo_assets_tests.test_staleness import latest_checks, stale_only
 
 BIN = Path(sys.executable).parent
 TICK_S = 5  # configs/project.yaml schedule.input_check_interval_s for the test: a tick every few seconds

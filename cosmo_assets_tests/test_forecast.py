@@ -9,12 +9,16 @@ import pytest
 
 from cosmo_assets.config import load_config
 from cosmo_assets.stages.plan import plan_generation
-from cosmo_assets_tests import test_generation_engine as engine
-from cosmo_assets_tests.conftest import edit_yaml
+from cosmo_assets_tests.conftest import edit_yaml, main_env, materialization, run_generate, science_project
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, varied_reply
-from cosmo_assets_tests.test_generation_engine import materialization, run_generate
 
-project = engine.project  # the generation tests' project: domain alpha on a bigger knowledge base
+
+@pytest.fixture
+def project(config_dir, monkeypatch):
+    """The generation tests' project: domain alpha on a bigger knowledge base."""
+    return science_project(config_dir, monkeypatch)
+
+
 ALPHA = [("alpha", "en")]
 
 
@@ -79,7 +83,7 @@ def test_the_main_command_shows_the_plan_first_and_the_forecast_against_actual_a
     from cosmo_assets.cli import main
 
     with FakeLLMServer(behaviour=varied_reply) as server:
-        for name, value in engine.main_env(project, tmp_path, server.api_base).items():
+        for name, value in main_env(project, tmp_path, server.api_base).items():
             if name.startswith("COSMO_") or name == "DAGSTER_HOME":
                 monkeypatch.setenv(name, value)
         assert main(["run", "--seeds", "3", "--domains", "alpha"]) == 0

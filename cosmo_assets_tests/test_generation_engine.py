@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,42 +17,17 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cosmo_assets.config import DEFAULT_CONFIG_DIR, load_config
+from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets_tests.conftest import edit_yaml
+from cosmo_assets_tests.conftest import edit_yaml, main_env, materialization, run_generate, science_project
 from cosmo_assets_tests.fake_llm_server import DROP, HANG, MALFORMED, FakeLLMServer, default_reply, status
-
-ALPHA_EN = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
 
 
 @pytest.fixture
 def project(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The test project with a bigger knowledge base (the shipped science domain) behind domain alpha,
-    short timeouts and backoffs, reached as openai/test-model at a server the test sets."""
-    shutil.copy(DEFAULT_CONFIG_DIR / "knowledge_base" / "science.jsonl", config_dir / "knowledge_base" / "tiny_kb.jsonl")
-    edit_yaml(config_dir / "model.yaml", lambda m: m.update(
-        model="openai/test-model", timeout_s=1, max_retries=2, retry_backoff_s=0.05, max_in_flight=8))
-    monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
-    return config_dir
-
-
-def run_generate(config_dir: Path, tmp_path: Path, seeds: int, api_base: str):
-    os.environ["COSMO_LLM_API_BASE"] = api_base  # the config loader's override, as a user sets it
-    try:
-        config = load_config(config_dir)
-        defs = build_definitions(config, CosmoResource(config_dir=str(config_dir), seeds_per_partition=seeds))
-        home = tmp_path / "dagster_home"
-        home.mkdir(exist_ok=True)
-        with dg.instance_for_test(temp_dir=str(home)) as instance:
-            result = defs.resolve_job_def("generate").execute_in_process(
-                partition_key=ALPHA_EN, instance=instance, raise_on_error=False
-            )
-            # What the run log shows in the UI, level and message.
-            result.log_lines = [(e.level, e.user_message) for e in instance.all_logs(result.run_id)]
-            return result
-    finally:
-        del os.environ["COSMO_LLM_API_BASE"]
+    """Domain alpha on a bigger knowledge base, reached as openai/test-model (conftest.science_project)."""
+    return science_project(config_dir, monkeypatch)
 
 
 def drafts_table(config_dir: Path) -> list[dict]:
@@ -61,11 +35,6 @@ def drafts_table(config_dir: Path) -> list[dict]:
         cursor = con.execute("SELECT d.*, o.prompt FROM drafts d JOIN outlines o USING (outline_id) ORDER BY draft_id")
         columns = [c[0] for c in cursor.description]
         return [dict(zip(columns, row)) for row in cursor.fetchall()]
-
-
-def materialization(result, asset: str) -> dict:
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def share(prompt: str) -> int:
@@ -152,17 +121,6 @@ def test_a_budget_reached_mid_partition_stops_generation_keeps_the_rows_and_says
 
 def main_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cosmo_assets", "run", "--domains", "alpha", *args]
-
-
-def main_env(config_dir: Path, tmp_path: Path, api_base: str, key: str = "test-key-not-secret") -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("COSMO_")},
-        "COSMO_CONFIG_DIR": str(config_dir),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "COSMO_LLM_MODEL": "openai/test-model",
-        "COSMO_LLM_API_BASE": api_base,
-        "COSMO_LLM_API_KEY": key,
-    }
 
 
 def test_a_run_killed_half_way_pays_on_rerun_only_for_what_had_not_finished(project, tmp_path):

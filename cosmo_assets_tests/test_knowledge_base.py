@@ -7,7 +7,6 @@ import bz2
 import gzip
 import json
 import shutil
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -20,16 +19,9 @@ from cosmo_assets.contracts import quarantined_share_within_limit
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.stages.seeds import read_seeds
-from cosmo_assets_tests.conftest import FIXTURES, edit_yaml, write_yaml
+from cosmo_assets_tests.conftest import FIXTURES, edit_yaml, use_sources
 
 DUMP = FIXTURES / "wikidata_sample.json"
-
-
-def use_sources(config_dir: Path, sources: list[dict], filters: dict | None = None, domain: str = "alpha") -> None:
-    data = {"name": domain, "title": domain.title(), "sources": sources}
-    if filters:
-        data["filters"] = filters
-    write_yaml(config_dir / "domains" / f"{domain}.yaml", data)
 
 
 def facts_of(seeds, title: str) -> list[tuple[str, str]]:

@@ -11,9 +11,8 @@ import pytest
 from cosmo_assets.config import ConfigError, load_config
 from cosmo_assets.lake import Lake, LakeError, LakeStorage, open_storage
 from cosmo_assets.storage import StorageError
-from cosmo_assets_tests.conftest import make_config_dir
+from cosmo_assets_tests.conftest import make_config_dir, seed_rows
 from cosmo_assets_tests.services import postgres
-from cosmo_assets_tests.test_storage import seed_rows
 
 PARTITIONS = [("alpha", "en"), ("beta", "en"), ("alpha", "fr"), ("beta", "fr")]
 

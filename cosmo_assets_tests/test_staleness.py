@@ -17,13 +17,12 @@ from cosmo_assets.defs.stage_graph import StageGraph
 from cosmo_assets.fingerprints import CONFIGURED, Fingerprint, InputPart, changed_inputs, fingerprint
 from cosmo_assets.storage import Storage
 from cosmo_assets.verdicts import FRESH, MISSING, STALE, Made, assess
-from cosmo_assets_tests.conftest import edit_yaml
+from cosmo_assets_tests.conftest import check_reports, edit_yaml, latest_checks, stale_only, states
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
 ALPHA = {"domain": "alpha", "language": "en"}
 BETA = {"domain": "beta", "language": "en"}
 GENERATE = ["seeds", "outlines", "drafts", "filtered_articles"]
-STAGES = [*GENERATE, "balanced_dataset", "dataset_export"]
 
 
 @pytest.fixture
@@ -50,16 +49,6 @@ def instance(tmp_path):
         yield instance
 
 
-def states(defs: dg.Definitions, instance, config_dir: Path) -> dict[str, str]:
-    config = load_config(config_dir)
-    verdicts = StageGraph(defs.resolve_asset_graph()).assess(instance, config, CONFIGURED)
-    return {v.target: v.state for v in verdicts}
-
-
-def stale_only(defs, instance, config_dir) -> set[str]:
-    return {t for t, s in states(defs, instance, config_dir).items() if s != FRESH}
-
-
 def nightly_tick(defs: dg.Definitions, instance) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def("nightly_generate")
     tick = datetime.datetime(2026, 11, 26, 2, tzinfo=datetime.UTC)
@@ -83,28 +72,6 @@ def materialisations(instance, stage: str) -> dict[str, int]:
     for record in records:
         counts[record.partition_key] = counts.get(record.partition_key, 0) + 1
     return counts
-
-
-def check_executions(instance) -> list:
-    """Every `inputs_current` result stored in the instance (the UI's check history), oldest first."""
-    records = [
-        record
-        for stage in STAGES
-        for record in instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(dg.AssetKey(stage), "inputs_current"), limit=100_000
-        )
-        if record.event is not None and record.event.dagster_event.event_specific_data.__class__ is dg.AssetCheckEvaluation
-    ]
-    return sorted(records, key=lambda r: r.id)
-
-
-def check_reports(instance) -> list[dg.AssetCheckEvaluation]:
-    return [r.event.dagster_event.event_specific_data for r in check_executions(instance)]
-
-
-def latest_checks(instance) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
-    """The latest `inputs_current` result per stage and partition, as the UI shows it."""
-    return {(e.asset_key.to_user_string(), e.partition): e for e in check_reports(instance)}
 
 
 def make_everything(defs: dg.Definitions, instance) -> None:

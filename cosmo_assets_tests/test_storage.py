@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
-from cosmo_assets.storage import Storage, StorageError, empty_frame
-
-
-def seed_rows(domain: str, language: str, ids: list[str]) -> pl.DataFrame:
-    rows = empty_frame("seeds").schema
-    return pl.DataFrame(
-        [
-            {"seed_id": i, "domain": domain, "language": language, "title": f"T {i}", "topic_type": "concept",
-             "description": "", "facts": [{"property": "p", "value": "v"}], "keywords": ["k"],
-             "source": "test", "source_id": i}
-            for i in ids
-        ],
-        schema=rows,
-    )
+from cosmo_assets.storage import Storage, StorageError
+from cosmo_assets_tests.conftest import seed_rows
 
 
 @pytest.fixture

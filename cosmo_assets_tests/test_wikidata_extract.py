@@ -19,8 +19,7 @@ from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.knowledge_base.records import Entity, RowProblem, check_entity
 from cosmo_assets.knowledge_base.wikidata_extract import build_extract, ensure_extract, scan_plan
 from cosmo_assets.stages.seeds import read_seeds
-from cosmo_assets_tests.conftest import FIXTURES, edit_yaml
-from cosmo_assets_tests.test_knowledge_base import use_sources
+from cosmo_assets_tests.conftest import FIXTURES, edit_yaml, use_sources
 
 TOPICS = ["France", "Leonardo da Vinci", "Marie Curie", "Mona Lisa", "Poland", "Warsaw", "World War II", "physics"]
 

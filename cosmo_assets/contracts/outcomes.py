@@ -1,35 +1,17 @@
-"""What a check reports. Every outcome has the same face (the Outcome protocol): whether it passed, its
-severity, a description and its metadata as plain values, which the Dagster layer turns into a check
-result in one place (defs/shared.py check_result). Two kinds make one: a table's great-expectations
-contract (ContractOutcome, one ExpectationResult per expectation) and a polars rule's (CheckOutcome).
-No Dagster, no great-expectations here."""
+"""What a check reports: one Outcome, whatever checked it. A table's great-expectations contract, a
+cross-table rule and a polars check of a release table all give a list of ExpectationResults, each with
+its severity, and figures for the UI; the Dagster layer turns any Outcome into a check result in one
+place (defs/shared.py check_fields). No Dagster, no great-expectations here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from cosmo_assets.display import clip
 
 Severity = Literal["error", "warn"]
 EXAMPLES = 3  # unexpected examples kept per expectation: enough to see the pattern, small in the UI
-
-
-class Outcome(Protocol):
-    """A check's outcome: ERROR failures block what follows, WARN failures only show."""
-
-    @property
-    def passed(self) -> bool: ...
-
-    @property
-    def severity(self) -> Severity: ...
-
-    @property
-    def description(self) -> str: ...
-
-    def check_metadata(self) -> dict[str, Any]:
-        """Plain values for the check's metadata; Markdown under "expectations", JSON for lists."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +24,12 @@ class ExpectationResult:
     observed: Any = None
     unexpected_examples: list[Any] = field(default_factory=list)
     rule: str = ""  # the GX expectation and its arguments, or the polars rule, for a reader to reproduce
+    message: str = ""  # what failed, in words, where the check says it better than its name and observed value
+
+    @property
+    def failure(self) -> str:
+        """The failure as the check's description says it."""
+        return self.message or f"{self.severity.upper()} {self.name} (observed: {_short(self.observed)})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,18 +39,25 @@ class ExpectationResult:
             "observed": self.observed,
             "unexpected_examples": self.unexpected_examples,
             "rule": self.rule,
+            "message": self.message,
         }
 
 
-@dataclass(frozen=True)
-class ContractOutcome:
-    """A table's whole contract on one partition. Failed ERROR expectations block what follows;
-    failed WARN expectations only show."""
+def expect(name: str, ok: bool, message: str, observed: Any = None, severity: Severity = "error") -> ExpectationResult:
+    """A polars check's expectation: `name` says what should hold, `message` what failed, in words."""
+    return ExpectationResult(name, bool(ok), severity, observed, message=message)
 
-    table: str
-    rows: int
+
+@dataclass(frozen=True)
+class Outcome:
+    """A check's outcome on one partition. Failed ERROR expectations block what follows; failed WARN
+    expectations only show."""
+
     results: list[ExpectationResult]
-    validation_s: float = 0.0
+    figures: dict[str, Any] = field(default_factory=dict)  # the check's own numbers for the UI
+    rows: int | None = None  # rows checked, where the check reads one table
+    validation_s: float | None = None  # time the great-expectations run took
+    passed_description: str = ""  # said when every expectation held; by default, how many held
 
     @property
     def passed(self) -> bool:
@@ -74,17 +69,25 @@ class ContractOutcome:
         return sorted((r for r in self.results if not r.passed), key=lambda r: r.severity != "error")
 
     @property
+    def failures(self) -> list[str]:
+        """Every failure in words, errors first."""
+        return [r.failure for r in self.failed]
+
+    @property
     def severity(self) -> Severity:
-        """The check's severity: WARN only when there are failures and every one is a warning."""
-        failed = self.failed
-        return "warn" if failed and all(r.severity == "warn" for r in failed) else "error"
+        """WARN when every failed expectation is a warning (or, when none failed, every expectation is);
+        ERROR otherwise."""
+        judged = self.failed or self.results
+        return "warn" if judged and all(r.severity == "warn" for r in judged) else "error"
 
     @property
     def description(self) -> str:
-        if self.passed:
-            return f"all {len(self.results)} expectations met on {self.rows} rows"
-        parts = [f"{r.severity.upper()} {r.name} (observed: {_short(r.observed)})" for r in self.failed]
-        return clip("; ".join(parts), 1500)
+        if not self.passed:
+            return clip("; ".join(self.failures), 1500)
+        if self.passed_description:
+            return self.passed_description
+        on_rows = f" on {self.rows} rows" if self.rows is not None else ""
+        return f"all {len(self.results)} expectations met{on_rows}"
 
     def markdown(self) -> str:
         """Every expectation as a table row, failures first, for the Dagster UI."""
@@ -96,41 +99,24 @@ class ContractOutcome:
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         return "\n".join(lines)
 
+    @property
     def metadata(self) -> dict[str, Any]:
-        """Plain values for the check's metadata; the Dagster layer wraps them."""
+        """Plain values for the check's metadata: the check's figures, then what every check reports
+        (Markdown under "expectations"); the Dagster layer wraps them."""
         failed = self.failed
+        counted = {"rows": self.rows} if self.rows is not None else {}
+        timed = {"validation_s": round(self.validation_s, 3)} if self.validation_s is not None else {}
         return {
-            "rows": self.rows,
+            **self.figures,
+            **counted,
             "expectations_evaluated": len(self.results),
             "failed_errors": sum(r.severity == "error" for r in failed),
             "failed_warnings": sum(r.severity == "warn" for r in failed),
-            "validation_s": round(self.validation_s, 3),
+            **timed,
             "expectations": self.markdown(),
             "failed": [r.as_dict() for r in failed],
+            "failures": [r.failure for r in failed],
         }
-
-    def check_metadata(self) -> dict[str, Any]:
-        return self.metadata()
-
-
-
-@dataclass
-class CheckOutcome:
-    """A polars rule's outcome: what failed, in words, and figures for the UI."""
-
-    passed: bool
-    failures: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    severity: Severity = "error"
-    passed_description: str = "all expectations met"
-
-    @property
-    def description(self) -> str:
-        return "; ".join(self.failures) if self.failures else self.passed_description
-
-    def check_metadata(self) -> dict[str, Any]:
-        return {**self.metadata, "failures": self.failures}
-
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -139,7 +125,6 @@ def _short(value: Any, limit: int = 200) -> str:
     if isinstance(value, dict):
         value = ", ".join(f"{k} {_short(v)}" for k, v in value.items())
     return clip(str(value), limit)
-
 
 
 def _cell(text: str) -> str:

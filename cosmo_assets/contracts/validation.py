@@ -14,7 +14,7 @@ import polars as pl
 from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
 
 from cosmo_assets.config import CosmoConfig
-from cosmo_assets.contracts.outcomes import EXAMPLES, ContractOutcome, ExpectationResult
+from cosmo_assets.contracts.outcomes import EXAMPLES, ExpectationResult, Outcome
 from cosmo_assets.contracts.rules import (
     articles_per_seed_within_cap,
     articles_per_template_within_cap,
@@ -34,7 +34,7 @@ def validate(
     parameters: Mapping[str, Any] | None = None,
     cross_table: Sequence[ExpectationResult] = (),
     **options: Any,
-) -> ContractOutcome:
+) -> Outcome:
     """Run `table`'s suite on one partition's frame; `cross_table` results (rules GX cannot express on
     one frame) join the same outcome. `options` go to the suite's builder (e.g. quota targets)."""
     started = time.perf_counter()
@@ -52,7 +52,7 @@ def validate(
     )
     by_name = {r.expectation_config.description: r for r in run.results}
     results = [_result(by_name[e.description], data, ROW_ID[table]) for e in contract.expectations]
-    return ContractOutcome(table, frame.height, results + list(cross_table), time.perf_counter() - started)
+    return Outcome(results + list(cross_table), rows=frame.height, validation_s=time.perf_counter() - started)
 
 
 def check_partition(
@@ -65,7 +65,7 @@ def check_partition(
     read: int = 0,
     extra_rules: Sequence[ExpectationResult] = (),
     **upstream: pl.DataFrame,
-) -> ContractOutcome:
+) -> Outcome:
     """The contract of the partition just written. `upstream` holds the frames that cross-table
     expectations compare against: seeds take their `quarantine` (and `read`, the rows read); outlines need `seeds`; drafts need `outlines`; filtered_articles
     need `drafts` and `rejected`. The balanced dataset takes the quota targets its release aimed at."""

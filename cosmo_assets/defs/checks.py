@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from cosmo_assets.contracts import Outcome, expect
 from cosmo_assets.defs.partitions import partition_dict
+from cosmo_assets.defs.shared import check_fields, check_result
 from cosmo_assets.defs.stage_graph import StageGraph, current_config
 from cosmo_assets.display import clip
 from cosmo_assets.verdicts import FRESH, Verdict, partition_key
@@ -14,17 +16,12 @@ from cosmo_assets.verdicts import FRESH, Verdict, partition_key
 INPUTS_CHECK = "inputs_current"
 
 
-def _check_result(verdict: Verdict) -> dict:
-    if verdict.state == FRESH:
-        description = "made from the current configs, seed file, templates, code and upstream partitions"
-    else:
-        description = f"{verdict.state}: " + "; ".join(verdict.reasons)
-    return dict(
-        passed=verdict.state == FRESH,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=clip(description, 1000),
-        metadata={"state": verdict.state, "reasons": dg.MetadataValue.json(list(verdict.reasons))},
-    )
+def verdict_outcome(verdict: Verdict) -> Outcome:
+    """A partition's staleness verdict as a check's outcome: one expectation, a warning."""
+    current = expect("made from the current inputs", verdict.state == FRESH,
+                     clip(f"{verdict.state}: " + "; ".join(verdict.reasons), 1000), verdict.state, severity="warn")
+    return Outcome([current], {"state": verdict.state, "reasons": list(verdict.reasons)},
+                   passed_description="made from the current configs, seed file, templates, code and upstream partitions")
 
 
 def build_input_checks(assets: Sequence[dg.AssetsDefinition], resource) -> list[dg.AssetChecksDefinition]:
@@ -51,14 +48,14 @@ def _input_check(asset: dg.AssetsDefinition, resource) -> dg.AssetChecksDefiniti
         graph = StageGraph(context.job_def.asset_layer.asset_graph)
         key = partition_key(partition_dict(context.partition_key))
         verdicts = graph.assess(context.instance, config, resource.judged_size())
-        return dg.AssetCheckResult(**_check_result(next(v for v in verdicts if v.stage == stage and v.key == key)))
+        return check_result(INPUTS_CHECK, verdict_outcome(next(v for v in verdicts if v.stage == stage and v.key == key)))
 
     return inputs_current
 
 
 def check_evaluation(verdict: Verdict) -> dg.AssetCheckEvaluation:
     return dg.AssetCheckEvaluation(
-        asset_key=dg.AssetKey(verdict.stage), check_name=INPUTS_CHECK, partition=verdict.key, **_check_result(verdict)
+        asset_key=dg.AssetKey(verdict.stage), check_name=INPUTS_CHECK, partition=verdict.key, **check_fields(verdict_outcome(verdict))
     )
 
 

@@ -1,5 +1,5 @@
 """What every asset module shares: owners, previews for the UI, check specs, and the one adapter from a
-contract outcome to a Dagster check result."""
+check's Outcome to a Dagster check result."""
 
 from __future__ import annotations
 
@@ -34,14 +34,14 @@ def check_spec(asset: str, name: str, description: str, partitions: dg.Partition
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description, partitions_def=partitions)
 
 
-def check_result(name: str, outcome: contracts.Outcome) -> dg.AssetCheckResult:
-    """Any check's outcome (a contract's or a polars rule's) as a Dagster check result: the one adapter."""
+def check_fields(outcome: contracts.Outcome) -> dict:
+    """Any check's outcome (a contract's, a polars rule's, a staleness verdict's) as Dagster takes it:
+    the one adapter, for an asset's own check result and for a sensor's check evaluation alike."""
     metadata = {
         key: dg.MetadataValue.md(value) if key == "expectations" else dg.MetadataValue.json(value) if isinstance(value, list) else value
-        for key, value in outcome.check_metadata().items()
+        for key, value in outcome.metadata.items()
     }
-    return dg.AssetCheckResult(
-        check_name=name,
+    return dict(
         passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "error" else dg.AssetCheckSeverity.WARN,
         description=outcome.description,
@@ -49,7 +49,11 @@ def check_result(name: str, outcome: contracts.Outcome) -> dg.AssetCheckResult:
     )
 
 
-def run_contract(table: str, frame: pl.DataFrame, cosmo, **inputs) -> contracts.ContractOutcome:
+def check_result(name: str, outcome: contracts.Outcome) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(check_name=name, **check_fields(outcome))
+
+
+def run_contract(table: str, frame: pl.DataFrame, cosmo, **inputs) -> contracts.Outcome:
     """`table`'s great-expectations suite (cosmo_assets/contracts/suites.py) run on the partition just written;
     `inputs` are the upstream frames (and quota targets) that `check_partition` takes."""
     from cosmo_assets.contracts.validation import check_partition  # GX takes 5 s or more to import: only when a check runs

@@ -14,92 +14,28 @@ in en, fr and es only (German capitalises every noun).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-MONTHS: dict[str, int] = {}
-for _number, _names in enumerate(
-    [
-        "january jan janvier janv enero januar", "february feb fevrier fevr febrero februar",
-        "march mar mars marzo marz", "april apr avril abril", "may mai mayo",
-        "june jun juin junio juni", "july jul juillet julio juli", "august aug aout agosto",
-        "september sep sept septembre septiembre", "october oct octobre octubre oktober okt",
-        "november nov novembre noviembre", "december dec decembre diciembre dezember dez",
-    ],
-    start=1,
-):
-    for _name in _names.split():
-        MONTHS[_name] = _number
-_MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(\d{1,2})(?:st|nd|rd|th|er|º|°)?\.?"
-_YEAR = r"(\d{3,4})"
-_DATE_PATTERNS = (
-    (re.compile(r"\b(\d{3,4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
-    (re.compile(rf"\b{_DAY}\s+(?:of\s+|de\s+)?{_MONTH},?\s+(?:de\s+|del\s+)?{_YEAR}\b"), ("d", "mn", "y")),
-    (re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b"), ("mn", "d", "y")),
-    (re.compile(rf"\b{_MONTH},?\s+(?:de\s+|del\s+)?{_YEAR}\b"), ("mn", "y")),
-    (re.compile(r"\b(\d{3,4})-(\d{2})\b"), ("y", "m")),
+from cosmo_assets.filters.claim_words import (
+    AD,
+    BARE_YEAR,
+    DATE_CUES,
+    DATE_PATTERNS,
+    ERA,
+    MAGNITUDES,
+    MIN_COUNTED_NUMBER,
+    MONTHS,
+    NAME_JOINERS,
+    NOT_NAMES,
+    NOT_YEAR_AFTER,
+    NUMBER,
+    OPENING_WORDS,
+    SENTENCE,
+    STOP,
+    WORD,
+    fold,
 )
-_ERA = re.compile(r"\b(?:c\.\s*|ca\.\s*)?(\d{1,4})\s*(bce|bc|ad|ce|av\.\s*j\.-c\.|a\.\s*c\.|v\.\s*chr\.)(?=\W|$)")
-_AD = re.compile(r"\b(?:ad|anno)\s+(\d{1,4})\b")
-_BARE_YEAR = re.compile(r"(?<![\d.,])(1\d{3}|20\d{2})(?![\d.,]\d|s\b|'s\b)")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?!s\b|'s\b)")
-MAGNITUDES = {
-    "thousand": 1e3, "million": 1e6, "millions": 1e6, "billion": 1e9, "billions": 1e9, "mille": 1e3,
-    "milliard": 1e9, "milliards": 1e9, "mil": 1e3, "millon": 1e6, "millones": 1e6, "tausend": 1e3,
-    "mio": 1e6, "milliarde": 1e9, "milliarden": 1e9, "mrd": 1e9, "millionen": 1e6,
-}
-# Words that say a number is a count or a measure, not a year ("1,500 km", "1200 people").
-_NOT_YEAR_AFTER = re.compile(r"^\s*(?:%|percent|per|km|m\b|kg|g\b|mm|cm|people|persons|metres|meters|miles|feet|"
-                             r"kilometres|kilometers|litres|liters|tonnes|tons|°|x\b)")
-_WORD = re.compile(r"[^\W\d_]+")
-# Sentence ends; not after a German ordinal day ("am 29. Mai").
-_SENTENCE = re.compile(r"(?<!\b\d\.)(?<!\b\d\d\.)(?<=[.!?…])[\"'”’»)]*\s+|\n+")
-_STOP = frozenset(
-    "a an the of and or in on at to for by with from as is was were be been its it this that these those "
-    "about into than then over under le la les de des du et un une el los las y del der die das und von zu "
-    "den dem mit".split()
-)
-# Capitalised words that name no claim: people in a story's family, titles, and the pronoun I.
-_NOT_NAMES = frozenset(
-    "i mr mrs ms miss dr sir madam st grandma grandpa granny grandad mum mom dad mummy mommy daddy papa mama "
-    "aunt auntie uncle teacher maman mamie papi abuela abuelo mama oma opa monsieur madame senor senora "
-    "don dona herr frau".split()
-) | frozenset(MONTHS) | frozenset(
-    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi "
-    "dimanche lunes martes miercoles jueves viernes sabado domingo".split()
-)
-# Words that open sentences: capitalised there for the sentence, not as a name.
-_OPENING_WORDS = frozenset(
-    "after before when while during since until once if but so yet then there here today now later in on at "
-    "after every each some many most all both his her their our my your its one two three what why how who "
-    "where which dans sur avec pour apres avant quand mais puis aujourd en con por para despues antes cuando "
-    "pero hoy".split()
-)
-_NAME_JOINERS = frozenset("of de du des la le von van der da del di y al bin ibn".split())
-# The dated events a sentence can speak of, by the words of the fact's property (English property names).
-DATE_CUES: dict[str, tuple[str, ...]] = {
-    "born": ("born", "birth"), "birth": ("born", "birth"), "died": ("died", "death", "passed"),
-    "death": ("died", "death", "passed"), "founded": ("founded", "established", "formed", "created"),
-    "established": ("founded", "established"), "published": ("published", "publication"),
-    "publication": ("published", "publication"), "released": ("released", "release"),
-    "premiered": ("premiere", "premiered", "first performed", "first shown"),
-    "start": ("began", "begun", "started", "start", "broke out"), "end": ("ended", "end", "concluded"),
-    "opened": ("opened", "opening"), "built": ("built", "completed", "construction"),
-    "completed": ("completed", "finished"), "discovered": ("discovered", "discovery", "found"),
-    "proposed": ("proposed", "suggested"), "proved": ("proved", "proof"), "year": (),
-}
-MIN_COUNTED_NUMBER = 13  # smaller integers are counts of things ("three steps"), not claims
-
-
-_SYMBOLS = str.maketrans({"–": " - ", "—": " - ", "×": "x", "½": ".5", "\u202f": " ", "\u00a0": " "})
-
-
-def fold(text: str) -> str:
-    """Lower case, accents off: how claims are compared (dashes kept apart, so 1934–1935 stays two years)."""
-    text = (text or "").translate(_SYMBOLS)
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
 
 
 @dataclass(frozen=True)
@@ -133,11 +69,11 @@ def _unit(after: str) -> str:
     if not m:
         return ""
     word = m.group(1)
-    return "" if word in _STOP or word in MAGNITUDES else word[:4]
+    return "" if word in STOP or word in MAGNITUDES else word[:4]
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE.split(text or "") if s.strip()]
+    return [s for s in SENTENCE.split(text or "") if s.strip()]
 
 
 def _dates_and_numbers(sentence: str, index: int, language: str) -> list[Claim]:
@@ -153,7 +89,7 @@ def _dates_and_numbers(sentence: str, index: int, language: str) -> list[Claim]:
     def take(m) -> None:
         taken[m.start() : m.end()] = [True] * (m.end() - m.start())
 
-    for pattern, fields in _DATE_PATTERNS:
+    for pattern, fields in DATE_PATTERNS:
         for m in pattern.finditer(folded):
             if not free(m):
                 continue
@@ -161,18 +97,18 @@ def _dates_and_numbers(sentence: str, index: int, language: str) -> list[Claim]:
             month = int(got["m"]) if "m" in got else MONTHS.get(got.get("mn", ""), 0)
             claims.append(Claim("date", (int(got["y"]), month, int(got.get("d") or 0)), m.group(0), index))
             take(m)
-    for pattern, sign in ((_ERA, None), (_AD, 1)):
+    for pattern, sign in ((ERA, None), (AD, 1)):
         for m in pattern.finditer(folded):
             if free(m):
                 era = m.group(2) if sign is None else "ad"
                 negative = era.startswith(("bc", "av", "a.", "v."))
                 claims.append(Claim("date", (-int(m.group(1)) if negative else int(m.group(1)), 0, 0), m.group(0), index))
                 take(m)
-    for m in _BARE_YEAR.finditer(folded):
-        if free(m) and not _NOT_YEAR_AFTER.match(folded[m.end():]) and not re.match(r"\s*(?:" + "|".join(MAGNITUDES) + r")\b", folded[m.end():]):
+    for m in BARE_YEAR.finditer(folded):
+        if free(m) and not NOT_YEAR_AFTER.match(folded[m.end():]) and not re.match(r"\s*(?:" + "|".join(MAGNITUDES) + r")\b", folded[m.end():]):
             claims.append(Claim("date", (int(m.group(1)), 0, 0), m.group(0), index))
             take(m)
-    for m in _NUMBER.finditer(folded):
+    for m in NUMBER.finditer(folded):
         if not free(m):
             continue
         value = _number_value(m.group(1), language)
@@ -198,12 +134,12 @@ def _names(sentence: str, index: int) -> list[Claim]:
 
     def close() -> None:
         words = [re.sub(r"['’]s$", "", w) for w in run]
-        if opens and words and (fold(words[0]) in _STOP or fold(words[0]) in _OPENING_WORDS):
+        if opens and words and (fold(words[0]) in STOP or fold(words[0]) in OPENING_WORDS):
             words = words[1:]  # "In Memphis": the sentence's first word is capitalised for the sentence
-        words = [w for w in words if fold(w) not in _NOT_NAMES and not fold(w).startswith("i'")]
-        while words and fold(words[-1]) in _NAME_JOINERS:
+        words = [w for w in words if fold(w) not in NOT_NAMES and not fold(w).startswith("i'")]
+        while words and fold(words[-1]) in NAME_JOINERS:
             words.pop()
-        capitalised = [w for w in words if fold(w) not in _NAME_JOINERS]
+        capitalised = [w for w in words if fold(w) not in NAME_JOINERS]
         if capitalised and not (opens and len([w for w in run if w[0].isupper()]) == 1):
             key = tuple(part for w in capitalised for part in re.split(r"[-'’]", fold(w)) if part)
             claims.append(Claim("name", key, " ".join(words), index))
@@ -219,7 +155,7 @@ def _names(sentence: str, index: int) -> list[Claim]:
             if not run:
                 opens = starts
             run.append(word)
-        elif run and fold(word) in _NAME_JOINERS and not re.search(r"[,;]", before):
+        elif run and fold(word) in NAME_JOINERS and not re.search(r"[,;]", before):
             run.append(word)
         else:
             if run:
@@ -259,9 +195,9 @@ def seed_grounds(facts: Iterable[Mapping[str, str]], title: str = "", descriptio
     for text in texts:
         for claim in _dates_and_numbers(text, 0, "en"):
             (seed.dates if claim.kind == "date" else seed.numbers).append(claim.key)
-        seed.words |= set(_WORD.findall(fold(text)))
+        seed.words |= set(WORD.findall(fold(text)))
         # Every number written in the seed also supports the same number as a plain count.
-        seed.numbers += [(v, "") for v in (_number_value(n, "en") for n in _NUMBER.findall(text)) if v is not None]
+        seed.numbers += [(v, "") for v in (_number_value(n, "en") for n in NUMBER.findall(text)) if v is not None]
     seed.dates += [(y, 0, 0) for y, _ in ((int(v), u) for v, u in seed.numbers if v.is_integer() and 100 <= v <= 2100)]
     return seed
 
@@ -289,7 +225,7 @@ def supported(claim: Claim, seed: Seed) -> bool:
 
 def _cues(prop: str) -> tuple[str, ...]:
     folded = fold(prop)
-    cues = [w[:5] for w in _WORD.findall(folded) if len(w) > 3 and w not in _STOP]
+    cues = [w[:5] for w in WORD.findall(folded) if len(w) > 3 and w not in STOP]
     for key, words in DATE_CUES.items():
         if key in folded:
             cues += list(words)
@@ -313,7 +249,7 @@ def _fact_parts(value: str) -> tuple[list[Claim], list[Claim], list[str]]:
     claims = _dates_and_numbers(value, 0, "en")
     dates = [c for c in claims if c.kind == "date"]
     numbers = [c for c in claims if c.kind == "number"]
-    words = [w for w in _WORD.findall(fold(re.sub(r"\d", " ", value))) if w not in _STOP and len(w) > 1]
+    words = [w for w in WORD.findall(fold(re.sub(r"\d", " ", value))) if w not in STOP and len(w) > 1]
     return dates, numbers, words
 
 
@@ -324,7 +260,7 @@ def _value_names(value: str) -> list[str]:
     names, run = [], []
     words = re.findall(r"[^\W\d_][\w'’-]*", value)
     for word in words + [""]:
-        if word and word[0].isupper() and fold(word) not in _NOT_NAMES:
+        if word and word[0].isupper() and fold(word) not in NOT_NAMES:
             run.append(word)
             continue
         if run and (len(run) > 1 or run[0] != words[0] or len(words) == 1):
@@ -384,7 +320,7 @@ def _contradiction(claim: Claim, facts: list[Mapping[str, str]], text_sentences:
             if same_unit or (_speaks_of(sentence, _cues(prop)) and not claim.key[1]):
                 return f"{prop}: article says {claim.text}, seed says {value}"
         elif claim.kind == "name" and re.search(r"\b[A-Z][^\W\d_]+\s+[A-Z]", value):
-            value_words = {w for w in _WORD.findall(fold(value)) if len(w) > 2}
+            value_words = {w for w in WORD.findall(fold(value)) if len(w) > 2}
             if any(w in value_words for c in said if c.kind == "name" for w in c.key):
                 continue  # the fact's own name is given somewhere: another name near it is no swap
             near = rf"\b(?:{'|'.join(re.escape(c) for c in _cues(prop))})\w*\W+(?:\w+\W+){{0,3}}{re.escape(fold(claim.text))}"
@@ -437,7 +373,7 @@ def check(
     seed = seed_grounds(facts, title, description)
     text_sentences = [s.strip().strip("*#_ ") for s in sentences(text)]
     said = extract(text, language)
-    words = set(_WORD.findall(fold(re.sub(r"\d", " ", text))))
+    words = set(WORD.findall(fold(re.sub(r"\d", " ", text))))
     unstated = [f for f in required if not fact_stated(f, said, text_sentences, words)]
     mentions = {c.key: len(re.findall(rf"\b{re.escape(c.text)}\b", text)) for c in said if c.kind == "name"}
     contradicted, unsupported, distinct, missing = [], [], {}, set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from cosmo_assets.filters.claims import fold
+from cosmo_assets.filters.claim_words import fold
 
 _OUTLINE_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s")
 _WORDS = re.compile(r"[^\W_]+")

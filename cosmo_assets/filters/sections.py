@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from cosmo_assets.filters.claims import fold
+from cosmo_assets.filters.claim_words import fold
 
 # Stem of a section-title word (folded, first 5 letters) -> stems that say that section's content.
 CUES: dict[str, tuple[str, ...]] = {

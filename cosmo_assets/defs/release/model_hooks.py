@@ -103,9 +103,7 @@ def _after_review_sample(context, cosmo, frame, part):
 
 
 def after_any(context, cosmo, frame, part):
-    ids = frame["id"].is_duplicated().sum() if "id" in frame.columns else 0
-    outcome = contracts.CheckOutcome(ids == 0, [f"{ids} rows share an id"] if ids else [], {"rows": frame.height})
-    return {}, outcome
+    return {}, contracts.unique_ids(frame)
 
 
 MODEL_ASSETS = {

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from cosmo_assets.contracts import CheckOutcome
+from cosmo_assets import contracts
 from cosmo_assets.defs.declare import REVIEW_GROUP, asset
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import check_result, preview
@@ -24,9 +24,7 @@ def build() -> dg.AssetsDefinition:
         cosmo.storage.replace_partition("reject_reason_reviews", reviews.reasons, {})
         excluded = reviews.templates.filter(pl.col("excluded"))
         stale = {t: list(p) for t, p in excluded.select("template_id", "fed_partitions").iter_rows()}
-        failures = [f"{t} accepted {r:.0%} of {n} (minimum {cosmo.config.balance.review.min_accept_rate:.0%}): "
-                    f"left out of the next run; stale partitions {stale[t]}"
-                    for t, r, n in excluded.select("template_id", "accept_rate", "reviewed").iter_rows()]
+        settings = cosmo.config.balance.review
         return dg.MaterializeResult(
             metadata={
                 "verdict_files": dg.MetadataValue.json([str(p) for p in cosmo.config.verdict_files()]),
@@ -40,12 +38,8 @@ def build() -> dg.AssetsDefinition:
                 # rejected drafts reviewers accepted, per reject reason: a reason that rejects good drafts shows here
                 "false_rejections": preview(reviews.reasons, list(reviews.reasons.columns), rows=50),
             },
-            check_results=[
-                check_result("template_accept_rates", CheckOutcome(
-                    not failures, failures, {"excluded_templates": sorted(stale)}, severity="warn",
-                    passed_description="every reviewed template is above the accept rate",
-                ))
-            ],
+            check_results=[check_result("template_accept_rates", contracts.check_accept_rates(
+                reviews.templates, settings.min_accept_rate, settings.min_reviews))],
         )
 
     return template_reviews
