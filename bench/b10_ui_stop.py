@@ -24,8 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.process_tree import alive, command, cpu_s, descendants, rss_mib
 from cosmo_assets.config import PROJECT_ROOT
+from cosmo_assets.process_tree import alive, command, cpu_s, descendants, rss_mib
 from cosmo_assets.services import free_port
 
 TARGET_S = 10.0

@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from cosmo_assets.config import PROJECT_ROOT
+from cosmo_assets.process_tree import group_alive
 
 LOCATION = "cosmo_assets"  # workspace.yaml's location name: the instance keys schedule and sensor state by it
 GRACE_S = 5.0  # after SIGTERM, how long a service may take to finish before it is killed (the daemon takes ~1 s)
@@ -89,9 +90,9 @@ class Services:
         groups = {name: child.pid for name, child in self.children.items()}
         for group in groups.values():
             _signal_group(group, signal.SIGTERM)
-        while time.monotonic() - started < grace_s and any(_group_alive(g) for g in groups.values()):
+        while time.monotonic() - started < grace_s and any(group_alive(g) for g in groups.values()):
             time.sleep(0.1)
-        killed = [name for name, group in groups.items() if _group_alive(group)]
+        killed = [name for name, group in groups.items() if group_alive(group)]
         for name in killed:
             _signal_group(groups[name], signal.SIGKILL)
         for child in self.children.values():
@@ -105,20 +106,6 @@ def _signal_group(group: int, sig: int) -> None:
         os.killpg(group, sig)
     except (ProcessLookupError, PermissionError):
         pass  # every process of the group is gone
-
-
-def _group_alive(group: int) -> bool:
-    """True while any process of the group lives (a zombie leader not yet reaped counts as gone)."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            return True
-    return False
 
 
 def wait_for_code_server(services: Services, port: int, limit_s: float = CODE_SERVER_START_S) -> bool:

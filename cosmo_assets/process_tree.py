@@ -1,4 +1,5 @@
-"""A process and everything it started, read from /proc: who is alive, their resident memory and CPU time."""
+"""A process and everything it started, read from /proc (Linux): who is alive, in which process group, their
+resident memory and CPU time. Used to stop the services whole (services.py) and to measure them (bench/b10)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def descendants(root: int) -> set[int]:
         found.add(pid)
         pending += children.get(pid, [])
     return found
+
+
+def group_alive(group: int) -> bool:
+    """True while any process of the process group lives (a zombie not yet reaped counts as gone)."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
 
 
 def alive(pids: set[int]) -> set[int]:
