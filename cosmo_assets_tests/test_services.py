@@ -60,7 +60,7 @@ def test_make_ui_stops_on_sigterm_and_leaves_no_process_behind(tmp_path):
             wait_until("daemon heartbeat", lambda: instance.get_daemon_heartbeats(), make, log)
         started = descendants(make.pid)
         commands = " | ".join(command(p) for p in started)
-        for service in ("code-server start", "dagster api grpc", "dagster-webserver", "dagster-daemon run"):
+        for service in ("code-server start", "dagster api grpc", "webserver", "daemon"):
             assert service in commands, f"{service} not running under make ui: {commands}"
 
         make.send_signal(signal.SIGTERM)
