@@ -32,9 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from cosmo_assets.config import PROJECT_ROOT
 from cosmo_assets.process_tree import group_alive
 
+# config.base.PROJECT_ROOT, without importing the config package: this process only starts and stops others,
+# and stays small (stdlib and yaml; Dagster's client is loaded by the short-lived readiness probe below).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCATION = "cosmo_assets"  # workspace.yaml's location name: the instance keys schedule and sensor state by it
 GRACE_S = 5.0  # after SIGTERM, how long a service may take to finish before it is killed (the daemon takes ~1 s)
 CODE_SERVER_START_S = 600.0  # loading the definitions on a busy 2-core machine takes a minute or more
@@ -108,19 +110,30 @@ def _signal_group(group: int, sig: int) -> None:
         pass  # every process of the group is gone
 
 
-def wait_for_code_server(services: Services, port: int, limit_s: float = CODE_SERVER_START_S) -> bool:
-    """True once the code server answers; False if it exited or a stop was asked for first."""
-    from dagster._grpc.client import DagsterGrpcClient  # the client Dagster's own tools wait with
+# Pings the code server until it answers (exit 0) or the time is up (exit 1), in a process of its own.
+PROBE = """
+import os, sys, time
+from dagster._grpc.client import DagsterGrpcClient
+client, deadline = DagsterGrpcClient(port=int(sys.argv[1]), host="127.0.0.1"), time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        client.ping("")
+        os._exit(0)
+    except Exception:
+        if time.monotonic() > deadline:
+            os._exit(1)
+        time.sleep(1)
+"""
 
-    client = DagsterGrpcClient(port=port, host="127.0.0.1")
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and not services.stop_asked.is_set() and services.exited() is None:
-        try:
-            client.ping("")
-            return True
-        except Exception:  # noqa: BLE001 - not listening yet
-            services.stop_asked.wait(1.0)
-    return False
+
+def wait_for_code_server(services: Services, port: int, limit_s: float = CODE_SERVER_START_S) -> bool:
+    """True once the code server answers; False if it exited, did not answer in time, or a stop came first."""
+    probe = subprocess.Popen([sys.executable, "-c", PROBE, str(port), str(limit_s)], start_new_session=True)
+    while probe.poll() is None and not services.stop_asked.is_set() and services.exited() is None:
+        services.stop_asked.wait(0.5)
+    if probe.poll() is None:
+        probe.kill()
+    return probe.wait() == 0
 
 
 def serve(service: str, host: str, port: int) -> int:
@@ -166,9 +179,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Everything is stopped and cleaned up by now; skip the interpreter's teardown of the gRPC client's
-    # threads, which takes seconds on a busy machine and would only delay the exit.
-    os._exit(code)
+    sys.exit(main())
