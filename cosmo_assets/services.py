@@ -10,9 +10,11 @@ Why not `dagster dev` and `dagster-daemon run -w workspace.yaml` as they are:
   (`dagster code-server start`, which the UI's Reload still reloads) and the webserver and the daemon
   reach it through a `grpc_server` workspace under the same location name, `cosmo_assets`, so
   schedules, sensors and their cursors stay the ones the instance knows.
-- `dagster dev` waits up to 60 s for the webserver and 60 s more for the daemon after a signal. Here
-  each service runs in its own process group; a stop sends SIGTERM to every group, waits GRACE_S, then
-  SIGKILLs what is left, run processes included (their runs end failed or canceled; run monitoring and
+- `dagster dev` waits up to 60 s for the webserver and 60 s more for the daemon after a signal, leaves
+  its code server running after it exits, and started with SIGINT ignored (a background job of a script,
+  nohup) maps SIGTERM onto that ignored SIGINT and does not stop at all. Here (with handlers of its own,
+  so the services start with both signals at their defaults) each service runs in its own process
+  group; a stop sends SIGTERM to every group, waits GRACE_S, then SIGKILLs what is left, run processes included (their runs end failed or canceled; run monitoring and
   `make run` clear them, see run_health.py).
 """
 
@@ -155,6 +157,10 @@ def serve(service: str, host: str, port: int) -> int:
                 print(f"cosmo services: {', '.join(services.children)} running; Ctrl+C or SIGTERM stops them all "
                       f"within {GRACE_S:.0f} s" + (f"; UI on http://{host}:{port}" if service != "daemon" else ""),
                       flush=True)
+            elif not services.stop_asked.is_set() and services.exited() is None:
+                print(f"cosmo services: the code server did not answer within {CODE_SERVER_START_S:.0f} s; stopping it",
+                      file=sys.stderr, flush=True)
+                return 1
             while not services.stop_asked.wait(0.5):
                 ended = services.exited()
                 if ended:
