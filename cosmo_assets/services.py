@@ -14,8 +14,8 @@ Why not `dagster dev` and `dagster-daemon run -w workspace.yaml` as they are:
   its code server running after it exits, and started with SIGINT ignored (a background job of a script,
   nohup) maps SIGTERM onto that ignored SIGINT and does not stop at all. Here (with handlers of its own,
   so the services start with both signals at their defaults) each service runs in its own process
-  group; a stop sends SIGTERM to every group, waits GRACE_S, then SIGKILLs what is left, run processes included (their runs end failed or canceled; run monitoring and
-  `make run` clear them, see run_health.py).
+  group; a stop sends SIGTERM to every group, waits GRACE_S, then SIGKILLs what is left, run processes
+  included (their runs end failed or canceled; run monitoring and `make run` clear them, run_health.py).
 """
 
 from __future__ import annotations
