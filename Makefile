@@ -15,7 +15,7 @@ $(UV):
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
 
 $(VENV_STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	$(UV) sync --frozen --compile-bytecode --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 	touch $@
 
 install: $(VENV_STAMP)
@@ -32,14 +32,16 @@ bench: $(VENV_STAMP)  ## every numbered benchmark under bench/ once, each printi
 lint: $(VENV_STAMP)  ## ruff: lint and import order (configured in pyproject.toml)
 	.venv/bin/ruff check .
 
+# The services run over one standing code server and stop within seconds (cosmo_assets/services.py).
+UI_PORT ?= 3000
 ui: $(VENV_STAMP)  ## Dagster UI and daemon on http://127.0.0.1:3000, same instance as `make run`
-	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	.venv/bin/python -m cosmo_assets.services ui --host 127.0.0.1 --port $(UI_PORT)
 
 webserver: $(VENV_STAMP)  ## the UI alone on http://127.0.0.1:3000 (start `make daemon` beside it)
-	.venv/bin/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000
+	.venv/bin/python -m cosmo_assets.services webserver --host 127.0.0.1 --port $(UI_PORT)
 
 daemon: $(VENV_STAMP)  ## run queue, schedule, sensor and automation for the same instance
-	.venv/bin/dagster-daemon run -w workspace.yaml
+	.venv/bin/python -m cosmo_assets.services daemon
 
 lake-bootstrap: $(VENV_STAMP)  ## team mode: create the lake's tables once, before any worker writes
 	.venv/bin/python -m cosmo_assets lake bootstrap

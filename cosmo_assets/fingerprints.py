@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmo_assets.config import PROJECT_ROOT, CosmoConfig
+from cosmo_assets.config.base import SQL_DIR
 from cosmo_assets.ids import content_hash
 from cosmo_assets.stage_code import STAGE_MODULES, code_version
 
@@ -108,7 +109,7 @@ def fingerprint(
             parts.append(InputPart("wikidata_properties", shown(root / "wikidata_properties.yaml"),
                                    content_hash(config.wikidata_vocabulary.model_dump(mode="json"))))
     elif stage == "outlines":
-        from cosmo_assets.stages.outlines import TemplateLibrary  # plain module; jinja2 only
+        from cosmo_assets.outlining.templates import TemplateLibrary, target_words  # jinja2 only, no stage libraries
 
         library = TemplateLibrary(root / "templates")
         settings = config.outlines
@@ -137,8 +138,6 @@ def fingerprint(
                       content_hash(config.filters.model_dump(mode="json"))),
         ]
     elif stage == "balanced_dataset":
-        from cosmo_assets.stages.balancing import SQL_DIR
-
         parts += [
             InputPart("balance_settings", shown(root / "balance.yaml"),
                       content_hash(config.balance.model_dump(mode="json"))),
@@ -152,12 +151,6 @@ def fingerprint(
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
     return Fingerprint(stage, tuple(parts))
-
-
-def target_words(config: CosmoConfig) -> int:
-    from cosmo_assets.stages.outlines import target_words as words
-
-    return words(config)
 
 
 def _seed_sample(config: CosmoConfig, seed_limit: int | str | None) -> list[InputPart]:

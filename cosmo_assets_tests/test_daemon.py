@@ -1,7 +1,8 @@
-"""The nightly loop with no person: a real `dagster-daemon` (its own processes, code server and run
+"""The nightly loop with no person: `make daemon`'s command (a real `dagster-daemon`, its code server and run
 processes) on a private SQLite instance, a fake model server on 127.0.0.1, configs edited between
 ticks. The input_changes sensor keeps ticking without a failure and asks for exactly the stale stages;
-the release follows each re-made domain to a new export through automation alone."""
+the release follows each re-made domain to a new export through automation alone; the code server is
+started once and never replaced (no "No heartbeat received" restart every minute)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from cosmo_assets.run_health import worker_pid
 from cosmo_assets_tests.conftest import edit_yaml, latest_checks, make_config_dir, stale_only
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Fault, default_reply
 
-BIN = Path(sys.executable).parent
 TICK_S = 5  # configs/project.yaml schedule.input_check_interval_s for the test: a tick every few seconds
 PARTITION = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
 GENERATE = "seeds,outlines,drafts,filtered_articles"
@@ -101,7 +101,7 @@ def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("COSMO_", "DAGSTER_"))}, **env}
     with log.open("w") as log_file:
         return subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(PROJECT_ROOT / "workspace.yaml")],
+            [sys.executable, "-m", "cosmo_assets.services", "daemon"],  # `make daemon`
             cwd=PROJECT_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -140,6 +140,10 @@ def test_the_daemon_alone_keeps_partitions_and_the_release_current_through_confi
 
     ticks = sensor_ticks(instance, "input_changes")
     assert len(ticks) >= 5
+    # Minutes of ticks on one code server: dagster-daemon's own would have been replaced every 60 s.
+    output = log.read_text()
+    assert "No heartbeat received" not in output
+    assert output.count("Started Dagster code server for module cosmo_assets.definitions") == 1, output[-3000:]
     assert [t.status for t in ticks if t.status == TickStatus.FAILURE] == [], ticks[-1].error
     requested = [run_id for t in ticks for run_id in t.run_ids]
     assert len(requested) == 1  # the domain run, nothing else

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_DIR = PROJECT_ROOT / "configs"
+SQL_DIR = PROJECT_ROOT / "dbt_like_sql"  # the release's SQL models (stages/balancing.py); fingerprinted as an input
 
 TopicType = Literal["person", "concept", "event", "place", "organisation", "creative_work"]
 TOPIC_TYPES: tuple[str, ...] = get_args(TopicType)

@@ -23,7 +23,7 @@ SAMPLE_OUTLINE = [
 def check_templates(root: Path, outlines, languages) -> None:
     """Renders each content type's template against the sample outline in every language, and once per
     audience and per style; an undefined variable fails naming the template file and line."""
-    from cosmo_assets.stages.outlines import TemplateError, TemplateLibrary  # jinja2 setup lives there
+    from cosmo_assets.outlining.templates import TemplateError, TemplateLibrary
 
     library = TemplateLibrary(root / "templates")
     audiences, styles = [a.id for a in outlines.audiences], [s.id for s in outlines.styles]

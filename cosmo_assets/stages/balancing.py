@@ -13,11 +13,10 @@ from typing import Any
 
 import polars as pl
 
-from cosmo_assets.config import PROJECT_ROOT, CosmoConfig
+from cosmo_assets.config import CosmoConfig
+from cosmo_assets.config.base import SQL_DIR
 from cosmo_assets.sql_runner import SqlModelError, SqlProject
 from cosmo_assets.storage import PARTITION_COLUMNS, TABLES, Storage, frame_schema
-
-SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 
 
 def sql_project(sql_dir: Path = SQL_DIR) -> SqlProject:

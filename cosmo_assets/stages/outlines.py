@@ -3,15 +3,10 @@ each must use) and the prompts that ask for them."""
 
 from __future__ import annotations
 
-import traceback
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 
-import jinja2
-import jinja2.meta
 import polars as pl
 
 from cosmo_assets.config import ContentType, CosmoConfig
@@ -20,65 +15,12 @@ from cosmo_assets.ids import content_hash, stable_id
 from cosmo_assets.outlining.mix import deal, mix_report
 from cosmo_assets.outlining.proposals import ProposalError, parse_proposal
 from cosmo_assets.outlining.structure import FactReader, PlannedSection, place_facts, select_facts, timeline
+from cosmo_assets.outlining.templates import TemplateError, TemplateLibrary, target_words
 from cosmo_assets.storage import frame_schema
 
 STRUCTURAL = "structural"
 MODEL = "model"
 MODEL_FALLBACK = "structural_fallback"  # the model's outline did not fit the schema
-
-
-class TemplateError(ValueError):
-    """A prompt template failed to load or render; the message names the template."""
-
-
-@dataclass(frozen=True)
-class TemplateLibrary:
-    """Jinja2 prompt templates under configs/templates, each versioned by the hash of its source
-    and of every template it extends, imports or includes."""
-
-    directory: Path
-
-    @cached_property
-    def env(self) -> jinja2.Environment:
-        return jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.directory),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=False,
-            autoescape=False,
-        )
-
-    def version(self, name: str) -> str:
-        sources: list[str] = []
-        pending, seen = [name], set()
-        while pending:
-            current = pending.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            source = self.env.loader.get_source(self.env, current)[0]
-            sources.append(f"{current}\n{source}")
-            pending.extend(t for t in jinja2.meta.find_referenced_templates(self.env.parse(source)) if t)
-        return content_hash(sorted(sources), length=12)
-
-    def render(self, name: str, **values: object) -> str:
-        try:
-            text = self.env.get_template(name).render(**values)
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"{self.directory / name} ({self._position(exc, name)}): {exc}") from exc
-        return "\n".join(line.rstrip() for line in text.strip().splitlines())
-
-
-    def _position(self, exc: jinja2.TemplateError, name: str) -> str:
-        """template:line of the error. A syntax error carries it; an undefined variable does not, but jinja
-        maps its traceback onto the template's lines, so the innermost frame in a template file has it."""
-        if getattr(exc, "lineno", None):
-            return f"{getattr(exc, 'filename', None) or name}:{exc.lineno}"
-        where = f"{name}:?"
-        for frame, lineno in traceback.walk_tb(exc.__traceback__):
-            path = Path(frame.f_code.co_filename)
-            if path.parent == self.directory.resolve() or path.parent == self.directory:
-                where = f"{path.name}:{lineno}"
-        return where
 
 
 # Completes requests in order (LLMClient.complete_all); given when model-proposed outlines are on.
@@ -235,12 +177,6 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "seed_source": seed["source"],
         "seed_source_id": seed["source_id"],
     }
-
-
-def target_words(config: CosmoConfig) -> int:
-    """The length a prompt asks for: outlines.yaml target_words, capped so a draft of that length fits in
-    model.yaml max_tokens (about 1.6 tokens a word, with room to finish the last sentence)."""
-    return max(30, min(config.outlines.target_words, int(config.model.max_tokens / 1.6) // 10 * 10))
 
 
 def _suits(ct: ContentType, topic_type: str, dated_facts: int) -> bool:

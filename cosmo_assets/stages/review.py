@@ -165,7 +165,7 @@ def _frame_of(mapping: dict, column: str, dtype) -> pl.DataFrame:
 
 
 def current_template_versions(config: CosmoConfig) -> dict[str, str]:
-    from cosmo_assets.stages.outlines import TemplateLibrary  # the one definition of a template's version
+    from cosmo_assets.outlining.templates import TemplateLibrary  # the one definition of a template's version
 
     library = TemplateLibrary(config.root / "templates")
     return {ct.template: library.version(ct.template) for ct in config.outlines.content_types}

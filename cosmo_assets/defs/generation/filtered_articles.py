@@ -6,7 +6,6 @@ from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import contract_result, preview
-from cosmo_assets.stages import filtering
 
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -17,6 +16,8 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     def filtered_articles(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Drafts that pass quality, language, outline, fact, benchmark and duplicate filters; the rest go
         to rejected_drafts with every reason. Kept articles' MinHash band keys go to minhash_index."""
+        from cosmo_assets.stages import filtering  # numba and kin: in the step, not the code server
+
         part = partition_of(context)
         settings = cosmo.config.filters.for_model(cosmo.config.model.model)  # model_overrides in filters.yaml
         draft_frame = cosmo.storage.read_partition("drafts", part)

@@ -14,7 +14,7 @@ from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import counts, preview, run_contract
 from cosmo_assets.defs.stage_graph import latest_materialisation
 from cosmo_assets.llm.tokens import token_unit
-from cosmo_assets.stages import filtering, review
+from cosmo_assets.stages import review
 from cosmo_assets.stages.quota_report import configured_values, quota_report, report_markdown
 
 # A hook returns the asset's metadata and its check's outcome (a polars rule's or a GX contract's).
@@ -38,6 +38,8 @@ class ModelAsset:
 
 def _before_candidates(cosmo, part):
     # Near duplicates across domains, checked against the persisted MinHash index; the SQL leaves them out.
+    from cosmo_assets.stages import filtering  # numba and kin: in the step, not the code server
+
     drops = filtering.release_duplicates(cosmo.storage, cosmo.config.filters, part["language"])
     cosmo.storage.replace_partition("near_duplicate_drops", drops, part)
     return {"near_duplicates_dropped": drops.height}

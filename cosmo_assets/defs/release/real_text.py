@@ -7,7 +7,6 @@ from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import check_result, counts
-from cosmo_assets.stages.filtering import gate_real_text
 from cosmo_assets.stages.real_text import load_real_text
 
 
@@ -17,6 +16,8 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     def real_text(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Human-written text from the corpora in balance.yaml, mixed into the release as source = 'real'. Each
         text passes the same quality and language gates as a draft (filters.yaml) first; the rest are listed."""
+        from cosmo_assets.stages.filtering import gate_real_text  # numba and kin: in the step, not the code server
+
         part = partition_of(context)
         frame, failed = gate_real_text(load_real_text(cosmo.config, part["language"]), cosmo.config.filters, part["language"])
         if failed.height:
