@@ -18,19 +18,16 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-MONTHS: dict[str, int] = {}
-for _number, _names in enumerate(
-    [
-        "january jan janvier janv enero januar", "february feb fevrier fevr febrero februar",
-        "march mar mars marzo marz", "april apr avril abril", "may mai mayo",
-        "june jun juin junio juni", "july jul juillet julio juli", "august aug aout agosto",
-        "september sep sept septembre septiembre", "october oct octobre octubre oktober okt",
-        "november nov novembre noviembre", "december dec decembre diciembre dezember dez",
-    ],
-    start=1,
-):
-    for _name in _names.split():
-        MONTHS[_name] = _number
+from cosmo_assets.filters.claim_words import (
+    DATE_CUES,
+    MAGNITUDES,
+    MONTHS,
+    NAME_JOINERS,
+    NOT_NAMES,
+    OPENING_WORDS,
+    STOP,
+)
+
 _MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|er|º|°)?\.?"
 _YEAR = r"(\d{3,4})"
@@ -45,51 +42,12 @@ _ERA = re.compile(r"\b(?:c\.\s*|ca\.\s*)?(\d{1,4})\s*(bce|bc|ad|ce|av\.\s*j\.-c\
 _AD = re.compile(r"\b(?:ad|anno)\s+(\d{1,4})\b")
 _BARE_YEAR = re.compile(r"(?<![\d.,])(1\d{3}|20\d{2})(?![\d.,]\d|s\b|'s\b)")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?!s\b|'s\b)")
-MAGNITUDES = {
-    "thousand": 1e3, "million": 1e6, "millions": 1e6, "billion": 1e9, "billions": 1e9, "mille": 1e3,
-    "milliard": 1e9, "milliards": 1e9, "mil": 1e3, "millon": 1e6, "millones": 1e6, "tausend": 1e3,
-    "mio": 1e6, "milliarde": 1e9, "milliarden": 1e9, "mrd": 1e9, "millionen": 1e6,
-}
 # Words that say a number is a count or a measure, not a year ("1,500 km", "1200 people").
 _NOT_YEAR_AFTER = re.compile(r"^\s*(?:%|percent|per|km|m\b|kg|g\b|mm|cm|people|persons|metres|meters|miles|feet|"
                              r"kilometres|kilometers|litres|liters|tonnes|tons|°|x\b)")
 _WORD = re.compile(r"[^\W\d_]+")
 # Sentence ends; not after a German ordinal day ("am 29. Mai").
 _SENTENCE = re.compile(r"(?<!\b\d\.)(?<!\b\d\d\.)(?<=[.!?…])[\"'”’»)]*\s+|\n+")
-_STOP = frozenset(
-    "a an the of and or in on at to for by with from as is was were be been its it this that these those "
-    "about into than then over under le la les de des du et un une el los las y del der die das und von zu "
-    "den dem mit".split()
-)
-# Capitalised words that name no claim: people in a story's family, titles, and the pronoun I.
-_NOT_NAMES = frozenset(
-    "i mr mrs ms miss dr sir madam st grandma grandpa granny grandad mum mom dad mummy mommy daddy papa mama "
-    "aunt auntie uncle teacher maman mamie papi abuela abuelo mama oma opa monsieur madame senor senora "
-    "don dona herr frau".split()
-) | frozenset(MONTHS) | frozenset(
-    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi "
-    "dimanche lunes martes miercoles jueves viernes sabado domingo".split()
-)
-# Words that open sentences: capitalised there for the sentence, not as a name.
-_OPENING_WORDS = frozenset(
-    "after before when while during since until once if but so yet then there here today now later in on at "
-    "after every each some many most all both his her their our my your its one two three what why how who "
-    "where which dans sur avec pour apres avant quand mais puis aujourd en con por para despues antes cuando "
-    "pero hoy".split()
-)
-_NAME_JOINERS = frozenset("of de du des la le von van der da del di y al bin ibn".split())
-# The dated events a sentence can speak of, by the words of the fact's property (English property names).
-DATE_CUES: dict[str, tuple[str, ...]] = {
-    "born": ("born", "birth"), "birth": ("born", "birth"), "died": ("died", "death", "passed"),
-    "death": ("died", "death", "passed"), "founded": ("founded", "established", "formed", "created"),
-    "established": ("founded", "established"), "published": ("published", "publication"),
-    "publication": ("published", "publication"), "released": ("released", "release"),
-    "premiered": ("premiere", "premiered", "first performed", "first shown"),
-    "start": ("began", "begun", "started", "start", "broke out"), "end": ("ended", "end", "concluded"),
-    "opened": ("opened", "opening"), "built": ("built", "completed", "construction"),
-    "completed": ("completed", "finished"), "discovered": ("discovered", "discovery", "found"),
-    "proposed": ("proposed", "suggested"), "proved": ("proved", "proof"), "year": (),
-}
 MIN_COUNTED_NUMBER = 13  # smaller integers are counts of things ("three steps"), not claims
 
 
@@ -133,7 +91,7 @@ def _unit(after: str) -> str:
     if not m:
         return ""
     word = m.group(1)
-    return "" if word in _STOP or word in MAGNITUDES else word[:4]
+    return "" if word in STOP or word in MAGNITUDES else word[:4]
 
 
 def sentences(text: str) -> list[str]:
@@ -189,8 +147,10 @@ def _dates_and_numbers(sentence: str, index: int, language: str) -> list[Claim]:
     return claims
 
 
-def _names(sentence: str, index: int) -> list[Claim]:
-    """Runs of capitalised words; a run that only opens the sentence (or a quotation) is not a name."""
+def _names(sentence: str, index: int, common: frozenset[str] = frozenset()) -> list[Claim]:
+    """Runs of capitalised words; a run that only opens the sentence (or a quotation) is not a name. The
+    sentence's first word is left out of a run when it is a function word ("Although Stravinsky", "Cette
+    œuvre") or one the text writes in lower case elsewhere (`common`): capitalised for the sentence only."""
     claims = []
     tokens = list(re.finditer(r"[^\W\d_][\w'’-]*", sentence))
     run: list[str] = []
@@ -198,12 +158,12 @@ def _names(sentence: str, index: int) -> list[Claim]:
 
     def close() -> None:
         words = [re.sub(r"['’]s$", "", w) for w in run]
-        if opens and words and (fold(words[0]) in _STOP or fold(words[0]) in _OPENING_WORDS):
-            words = words[1:]  # "In Memphis": the sentence's first word is capitalised for the sentence
-        words = [w for w in words if fold(w) not in _NOT_NAMES and not fold(w).startswith("i'")]
-        while words and fold(words[-1]) in _NAME_JOINERS:
+        if opens and words and (fold(words[0]) in STOP or fold(words[0]) in OPENING_WORDS or fold(words[0]) in common):
+            words = words[1:]  # "In Memphis", "Suddenly Mia": the first word is capitalised for the sentence
+        words = [w for w in words if fold(w) not in NOT_NAMES and not fold(w).startswith("i'")]
+        while words and fold(words[-1]) in NAME_JOINERS:
             words.pop()
-        capitalised = [w for w in words if fold(w) not in _NAME_JOINERS]
+        capitalised = [w for w in words if fold(w) not in NAME_JOINERS]
         if capitalised and not (opens and len([w for w in run if w[0].isupper()]) == 1):
             key = tuple(part for w in capitalised for part in re.split(r"[-'’]", fold(w)) if part)
             claims.append(Claim("name", key, " ".join(words), index))
@@ -219,7 +179,7 @@ def _names(sentence: str, index: int) -> list[Claim]:
             if not run:
                 opens = starts
             run.append(word)
-        elif run and fold(word) in _NAME_JOINERS and not re.search(r"[,;]", before):
+        elif run and fold(word) in NAME_JOINERS and not re.search(r"[,;]", before):
             run.append(word)
         else:
             if run:
@@ -234,12 +194,13 @@ def extract(text: str, language: str) -> list[Claim]:
     """Every date, number and (in en, fr, es) proper name the text states, sentence by sentence; heading
     lines and forum signatures (short lines without end punctuation) are left out."""
     claims = []
+    common = frozenset(fold(w) for w in re.findall(r"(?<![\w'’-])[^\W\d_A-Z][\w'’-]*", text or "") if w[0].islower())
     for index, sentence in enumerate(sentences(text)):
         stripped = sentence.strip().strip("*#_ ")
         if len(stripped.split()) <= 8 and not re.search(r"[.!?…:]$", stripped) or stripped.endswith(":") and len(stripped.split()) <= 8:
             names = []
         else:
-            names = _names(stripped, index) if language in ("en", "fr", "es") else []
+            names = _names(stripped, index, common) if language in ("en", "fr", "es") else []
         claims += _dates_and_numbers(stripped, index, language) + names
     return claims
 
@@ -289,7 +250,7 @@ def supported(claim: Claim, seed: Seed) -> bool:
 
 def _cues(prop: str) -> tuple[str, ...]:
     folded = fold(prop)
-    cues = [w[:5] for w in _WORD.findall(folded) if len(w) > 3 and w not in _STOP]
+    cues = [w[:5] for w in _WORD.findall(folded) if len(w) > 3 and w not in STOP]
     for key, words in DATE_CUES.items():
         if key in folded:
             cues += list(words)
@@ -313,7 +274,7 @@ def _fact_parts(value: str) -> tuple[list[Claim], list[Claim], list[str]]:
     claims = _dates_and_numbers(value, 0, "en")
     dates = [c for c in claims if c.kind == "date"]
     numbers = [c for c in claims if c.kind == "number"]
-    words = [w for w in _WORD.findall(fold(re.sub(r"\d", " ", value))) if w not in _STOP and len(w) > 1]
+    words = [w for w in _WORD.findall(fold(re.sub(r"\d", " ", value))) if w not in STOP and len(w) > 1]
     return dates, numbers, words
 
 
@@ -324,7 +285,7 @@ def _value_names(value: str) -> list[str]:
     names, run = [], []
     words = re.findall(r"[^\W\d_][\w'’-]*", value)
     for word in words + [""]:
-        if word and word[0].isupper() and fold(word) not in _NOT_NAMES:
+        if word and word[0].isupper() and fold(word) not in NOT_NAMES:
             run.append(word)
             continue
         if run and (len(run) > 1 or run[0] != words[0] or len(words) == 1):

@@ -1,0 +1,86 @@
+"""The words claim extraction reads by, for en, fr, es and de: months, magnitudes, function words, and the
+capitalised words that open sentences or name no one. Folded (lower case, no accents), as claims compares."""
+
+from __future__ import annotations
+
+MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    [
+        "january jan janvier janv enero januar", "february feb fevrier fevr febrero februar",
+        "march mar mars marzo marz", "april apr avril abril", "may mai mayo",
+        "june jun juin junio juni", "july jul juillet julio juli", "august aug aout agosto",
+        "september sep sept septembre septiembre", "october oct octobre octubre oktober okt",
+        "november nov novembre noviembre", "december dec decembre diciembre dezember dez",
+    ],
+    start=1,
+):
+    for _name in _names.split():
+        MONTHS[_name] = _number
+MAGNITUDES = {
+    "thousand": 1e3, "million": 1e6, "millions": 1e6, "billion": 1e9, "billions": 1e9, "mille": 1e3,
+    "milliard": 1e9, "milliards": 1e9, "mil": 1e3, "millon": 1e6, "millones": 1e6, "tausend": 1e3,
+    "mio": 1e6, "milliarde": 1e9, "milliarden": 1e9, "mrd": 1e9, "millionen": 1e6,
+}
+STOP = frozenset(
+    "a an the of and or in on at to for by with from as is was were be been its it this that these those "
+    "about into than then over under le la les de des du et un une el los las y del der die das und von zu "
+    "den dem mit".split()
+)
+# Capitalised words that name no claim: people in a story's family, titles, and the pronoun I.
+NOT_NAMES = frozenset(
+    "i mr mrs ms miss dr sir madam st grandma grandpa granny grandad mum mom dad mummy mommy daddy papa mama "
+    "aunt auntie uncle teacher maman mamie papi abuela abuelo mama oma opa monsieur madame senor senora "
+    "don dona herr frau".split()
+) | frozenset(MONTHS) | frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi "
+    "dimanche lunes martes miercoles jueves viernes sabado domingo".split()
+)
+# Closed-class words (determiners, pronouns, prepositions, conjunctions, question words, sentence adverbs)
+# that a sentence may open with: capitalised there for the sentence, never the first word of a name.
+OPENING_WORDS = frozenset(
+    # en
+    "a an the this that these those there here it its he she we you they i his her their our my your "
+    "in on at by for from with without within into onto upon over under above below across along around "
+    "through throughout during before after since until till while when whenever where wherever whereas "
+    "if unless although though because as so yet but and or nor then now today tonight tomorrow yesterday "
+    "later soon once twice first second third next finally eventually suddenly meanwhile however moreover "
+    "furthermore therefore thus hence also instead still even perhaps maybe sometimes often always never "
+    "every each some many most all both few several another other such no not only one two three four five "
+    "what why how who whom whose which whether let imagine like unlike despite besides beyond among between "
+    "toward towards against about around near inside outside together again indeed certainly clearly "
+    "interestingly importantly fortunately unfortunately luckily surprisingly naturally actually ".split()
+) | frozenset(
+    # fr
+    "le la les un une des du de ce cet cette ces il elle ils elles on nous vous je son sa ses leur leurs "
+    "mon ma mes dans sur sous avec sans pour par chez vers entre depuis pendant avant apres quand lorsque "
+    "si mais et ou donc puis ensuite enfin alors aujourd hier demain ainsi cependant pourtant aussi "
+    "chaque plusieurs certains tous toutes quel quelle quels quelles pourquoi comment qui que quoi ou "
+    "soudain imaginez imagine voici voila grace malgre selon".split()
+) | frozenset(
+    # es
+    "el la los las un una unos unas este esta estos estas ese esa esos esas aquel aquella ello el ella "
+    "ellos ellas nosotros usted su sus mi mis en con sin por para desde durante antes despues cuando "
+    "si pero y o entonces luego hoy ayer manana asi sin embargo tambien cada muchos muchas algunos "
+    "algunas todos todas que como donde quien cual porque aunque mientras imagina imagine de repente "
+    "gracias segun hace".split()
+) | frozenset(
+    # de
+    "der die das den dem des ein eine einer eines einem einen dieser diese dieses diesen diesem jener "
+    "er sie es wir ihr ich sein seine ihre unser mein in im an am auf aus bei mit nach seit von vor zu "
+    "zum zur uber unter zwischen durch fur gegen ohne um als wenn wahrend nachdem bevor weil obwohl "
+    "aber und oder dann danach heute gestern morgen jetzt spater schliesslich plotzlich jedoch auch "
+    "jeder jede jedes viele einige alle was warum wie wer wo welche welcher stell dank trotz".split()
+)
+NAME_JOINERS = frozenset("of de du des la le von van der da del di y al bin ibn".split())
+# The dated events a sentence can speak of, by the words of the fact's property (English property names).
+DATE_CUES: dict[str, tuple[str, ...]] = {
+    "born": ("born", "birth"), "birth": ("born", "birth"), "died": ("died", "death", "passed"),
+    "death": ("died", "death", "passed"), "founded": ("founded", "established", "formed", "created"),
+    "established": ("founded", "established"), "published": ("published", "publication"),
+    "publication": ("published", "publication"), "released": ("released", "release"),
+    "premiered": ("premiere", "premiered", "first performed", "first shown"),
+    "start": ("began", "begun", "started", "start", "broke out"), "end": ("ended", "end", "concluded"),
+    "opened": ("opened", "opening"), "built": ("built", "completed", "construction"),
+    "completed": ("completed", "finished"), "discovered": ("discovered", "discovery", "found"),
+    "proposed": ("proposed", "suggested"), "proved": ("proved", "proof"), "year": (),
+}
