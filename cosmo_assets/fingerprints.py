@@ -123,7 +123,7 @@ def fingerprint(
             InputPart("language", shown(root / "languages.yaml"),
                       content_hash(config.language(partition["language"]).model_dump(mode="json"))),
             InputPart("target_words", f"{shown(root / 'outlines.yaml')} target_words, {shown(root / 'model.yaml')} max_tokens",
-                      content_hash(target_words(config))),
+                      content_hash({ct.id: target_words(config, ct) for ct in settings.content_types})),
         ]
         if settings.model_outlines.enabled:  # the model proposes outlines: what it is and how it samples count
             parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",
@@ -154,10 +154,10 @@ def fingerprint(
     return Fingerprint(stage, tuple(parts))
 
 
-def target_words(config: CosmoConfig) -> int:
+def target_words(config: CosmoConfig, ct=None) -> int:
     from cosmo_assets.stages.outlines import target_words as words
 
-    return words(config)
+    return words(config, ct)
 
 
 def _seed_sample(config: CosmoConfig, seed_limit: int | str | None) -> list[InputPart]:
