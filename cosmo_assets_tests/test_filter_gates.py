@@ -88,6 +88,20 @@ def test_a_sentence_about_the_task_is_found_wherever_it_stands(language, sentenc
     assert chatter.task_sentences(text, language) == [sentence]
 
 
+@pytest.mark.parametrize(("line", "title", "cut"), [
+    ("**The Rite of Spring: A Story**", "The Rite of Spring", True),
+    ("### How to Plan a Visit to the Sahara", "Sahara", True),
+    ("## Le Sahara : un désert immense", "Sahara", True),
+    ("**Mia and the Big Choice**", "The Rite of Spring", False),  # the story's own title, not about the task
+    ("**The Sahara is the largest hot desert.** It covers much of North Africa.", "Sahara", False),  # a sentence
+])
+def test_a_heading_above_the_text_that_names_the_topic_is_cut(line, title, cut):
+    body = "Mia sat in the hall. The music began, and everyone stood up."
+    cleaned, pieces = chatter.clean(f"{line}\n\n{body}", "en", title)
+    assert pieces == ([line] if cut else [])
+    assert cleaned.strip() == (body if cut else f"{line}\n\n{body}")
+
+
 def test_chatter_left_inside_rejects_and_a_cut_wrapper_keeps_the_draft_marked_cleaned():
     good = DEV_SET[1]
     texts = [f"Certainly! Here is the textbook section you asked for:\n\n{good['text']}",
