@@ -124,7 +124,7 @@ def fingerprint(
             InputPart("language", shown(root / "languages.yaml"),
                       content_hash(config.language(partition["language"]).model_dump(mode="json"))),
             InputPart("target_words", f"{shown(root / 'outlines.yaml')} target_words, {shown(root / 'model.yaml')} max_tokens",
-                      content_hash(target_words(config))),
+                      content_hash({ct.id: target_words(config, ct) for ct in settings.content_types})),
         ]
         if settings.model_outlines.enabled:  # the model proposes outlines: what it is and how it samples count
             parts.append(InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)",

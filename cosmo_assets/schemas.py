@@ -77,6 +77,7 @@ TABLES: dict[str, dict[str, str]] = {
         "content_type": "VARCHAR NOT NULL",
         "audience": "VARCHAR NOT NULL",
         "style": "VARCHAR NOT NULL",
+        "angle": "VARCHAR",
         "template_id": "VARCHAR NOT NULL",
         "template_version": "VARCHAR NOT NULL",
         "variant": "INTEGER NOT NULL",

@@ -57,9 +57,10 @@ SENTENCES = [
 ]
 
 
-def _plan(prompt: str) -> tuple[list[str], list[tuple[str, str]], bool]:
-    """What the prompt asks for: its sections in order, the facts to state, and whether steps are numbered."""
-    facts = re.findall(r"^\s*- ([^:\n]+): (.+)$", prompt, flags=re.M)
+def _plan(prompt: str) -> tuple[list[str], list[str], bool]:
+    """What the prompt asks for: its sections in order, the facts to state (each a phrase: "born on 7 November
+    1867"), and whether steps are numbered."""
+    facts = re.findall(r"^\s*- (.+)$", prompt, flags=re.M)
     numbered_plan = re.findall(r"^\d+\. (.+)$", prompt, flags=re.M)  # "Follow this outline in order"
     plan = re.search(r"in this order: (.+?)\.?$", prompt, flags=re.M)
     if numbered_plan:
@@ -73,7 +74,7 @@ def _article(prompt: str, sections: list[str], facts, numbered: bool, bodies: li
     title = re.search(r"“(.+?)”", prompt)
     paragraphs = [f"This article is about {title.group(1) if title else ' '.join(prompt.split()[:6])}."]
     for i, section in enumerate(sections):
-        stated = " ".join(f"Its {prop.strip()} is {value.strip()}." for prop, value in facts[i::len(sections)])
+        stated = " ".join(f"Worth knowing: {fact.strip().rstrip('.')}." for fact in facts[i::len(sections)])
         body = f"{section}: {bodies[i]}" + (f" {stated}" if stated else "")
         paragraphs.append(f"{i + 1}. {body}" if numbered else body)
     return "\n\n".join(paragraphs)

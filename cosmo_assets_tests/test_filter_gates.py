@@ -88,6 +88,20 @@ def test_a_sentence_about_the_task_is_found_wherever_it_stands(language, sentenc
     assert chatter.task_sentences(text, language) == [sentence]
 
 
+@pytest.mark.parametrize(("line", "title", "cut"), [
+    ("**The Rite of Spring: A Story**", "The Rite of Spring", True),
+    ("### How to Plan a Visit to the Sahara", "Sahara", True),
+    ("## Le Sahara : un désert immense", "Sahara", True),
+    ("**Mia and the Big Choice**", "The Rite of Spring", False),  # the story's own title, not about the task
+    ("**The Sahara is the largest hot desert.** It covers much of North Africa.", "Sahara", False),  # a sentence
+])
+def test_a_heading_above_the_text_that_names_the_topic_is_cut(line, title, cut):
+    body = "Mia sat in the hall. The music began, and everyone stood up."
+    cleaned, pieces = chatter.clean(f"{line}\n\n{body}", "en", title)
+    assert pieces == ([line] if cut else [])
+    assert cleaned.strip() == (body if cut else f"{line}\n\n{body}")
+
+
 def test_chatter_left_inside_rejects_and_a_cut_wrapper_keeps_the_draft_marked_cleaned():
     good = DEV_SET[1]
     texts = [f"Certainly! Here is the textbook section you asked for:\n\n{good['text']}",
@@ -165,6 +179,30 @@ def test_unsupported_claims_are_the_dates_numbers_and_names_no_fact_holds():
     # a character a story keeps naming is no claim
     story = base + " Mila smiled. Then Mila ran home, and Mila told everyone."
     assert claims.check(story, RITE).unsupported == []
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "The ballet premiered on 29 May 1913. Suddenly Mia heard the drums, and she ran to the stage."),
+    ("en", "The ballet premiered on 29 May 1913. Although Mia was scared, she stayed in her seat all night."),
+    ("fr", "Le ballet fut créé le 29 mai 1913. Soudain Mia entendit les tambours et courut vers la scène."),
+    ("fr", "Le ballet fut créé le 29 mai 1913. Pendant Mia regardait, la salle criait de plus en plus fort."),
+    ("es", "El ballet se estrenó el 29 de mayo de 1913. Aunque Mia tenía miedo, se quedó en su asiento."),
+    ("es", "El ballet se estrenó el 29 de mayo de 1913. Cuando Mia oyó los tambores, corrió hacia el escenario."),
+])
+def test_a_capitalised_word_that_only_opens_the_sentence_is_no_part_of_a_name(language, text):
+    # "Suddenly Mia" read as a full name stood in for the unstated choreographer: a false swap.
+    facts = [RITE[1], {"property": "choreographer", "value": "Vaslav Nijinsky"}]
+    report = claims.check(text, facts, language=language)
+    assert report.contradicted == []
+    assert report.unsupported == ["Mia"]
+
+
+def test_a_word_the_text_writes_in_lower_case_is_no_name_where_it_opens_a_sentence():
+    text = "Visit Florence in spring. Many people visit the Galleria every day to see the statue."
+    assert [c.text for c in claims.extract(text, "en") if c.kind == "name"] == ["Florence", "Galleria"]
+    # a full name that opens a sentence is still read whole, and still caught standing in for another
+    report = claims.check("Sergei Prokofiev wrote the music, and it premiered on 29 May 1913.", RITE[:2])
+    assert report.contradicted == ["composer: article says Sergei Prokofiev, seed says Igor Stravinsky"]
 
 
 # --- sections and shape ---------------------------------------------------------------------------------

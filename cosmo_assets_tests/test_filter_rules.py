@@ -278,7 +278,7 @@ def test_planted_duplicates_across_two_domains_are_caught_in_the_balanced_datase
         # The seed's title and facts only: what both domains' outlines of one seed share, whatever
         # content type, structure or style each drew.
         title = re.search(r"“(.+?)”", prompt)
-        facts = sorted(line.strip() for line in prompt.splitlines() if re.match(r"^\s+- [^:]+: ", line))
+        facts = sorted(line.strip() for line in prompt.splitlines() if re.match(r"^\s+- ", line))
         canonical = f"About {title.group(1) if title else ''}\n" + "\n".join(facts)
         return default_reply(canonical) + f" This copy was written as number {k}."
 

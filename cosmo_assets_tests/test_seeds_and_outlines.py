@@ -16,7 +16,10 @@ from cosmo_assets.config import load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.diversity import diversity_figures, near_duplicates, signatures
-from cosmo_assets.stages.outlines import TemplateLibrary, plan_outlines
+from cosmo_assets.filters import claims
+from cosmo_assets.outlining.facts import readable_fact
+from cosmo_assets.outlining.structure import FactReader
+from cosmo_assets.stages.outlines import TemplateLibrary, plan_outlines, target_words
 from cosmo_assets.stages.seeds import build_seeds, read_seeds
 from cosmo_assets_tests.conftest import edit_yaml
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
@@ -70,14 +73,14 @@ def test_outlines_are_deterministic_and_carry_their_plan(config_dir):
     assert first.equals(second)
     assert first.height == seeds.height and first["outline_id"].n_unique() == first.height
     curie = first.filter(pl.col("title") == "Marie Curie").row(0, named=True)
-    assert "1867-11-07" in curie["prompt"] and "Warsaw" in curie["prompt"]
+    assert "7 November 1867" in curie["prompt"] and "Warsaw" in curie["prompt"]
     assert curie["template_version"] == TemplateLibrary(config.root / "templates").version(curie["template_id"])
     assert (curie["seed_source"], curie["seed_source_id"]) == ("curated_jsonl", "tiny-marie-curie")
     seed_facts = {(f["property"], f["value"]) for f in seeds.filter(pl.col("title") == "Marie Curie")["facts"][0]}
     listed = {(f["property"], f["value"]) for f in curie["required_facts"]}
     assert listed == seed_facts  # six facts, under the cap of eight: the article must use every one
-    for fact in curie["required_facts"]:
-        assert f"- {fact['property']}: {fact['value']}" in curie["prompt"]
+    for fact in curie["required_facts"]:  # each fact is written as a phrase; the raw value stays in required_facts
+        assert f"- {fact['property']}: " not in curie["prompt"]
     for heading in curie["sections"]:
         assert heading in curie["prompt"]
 
@@ -105,10 +108,10 @@ def test_structures_follow_the_topic_type_and_the_dates(config_dir):
     seeds = pl.DataFrame([curie])
     biography = plan_outlines(_only(config, "biography"), seeds).outlines.row(0, named=True)
     assert biography["sections"] == ["Early life", "Work and achievements", "Legacy"]
-    assert "1. Early life\n   - born: 1867-11-07\n   - birthplace: Warsaw\n2. Work and achievements\n   - known for: radium" in biography["prompt"]
+    assert "1. Early life\n   - born on 7 November 1867\n   - born in Warsaw\n2. Work and achievements\n   - known for radium" in biography["prompt"]
     timeline = plan_outlines(_only(config, "timeline"), seeds).outlines.row(0, named=True)
     assert timeline["sections"] == ["1867", "1903", "1934", "Why it matters"]  # in date order, not fact order
-    assert "1. 1867\n   - born: 1867-11-07\n2. 1903\n   - award: Nobel Prize in Physics (1903)\n3. 1934" in timeline["prompt"]
+    assert "1. 1867\n   - born on 7 November 1867\n2. 1903\n   - received the Nobel Prize in Physics (1903)\n3. 1934" in timeline["prompt"]
     concept = _seed("Photosynthesis", "concept", [
         ("application", "food production"), ("example", "a leaf in sunlight"), ("location", "chloroplasts"),
         ("definition", "light energy stored as sugar")])
@@ -151,11 +154,87 @@ def test_several_outlines_per_seed_take_different_content_types(config_dir):
     assert all(v == [0, 1, 2] for v in per_seed["variant"].to_list())
 
 
+def test_several_outlines_of_a_seed_differ_in_angle(config_dir):
+    edit_yaml(config_dir / "outlines.yaml", lambda d: d.update(outlines_per_seed=3))
+    config = load_config(config_dir)
+    outlines = plan_outlines(config, build_seeds(config, "alpha", "en", None)).outlines
+    per_seed = outlines.group_by("seed_id").agg(pl.col("angle").n_unique(), pl.col("prompt"))
+    assert per_seed["angle"].to_list() == [3] * per_seed.height
+    angles = {"why_it_matters": "why the topic matters", "surprising_detail": "one surprising detail",
+              "everyday_link": "everyday life", "in_time_order": "the order things happened", "compare": "Compare it with"}
+    for row in outlines.iter_rows(named=True):
+        assert angles[row["angle"]] in row["prompt"]
+
+
+def test_no_prompt_carries_a_raw_fact_line_on_the_default_config():
+    """Every seed of every shipped domain: facts reach the model as phrases ("born on 23 June 1912"), never as
+    `property: value` lines or ISO dates, while required_facts keep the seed's own values for the filter."""
+    config = load_config()
+    for domain in config.domain_names:
+        outlines = plan_outlines(config, read_seeds(config, domain, "en", None).seeds).outlines
+        for row in outlines.iter_rows(named=True):
+            assert not re.search(r"\b\d{4}-\d\d-\d\d\b", row["prompt"]), (row["title"], row["prompt"])
+            for fact in row["required_facts"]:
+                assert not re.search(rf"^\s*-\s*{re.escape(fact['property'])}\s*:", row["prompt"], re.MULTILINE), (row["title"], fact)
+                assert fact in outlines.filter(pl.col("outline_id") == row["outline_id"])["required_facts"][0]
+
+
+@pytest.mark.parametrize(("language", "when"), [
+    ("en", "on 23 June 1912"), ("fr", "le 23 juin 1912"), ("es", "el 23 de junio de 1912"), ("de", "am 23. Juni 1912"),
+])
+def test_dates_are_written_the_way_the_partition_language_writes_them(language, when):
+    fact = readable_fact({"property": "born", "value": "1912-06-23"}, language, FactReader({}))
+    assert fact["when"] == when
+    # the filter reads the date back as the seed's date, so a draft that copies it is checked like one that does not
+    [claim] = [c for c in claims.extract(f"Alan Turing: {when}.", language) if c.kind == "date"]
+    assert claim.key == (1912, 6, 23)
+    assert readable_fact({"property": "population", "value": "2165423"}, language, FactReader({}))["value"] in (
+        "2,165,423", "2\u202f165\u202f423", "2.165.423")
+    assert readable_fact({"property": "opened", "value": "1914-08"}, "en", FactReader({}))["when"] == "in August 1914"
+
+
+def test_the_length_asked_for_leaves_room_for_the_answer_to_end(config_dir):
+    config = load_config(config_dir)
+    for ct in config.outlines.content_types:
+        assert target_words(config, ct) <= 0.6 * config.model.max_tokens, ct.id
+    assert target_words(config, _only(config, "story_young_children").outlines.content_types[0]) == 180
+    edit_yaml(config_dir / "model.yaml", lambda d: d.update(max_tokens=200))
+    small = load_config(config_dir)
+    outlines = plan_outlines(small, build_seeds(small, "alpha", "en", None)).outlines
+    for prompt in outlines["prompt"]:
+        [asked] = [int(n) for n in re.findall(r"\b(\d+) words\b", prompt)]
+        assert asked == 120  # 0.6 x 200 tokens, whatever the content type wanted
+
+
+def test_a_how_to_is_about_something_a_reader_can_do(config_dir):
+    config = _only(load_config(config_dir), "how_to")
+    seeds = pl.DataFrame([_seed(t, k, [("location", "Egypt")], f"seed_{i}") for i, (t, k) in enumerate(
+        [("Nile", "place"), ("Sahara", "place"), ("Red Cross", "organisation"), ("Zero", "concept"), ("Mona Lisa", "creative_work")])])
+    prompts = plan_outlines(config, seeds).outlines["prompt"].to_list()
+    assert not any("How to understand" in p for p in prompts)
+    tasks = [re.search(r"“(How to [^”]+)”", p).group(1) for p in prompts]
+    assert {t for t in tasks if "Nile" in t or "Sahara" in t} <= {
+        "How to plan a visit to Nile", "How to read a map of Nile", "How to plan a visit to Sahara", "How to read a map of Sahara"}
+    assert any(t in ("How to explain Zero in your own words", "How to recognise Zero in the world around you") for t in tasks)
+
+
+def test_stories_ask_for_dialogue_and_a_turn_and_every_prompt_names_openings_to_avoid(config_dir):
+    config = load_config(config_dir)
+    outlines = plan_outlines(config, build_seeds(config, "alpha", "en", None)).outlines
+    for row in outlines.iter_rows(named=True):
+        avoided = re.findall(r"“([^”]+)”", row["prompt"].splitlines()[-1])
+        assert len(avoided) == 2 and avoided[0] != avoided[1], row["prompt"]
+        if row["content_type"].startswith("story"):
+            assert "dialogue" in row["prompt"] and re.search(r"surprising|turning point|setback", row["prompt"])
+            assert set(avoided) <= {"Once upon a time", "One sunny day", "In a land far away", "Once there was", "Long ago"}
+
+
 def test_prompts_that_nearly_repeat_are_reported(config_dir):
     config = load_config(config_dir)
     settings = config.outlines
     one_of_each = settings.model_copy(update={
-        "content_types": [settings.content_types[0]], "audiences": [settings.audiences[2]], "styles": [settings.styles[0]]})
+        "content_types": [settings.content_types[0]], "audiences": [settings.audiences[2]], "styles": [settings.styles[0]],
+        "angles": [settings.angles[0]]})
     config = dataclasses.replace(config, outlines=one_of_each)
     seeds = build_seeds(config, "alpha", "en", None)
     twin = seeds.filter(pl.col("title") == "Marie Curie").with_columns(pl.lit("seed_twin").alias("seed_id"))
@@ -198,9 +277,9 @@ def test_every_template_renders_in_every_language_for_every_audience_and_style(c
     library = TemplateLibrary(config.root / "templates")
     opening = {"en": "Write", "fr": "Écris", "es": "Escribe", "de": "Schreibe"}
     closing = {"en": "in English", "fr": "en français", "es": "en español", "de": "auf Deutsch"}
-    outline = [{"heading": "Early life", "facts": [{"property": "born", "value": "1867"}]}]
     for ct in config.outlines.content_types:
         for lang in opening:
+            outline = [{"heading": "Early life", "facts": [readable_fact({"property": "born", "value": "1867"}, lang, FactReader({}))]}]
             prompts = set()
             for audience in config.outlines.audiences:
                 for style in config.outlines.styles:
@@ -208,7 +287,8 @@ def test_every_template_renders_in_every_language_for_every_audience_and_style(c
                                             topic_type="person", content_type=ct.id, audience=audience.id,
                                             style=style.id, outline=outline)
                     assert prompt.startswith(opening[lang]) and closing[lang] in prompt, (ct.id, lang)
-                    assert "Marie Curie" in prompt and "- born: 1867" in prompt
+                    born = {"en": "born in 1867", "fr": "naissance en 1867", "es": "nacimiento en 1867", "de": "geboren im Jahr 1867"}
+                    assert "Marie Curie" in prompt and f"- {born[lang]}" in prompt
                     prompts.add(prompt)
             assert len(prompts) == len(config.outlines.audiences) * len(config.outlines.styles)
 
@@ -220,7 +300,8 @@ def test_outlines_of_a_french_partition_are_written_in_french(config_dir):
     curie = outlines.row(0, named=True)
     assert curie["sections"] == ["Jeunesse et formation", "Travaux et réalisations", "Héritage"]
     assert curie["prompt"].startswith("Écris une biographie de Marie Curie")
-    assert "Écris environ 250 mots en français et termine par une phrase complète." in curie["prompt"]
+    assert "250 mots" in curie["prompt"] and "en français" in curie["prompt"]
+    assert "- naissance le 7 novembre 1867" in curie["prompt"]
 
 
 def test_a_changed_template_changes_only_the_outlines_that_use_it(config_dir):
@@ -300,7 +381,7 @@ def test_diversity_shows_in_the_metadata_and_the_plan_reaches_the_release(config
         assert None not in row and row[7] == row[10] and row[8] == "curated_jsonl" and row[9].startswith("tiny-")
     prompts = metadata["outlines"]["prompt_diversity"].value
     assert prompts["texts"] == 4 and 0 < prompts["mean_pairwise_minhash_similarity"] < 1
-    assert set(metadata["outlines"]["mix"].value) == {"content_type", "audience", "style"}
+    assert set(metadata["outlines"]["mix"].value) == {"content_type", "audience", "style", "angle"}
     assert metadata["outlines"]["near_duplicate_prompt_pairs"].value == 0
     drafts = metadata["drafts"]["draft_diversity"].value
     assert drafts["texts"] == 4 and 0 < drafts["distinct_4gram_share"] <= 1

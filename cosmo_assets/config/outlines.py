@@ -22,6 +22,10 @@ class ContentType(StrictModel):
     audiences: list[str] | None = Field(default=None, description="Audiences it suits; null means all.")
     styles: list[str] | None = Field(default=None, description="Styles it suits; null means all.")
     min_dated_facts: int = Field(default=0, ge=0, description="Seeds need at least this many dated facts.")
+    angles: list[str] | None = Field(default=None, description="Angles it suits; null means all.")
+    words: int | None = Field(
+        default=None, ge=30, description="Length its prompt asks for (default: target_words), capped like target_words."
+    )
 
 
 class Audience(StrictModel):
@@ -31,6 +35,12 @@ class Audience(StrictModel):
 
 
 class Style(StrictModel):
+    id: str = Field(pattern=_ID)
+    description: str
+    weight: float = Field(default=1.0, gt=0)
+
+
+class Angle(StrictModel):
     id: str = Field(pattern=_ID)
     description: str
     weight: float = Field(default=1.0, gt=0)
@@ -59,12 +69,15 @@ class OutlineSettings(StrictModel):
     content_types: list[ContentType] = Field(min_length=1)
     audiences: list[Audience] = Field(min_length=1)
     styles: list[Style] = Field(min_length=1)
+    angles: list[Angle] = Field(
+        min_length=1, description="What an outline's article opens with or leans on; a seed's variants get different ones."
+    )
     structures: dict[str, list[OutlineSection]] = Field(
         description="Section plan per topic type, 'timeline', and any structure a content type names."
     )
     outlines_per_seed: int = Field(default=1, ge=1)
     target_words: int = Field(
-        default=250, ge=30, description="Length asked for; capped at what model.yaml max_tokens can hold (1.6 tokens a word)."
+        default=250, ge=30, description="Length asked for; capped at 0.6 words per model.yaml max_tokens, so an answer can end."
     )
     max_facts_in_prompt: int = Field(default=8, ge=1)
     mix_tolerance_pp: float = Field(default=5.0, gt=0, le=100)
@@ -73,7 +86,8 @@ class OutlineSettings(StrictModel):
 
     @model_validator(mode="after")
     def _checks(self) -> OutlineSettings:
-        for kind, items in (("content_types", self.content_types), ("audiences", self.audiences), ("styles", self.styles)):
+        for kind, items in (("content_types", self.content_types), ("audiences", self.audiences), ("styles", self.styles),
+                           ("angles", self.angles)):
             ids = [i.id for i in items]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"{kind}: ids must be unique, got {ids}")
@@ -86,14 +100,14 @@ class OutlineSettings(StrictModel):
             rest = sum(s.rest for s in sections)
             if rest != 1:
                 raise ValueError(f"structures.{name}: expected exactly one section with rest: true (got {rest}), so every fact has a place")
-        audiences, styles = {a.id for a in self.audiences}, {s.id for s in self.styles}
+        audiences, styles, angles = {a.id for a in self.audiences}, {s.id for s in self.styles}, {a.id for a in self.angles}
         for i, ct in enumerate(self.content_types):
             if ct.structure != "topic" and ct.structure not in self.structures:
                 raise ValueError(f"content_types.{i}.structure: {ct.structure!r} is not 'topic' or one of {sorted(self.structures)}")
-            for field_name in ("topic_types", "audiences", "styles"):
+            for field_name in ("topic_types", "audiences", "styles", "angles"):
                 if getattr(ct, field_name) == []:
                     raise ValueError(f"content_types.{i}.{field_name}: an empty list suits nothing; leave it out to suit all")
-            for field_name, allowed in (("audiences", audiences), ("styles", styles)):
+            for field_name, allowed in (("audiences", audiences), ("styles", styles), ("angles", angles)):
                 unknown = sorted(set(getattr(ct, field_name) or ()) - allowed)
                 if unknown:
                     raise ValueError(f"content_types.{i}.{field_name}: {unknown} are not configured {field_name}")

@@ -1,5 +1,5 @@
 """Checks at config load that read a little of the files the config names, so a wrong config fails
-before any write: every prompt template renders for every content type, language, audience and style;
+before any write: every prompt template renders for every content type, language, audience, style and angle;
 a CSV/Parquet source has the columns its mapping names (its header only); a `wikidata` source is a
 Wikidata dump; real-text rows name configured domains."""
 
@@ -22,32 +22,39 @@ SAMPLE_OUTLINE = [
 
 def check_templates(root: Path, outlines, languages) -> None:
     """Renders each content type's template against the sample outline in every language, and once per
-    audience and per style; an undefined variable fails naming the template file and line."""
+    audience, style, angle, topic type and first or second variant; an undefined variable fails naming the
+    template file and line."""
+    from cosmo_assets.config.base import TOPIC_TYPES
+    from cosmo_assets.outlining.facts import readable_fact
+    from cosmo_assets.outlining.structure import FactReader
     from cosmo_assets.outlining.templates import TemplateError, TemplateLibrary
 
     library = TemplateLibrary(root / "templates")
-    audiences, styles = [a.id for a in outlines.audiences], [s.id for s in outlines.styles]
-    for ct in outlines.content_types:
-        cases = [(audiences[i % len(audiences)], styles[i % len(styles)]) for i in range(max(len(audiences), len(styles)))]
-        for lang in languages:
-            for audience, style in cases:
+    audiences, styles, angles = [a.id for a in outlines.audiences], [s.id for s in outlines.styles], [a.id for a in outlines.angles]
+    n = max(len(audiences), len(styles), len(angles), 2 * len(TOPIC_TYPES))
+    cases = [(audiences[i % len(audiences)], styles[i % len(styles)], angles[i % len(angles)],
+              TOPIC_TYPES[i % len(TOPIC_TYPES)], (i // len(TOPIC_TYPES)) % 2, i) for i in range(n)]
+    for lang in languages:
+        sample = [{"heading": s["heading"], "facts": [readable_fact(f, lang.code, FactReader({})) for f in s["facts"]]}
+                  for s in SAMPLE_OUTLINE]
+        for ct in outlines.content_types:
+            for audience, style, angle, topic_type, variant, i in cases:
                 try:
                     library.render(
                         ct.template, lang=lang.code, language=lang.name, title="Marie Curie",
-                        description="a physicist and chemist", topic_type="person", content_type=ct.id,
-                        audience=audience, style=style, outline=SAMPLE_OUTLINE,
+                        description="a physicist and chemist", topic_type=topic_type, content_type=ct.id,
+                        audience=audience, style=style, angle=angle, variant=variant, outline=sample, words=250, pick=i,
                     )
                 except TemplateError as exc:
                     raise ConfigError(
                         f"{exc} (rendering content type {ct.id!r} for language {lang.code!r}, audience {audience!r}, "
-                        f"style {style!r} against a sample outline)"
+                        f"style {style!r}, angle {angle!r}, topic type {topic_type!r} against a sample outline)"
                     ) from None
-    if outlines.model_outlines.enabled:
-        for lang in languages:
+        if outlines.model_outlines.enabled:
             try:
                 library.render(outlines.model_outlines.template, lang=lang.code, title="Marie Curie",
                                description="a physicist and chemist", audience=audiences[0],
-                               facts=SAMPLE_OUTLINE[0]["facts"], variant=0)
+                               facts=sample[0]["facts"], variant=0)
             except TemplateError as exc:
                 raise ConfigError(f"{exc} (rendering model_outlines.template for language {lang.code!r})") from None
 

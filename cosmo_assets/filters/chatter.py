@@ -144,10 +144,16 @@ def _plain(text: str) -> str:
 
 
 def _is_title_line(line: str, title: str) -> bool:
+    """A title the model put above the article: `<<…>>`, `[…]`, "Title: …", the topic's title alone, or a
+    markdown heading or bold line that names the topic and ends in no sentence ("**The Rite of Spring: A
+    Story**", "### How to Plan a Visit to the Sahara"); a heading that does not name it may be the text's own."""
     if _TITLE_LINE.match(line):
         return True
     bare = re.sub(r"[#*_\"“”«»„]", "", line).strip().rstrip(":").strip().lower()
-    return bool(title) and bare == title.strip().lower()
+    if not title:
+        return False
+    marked = re.match(r"^\s*(?:#{1,6}\s|\*\*|__)", line) and not re.search(r"[.!?…]\W*$", line.strip())
+    return bare == title.strip().lower() or bool(marked and len(bare.split()) <= 14 and title.strip().lower() in bare)
 
 
 def _opening(sentence: str, language: str) -> bool:

@@ -59,12 +59,41 @@ NOT_NAMES = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi "
     "dimanche lunes martes miercoles jueves viernes sabado domingo".split()
 )
-# Words that open sentences: capitalised there for the sentence, not as a name.
+# Closed-class words (determiners, pronouns, prepositions, conjunctions, question words, sentence adverbs)
+# that a sentence may open with: capitalised there for the sentence, never the first word of a name.
 OPENING_WORDS = frozenset(
-    "after before when while during since until once if but so yet then there here today now later in on at "
-    "after every each some many most all both his her their our my your its one two three what why how who "
-    "where which dans sur avec pour apres avant quand mais puis aujourd en con por para despues antes cuando "
-    "pero hoy".split()
+    # en
+    "a an the this that these those there here it its he she we you they i his her their our my your "
+    "in on at by for from with without within into onto upon over under above below across along around "
+    "through throughout during before after since until till while when whenever where wherever whereas "
+    "if unless although though because as so yet but and or nor then now today tonight tomorrow yesterday "
+    "later soon once twice first second third next finally eventually suddenly meanwhile however moreover "
+    "furthermore therefore thus hence also instead still even perhaps maybe sometimes often always never "
+    "every each some many most all both few several another other such no not only one two three four five "
+    "what why how who whom whose which whether let imagine like unlike despite besides beyond among between "
+    "toward towards against about around near inside outside together again indeed certainly clearly "
+    "interestingly importantly fortunately unfortunately luckily surprisingly naturally actually ".split()
+) | frozenset(
+    # fr
+    "le la les un une des du de ce cet cette ces il elle ils elles on nous vous je son sa ses leur leurs "
+    "mon ma mes dans sur sous avec sans pour par chez vers entre depuis pendant avant apres quand lorsque "
+    "si mais et ou donc puis ensuite enfin alors aujourd hier demain ainsi cependant pourtant aussi "
+    "chaque plusieurs certains tous toutes quel quelle quels quelles pourquoi comment qui que quoi ou "
+    "soudain imaginez imagine voici voila grace malgre selon".split()
+) | frozenset(
+    # es
+    "el la los las un una unos unas este esta estos estas ese esa esos esas aquel aquella ello el ella "
+    "ellos ellas nosotros usted su sus mi mis en con sin por para desde durante antes despues cuando "
+    "si pero y o entonces luego hoy ayer manana asi sin embargo tambien cada muchos muchas algunos "
+    "algunas todos todas que como donde quien cual porque aunque mientras imagina imagine de repente "
+    "gracias segun hace".split()
+) | frozenset(
+    # de
+    "der die das den dem des ein eine einer eines einem einen dieser diese dieses diesen diesem jener "
+    "er sie es wir ihr ich sein seine ihre unser mein in im an am auf aus bei mit nach seit von vor zu "
+    "zum zur uber unter zwischen durch fur gegen ohne um als wenn wahrend nachdem bevor weil obwohl "
+    "aber und oder dann danach heute gestern morgen jetzt spater schliesslich plotzlich jedoch auch "
+    "jeder jede jedes viele einige alle was warum wie wer wo welche welcher stell dank trotz".split()
 )
 NAME_JOINERS = frozenset("of de du des la le von van der da del di y al bin ibn".split())
 # The dated events a sentence can speak of, by the words of the fact's property (English property names).

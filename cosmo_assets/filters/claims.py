@@ -125,8 +125,10 @@ def _dates_and_numbers(sentence: str, index: int, language: str) -> list[Claim]:
     return claims
 
 
-def _names(sentence: str, index: int) -> list[Claim]:
-    """Runs of capitalised words; a run that only opens the sentence (or a quotation) is not a name."""
+def _names(sentence: str, index: int, common: frozenset[str] = frozenset()) -> list[Claim]:
+    """Runs of capitalised words; a run that only opens the sentence (or a quotation) is not a name. The
+    sentence's first word is left out of a run when it is a function word ("Although Stravinsky", "Cette
+    œuvre") or one the text writes in lower case elsewhere (`common`): capitalised for the sentence only."""
     claims = []
     tokens = list(re.finditer(r"[^\W\d_][\w'’-]*", sentence))
     run: list[str] = []
@@ -134,8 +136,8 @@ def _names(sentence: str, index: int) -> list[Claim]:
 
     def close() -> None:
         words = [re.sub(r"['’]s$", "", w) for w in run]
-        if opens and words and (fold(words[0]) in STOP or fold(words[0]) in OPENING_WORDS):
-            words = words[1:]  # "In Memphis": the sentence's first word is capitalised for the sentence
+        if opens and words and (fold(words[0]) in STOP or fold(words[0]) in OPENING_WORDS or fold(words[0]) in common):
+            words = words[1:]  # "In Memphis", "Suddenly Mia": the first word is capitalised for the sentence
         words = [w for w in words if fold(w) not in NOT_NAMES and not fold(w).startswith("i'")]
         while words and fold(words[-1]) in NAME_JOINERS:
             words.pop()
@@ -170,12 +172,13 @@ def extract(text: str, language: str) -> list[Claim]:
     """Every date, number and (in en, fr, es) proper name the text states, sentence by sentence; heading
     lines and forum signatures (short lines without end punctuation) are left out."""
     claims = []
+    common = frozenset(fold(w) for w in re.findall(r"(?<![\w'’-])[^\W\d_A-Z][\w'’-]*", text or "") if w[0].islower())
     for index, sentence in enumerate(sentences(text)):
         stripped = sentence.strip().strip("*#_ ")
         if len(stripped.split()) <= 8 and not re.search(r"[.!?…:]$", stripped) or stripped.endswith(":") and len(stripped.split()) <= 8:
             names = []
         else:
-            names = _names(stripped, index) if language in ("en", "fr", "es") else []
+            names = _names(stripped, index, common) if language in ("en", "fr", "es") else []
         claims += _dates_and_numbers(stripped, index, language) + names
     return claims
 

@@ -1,6 +1,6 @@
 """Prompt echo: the draft repeats the prompt's instructions ("Write for young children aged 5 to 8…").
 
-Only the instruction text counts: the outline lines (section titles and `property: value` facts), the
+Only the instruction text counts: the outline lines (section titles and the facts under them), the
 title and the seed's description are meant to be in the article, so they are taken out of the prompt
 before its word n-grams are compared with the draft's.
 """

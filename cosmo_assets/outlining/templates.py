@@ -83,7 +83,11 @@ class TemplateLibrary:
         return where
 
 
-def target_words(config: CosmoConfig) -> int:
-    """The length a prompt asks for: outlines.yaml target_words, capped so a draft of that length fits in
-    model.yaml max_tokens (about 1.6 tokens a word, with room to finish the last sentence)."""
-    return max(30, min(config.outlines.target_words, int(config.model.max_tokens / 1.6) // 10 * 10))
+WORDS_PER_TOKEN = 0.6  # a word is 1.3 tokens or more; the rest is room for a model that writes past the length asked
+
+
+def target_words(config: CosmoConfig, ct=None) -> int:
+    """The length a prompt asks for: the content type's `words` (else outlines.yaml target_words), capped at
+    0.6 words per model.yaml max_tokens, rounded down to tens, so that a draft of that length can end."""
+    wanted = (ct.words if ct is not None and ct.words else None) or config.outlines.target_words
+    return max(30, min(wanted, int(config.model.max_tokens * WORDS_PER_TOKEN) // 10 * 10))

@@ -12,6 +12,7 @@ import polars as pl
 from cosmo_assets.config import ContentType, CosmoConfig
 from cosmo_assets.diversity import diversity_figures, near_duplicates, signatures
 from cosmo_assets.ids import content_hash, stable_id
+from cosmo_assets.outlining.facts import readable_fact
 from cosmo_assets.outlining.mix import deal, mix_report
 from cosmo_assets.outlining.proposals import ProposalError, parse_proposal
 from cosmo_assets.outlining.structure import FactReader, PlannedSection, place_facts, select_facts, timeline
@@ -75,7 +76,7 @@ def plan_outlines(
 
     content_types = {c.id: c for c in settings.content_types}
     facts_of = {sid: [dict(f) for f in (s["facts"] or [])] for sid, s in by_id.items()}
-    ct_deal, audience_deal, style_deal = _deal_mix(config, items, by_id, facts_of, allowed_types, reader, salt)
+    ct_deal, audience_deal, style_deal, angle_deal = _deal_mix(config, items, by_id, facts_of, allowed_types, reader, salt)
 
     plans: dict[_Item, tuple[list[PlannedSection], list[dict], str]] = {}
     for it in items:
@@ -84,18 +85,20 @@ def plan_outlines(
         plans[it] = (_structure(config, ct, seed, facts, reader), facts, STRUCTURAL)
     proposals = {}
     if model_on:
-        proposals = _propose(config, library, [it for it in items if it.origin == MODEL], by_id, plans, audience_deal.chosen, complete)
+        proposals = _propose(config, library, [it for it in items if it.origin == MODEL], by_id, plans, audience_deal.chosen,
+                             reader, complete)
 
     versions = {c.template: library.version(c.template) for c in settings.content_types}
     rows = [
         _outline_row(config, library, versions, it, by_id[it.seed_id], content_types[ct_deal.chosen[it]],
-                     audience_deal.chosen[it], style_deal.chosen[it], plans[it])
+                     (audience_deal.chosen[it], style_deal.chosen[it], angle_deal.chosen[it]), plans[it], reader)
         for it in items
     ]
     frame = pl.DataFrame(rows, schema=frame_schema("outlines"))
     return OutlineBatch(
         outlines=frame,
-        mix=_mix(frame, config, {"content_type": ct_deal.target, "audience": audience_deal.target, "style": style_deal.target}),
+        mix=_mix(frame, config, {"content_type": ct_deal.target, "audience": audience_deal.target, "style": style_deal.target,
+                                 "angle": angle_deal.target}),
         near_duplicate_prompts=_near_duplicate_prompts(frame, settings.near_duplicate_similarity),
         prompt_diversity=diversity_figures(frame["prompt"].to_list()),
         proposals=proposals,
@@ -104,7 +107,8 @@ def plan_outlines(
 
 def _deal_mix(config: CosmoConfig, items: list[_Item], by_id: dict, facts_of: dict[str, list[dict]],
               allowed_types: list[ContentType], reader: FactReader, salt):
-    """Content types, then audiences and styles the chosen content type allows, dealt by quota across the partition."""
+    """Content types, then audiences, styles and angles the chosen content type allows, dealt by quota across the
+    partition; the outlines of one seed get different options while they can (so its variants differ in angle)."""
     settings = config.outlines
     content_types = {c.id: c for c in settings.content_types}
     group = {it: it.seed_id for it in items}
@@ -132,13 +136,26 @@ def _deal_mix(config: CosmoConfig, items: list[_Item], by_id: dict, facts_of: di
         (salt, "style"),
         group,
     )
-    return ct_deal, audience_deal, style_deal
+    angle_ids = [a.id for a in settings.angles]
+    angle_deal = deal(
+        items,
+        {a.id: a.weight for a in settings.angles},
+        {it: [a for a in angle_ids if a in (content_types[ct_deal.chosen[it]].angles or angle_ids)] for it in items},
+        (salt, "angle"),
+        group,
+    )
+    return ct_deal, audience_deal, style_deal, angle_deal
 
 
 def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[str, str], it: _Item, seed: dict,
-                 ct: ContentType, audience: str, style: str, plan: tuple[list[PlannedSection], list[dict], str]) -> dict:
-    """One outline: its plan, the prompt rendered from the content type's template, and its stable id."""
+                 ct: ContentType, mix: tuple[str, str, str], plan: tuple[list[PlannedSection], list[dict], str],
+                 reader: FactReader) -> dict:
+    """One outline: its plan, the prompt rendered from the content type's template (facts written readably in
+    the partition's language), and its stable id."""
     sections, facts, origin = plan
+    audience, style, angle = mix
+    language = seed["language"]
+    readable = [{"heading": s.heading, "facts": [readable_fact(f, language, reader) for f in s.facts]} for s in sections]
     prompt = library.render(
         ct.template,
         lang=seed["language"],
@@ -149,13 +166,17 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         content_type=ct.id,
         audience=audience,
         style=style,
-        outline=[s.as_dict() for s in sections],
-        words=target_words(config),
+        angle=angle,
+        variant=it.variant,
+        # Which phrasing of the boilerplate: by title, so a seed repeated under another id still reads the same.
+        pick=int(content_hash(seed["title"], "phrasing", length=8), 16) + it.variant,
+        outline=readable,
+        words=target_words(config, ct),
     )
     plan_hash = content_hash([s.as_dict() for s in sections])
     return {
         "outline_id": stable_id(
-            "outline", it.seed_id, ct.id, audience, style, ct.template, versions[ct.template],
+            "outline", it.seed_id, ct.id, audience, style, angle, ct.template, versions[ct.template],
             it.variant, origin, plan_hash,
         ),
         "seed_id": it.seed_id,
@@ -166,6 +187,7 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "content_type": ct.id,
         "audience": audience,
         "style": style,
+        "angle": angle,
         "template_id": ct.template,
         "template_version": versions[ct.template],
         "variant": it.variant,
@@ -191,7 +213,7 @@ def _structure(config: CosmoConfig, ct: ContentType, seed: dict, facts: list[dic
     return place_facts(structures[name], facts, language, reader)
 
 
-def _propose(config, library, items, by_id, plans, audiences, complete: Complete | None) -> dict:
+def _propose(config, library, items, by_id, plans, audiences, reader: FactReader, complete: Complete | None) -> dict:
     """Ask the model for an outline per item; an answer that does not fit keeps the structural plan."""
     from cosmo_assets.llm.client import CompletionRequest  # litellm loads only where it is used
 
@@ -209,7 +231,7 @@ def _propose(config, library, items, by_id, plans, audiences, complete: Complete
             title=seed["title"],
             description=seed["description"] or "",
             audience=audiences[it],
-            facts=plans[it][1],
+            facts=[readable_fact(f, seed["language"], reader) for f in plans[it][1]],
             variant=it.variant,
         )
         key = stable_id("outline_request", it.seed_id, it.variant, version, prompt, settings.model, settings.generation_params())
@@ -246,6 +268,7 @@ def _mix(frame: pl.DataFrame, config: CosmoConfig, targets: dict[str, dict[str, 
         "content_type": {c.id: c.weight for c in settings.content_types},
         "audience": {a.id: a.weight for a in settings.audiences},
         "style": {s.id: s.weight for s in settings.styles},
+        "angle": {a.id: a.weight for a in settings.angles},
     }
     report = {}
     for column, w in weights.items():
