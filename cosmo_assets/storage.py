@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,28 +73,37 @@ class Storage:
         finally:
             connection.__exit__(None, None, None)  # closes the connection
 
-    def replace_partition(self, table: str, frame: pl.DataFrame, partition: Mapping[str, str]) -> int:
-        """Replace exactly the rows of one partition with `frame` (which may be empty); returns rows written."""
-        _check_frame(table, frame, partition)
+    def replace_partition(
+        self, table: str, frame: pl.DataFrame | Callable[[], Iterable[pl.DataFrame]], partition: Mapping[str, str]
+    ) -> int:
+        """Replace exactly the rows of one partition with `frame` (which may be empty), or with the chunks a
+        callable yields (called again if the transaction is retried), in one transaction; returns rows written."""
+        if isinstance(frame, pl.DataFrame):
+            _check_frame(table, frame, partition)
+        chunks = (lambda: [frame]) if isinstance(frame, pl.DataFrame) else frame
         where, params = _partition_filter(table, partition)
 
-        def replace() -> None:
+        def replace() -> int:
+            written = 0
             with self.connect() as con:
                 self.prepare(con, table)
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
-                    if frame.height:
-                        con.register("incoming_rows", frame.to_arrow())
-                        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
-                        con.unregister("incoming_rows")
+                    for chunk in chunks():
+                        _check_frame(table, chunk, partition)
+                        if chunk.height:
+                            con.register("incoming_rows", chunk.to_arrow())
+                            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
+                            con.unregister("incoming_rows")
+                            written += chunk.height
                     con.execute("COMMIT")
                 except Exception:
                     _roll_back(con)
                     raise
+            return written
 
-        self.retrying(replace, f"{table} {dict(partition)}")
-        return frame.height
+        return self.retrying(replace, f"{table} {dict(partition)}")
 
     def retrying(self, write: Callable[[], Any], what: str) -> Any:
         """One whole write transaction; a lake (lake.py) runs it again when another writer's commit conflicts."""
@@ -124,6 +133,23 @@ class Storage:
     def read_partition(self, table: str, partition: Mapping[str, str]) -> pl.DataFrame:
         where, params = _partition_filter(table, partition)
         return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
+
+    def read_chunks(self, table: str, partition: Mapping[str, str], chunk_rows: int, key: str) -> Iterator[pl.DataFrame]:
+        """A partition `chunk_rows` rows at a time in the order of its unique column `key`; each chunk is its
+        own short read, so no connection is held while the caller works on a chunk."""
+        where, params = _partition_filter(table, partition)
+        after: Any = None
+        while True:
+            later = "" if after is None else f' AND "{key}" > $after'
+            chunk = self.query(
+                f'SELECT * FROM "{table}" WHERE {where}{later} ORDER BY "{key}" LIMIT {int(chunk_rows)}',
+                {**params, **({} if after is None else {"after": after})}, table=table,
+            )
+            if chunk.height:
+                yield chunk
+            if chunk.height < chunk_rows:
+                return
+            after = chunk[key][-1]
 
     def partition_digest(self, table: str, partition: Mapping[str, str]) -> tuple[int, str]:
         """How many rows a partition holds and a digest of their content: the same rows, in any order,
