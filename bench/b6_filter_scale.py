@@ -45,7 +45,7 @@ def generate(database: Path, docs: int, words: int, planted: float, chunk: int, 
     vocab, freq = vocabulary(load_config().root)
     p = freq / freq.sum()
     previous = np.zeros((0, words), np.int32)
-    with duckdb.connect(str(database)) as con:
+    with duckdb.connect(str(database), config={"memory_limit": "512MB"}) as con:  # written rows go to disk
         create_tables(con, "drafts")
         con.execute("CREATE TABLE planted_pairs (original VARCHAR, copy VARCHAR)")
         for start in range(0, docs, chunk):
@@ -67,10 +67,10 @@ def generate(database: Path, docs: int, words: int, planted: float, chunk: int, 
             }).hstack(render(ids.astype(np.int64), vocab))
             pairs = pl.DataFrame({"original": [f"d{start - offset + int(o):08d}" for o in originals],
                                   "copy": [f"d{start + int(c):08d}" for c in copies]}, schema={"original": pl.String, "copy": pl.String})
-            con.register("incoming", frame.to_arrow())
-            con.execute('INSERT INTO "drafts" BY NAME SELECT * FROM incoming')
-            con.register("incoming_pairs", pairs.to_arrow())
-            con.execute("INSERT INTO planted_pairs SELECT * FROM incoming_pairs")
+            for name, rows, table in (("incoming", frame, '"drafts"'), ("incoming_pairs", pairs, "planted_pairs")):
+                con.register(name, rows.to_arrow())
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+                con.unregister(name)
             previous = ids
     return {"peak_gib": _peak_gib()}
 

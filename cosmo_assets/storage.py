@@ -24,6 +24,7 @@ __all__ = [
 if TYPE_CHECKING:
     from dagster_duckdb import DuckDBResource
 
+STREAMED_WRITE_MEMORY = "512MB"  # DuckDB's share of a partition replaced a chunk at a time
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,10 @@ class Storage:
             written = 0
             with self.connect() as con:
                 self.prepare(con, table)
+                if not isinstance(frame, pl.DataFrame):
+                    # Rows written in one transaction stay in DuckDB's buffer pool up to its memory limit (80% of
+                    # the machine by default): capped, they go to disk, and a large partition's write stays small.
+                    con.execute(f"SET memory_limit = '{STREAMED_WRITE_MEMORY}'")
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute(f'DELETE FROM "{table}" WHERE {where}', params)

@@ -24,7 +24,7 @@ from cosmo_assets.schemas import TABLES
 from cosmo_assets.stages import filtering
 from cosmo_assets.storage import Storage, frame_schema
 
-SCRATCH_MEMORY_LIMIT = "1GB"  # DuckDB's share of the scratch work; it spills to the scratch folder beyond
+SCRATCH_MEMORY_LIMIT = "512MB"  # DuckDB's share of the scratch work; it spills to the scratch folder beyond
 _INDEX_SCHEMA = {"draft_id": pl.String, "text_hash": pl.UInt64, "band": pl.Int16, "band_key": pl.UInt64}
 _DUPLICATE_OF = ("near_dup_of", "near_dup_similarity")  # set by the duplicate step, not stored while scoring
 
