@@ -5,6 +5,7 @@ The tables' columns and partition keys are in schemas.py (re-exported here)."""
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from cosmo_assets.schemas import FACT, PARTITION_COLUMNS, SCORE_COLUMNS, TABLES
 
@@ -95,13 +97,12 @@ class Storage:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
-                    for chunk in chunks():
-                        _check_frame(table, chunk, partition)
-                        if chunk.height:
-                            con.register("incoming_rows", chunk.to_arrow())
-                            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
-                            con.unregister("incoming_rows")
-                            written += chunk.height
+                    batches = _checked_batches(table, chunks(), partition)
+                    if batches is not None:
+                        # One INSERT reading every chunk: DuckDB writes the rows out as they come.
+                        con.register("incoming_rows", batches)
+                        written = con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows').fetchone()[0]
+                        con.unregister("incoming_rows")
                     con.execute("COMMIT")
                 except Exception:
                     _roll_back(con)
@@ -203,6 +204,21 @@ def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
         for column, kind in TABLES[table].items():
             if column not in present:
                 con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind.replace("NOT NULL", "").strip()}')
+
+
+def _checked_batches(table: str, chunks: Iterable[pl.DataFrame], partition: Mapping[str, str]) -> pa.RecordBatchReader | None:
+    """The chunks as one Arrow stream, each checked against the table as it is read (None when there is none)."""
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        return None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for chunk in itertools.chain([first], iterator):
+            _check_frame(table, chunk, partition)
+            yield from chunk.to_arrow().to_batches()
+
+    return pa.RecordBatchReader.from_batches(first.to_arrow().schema, batches())
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
