@@ -49,8 +49,6 @@ def synthetic_drafts(n: int, words_per_doc: int, planted_share: float, seed: int
     rng = np.random.default_rng(seed)
     vocab, freq = vocabulary(config_root)
     v = vocab.size
-    # Token ids: word, word + "." (every ~15 words), word + ".\n\n" (every ~80 words).
-    tokens = pl.Series(np.concatenate([vocab, np.char.add(vocab, "."), np.char.add(vocab, ".\n\n")]))
     ids = rng.choice(v, size=(n, words_per_doc), p=freq / freq.sum()).astype(np.int64)
     planted = int(n * planted_share)
     originals = rng.choice(n - planted, size=planted, replace=False)
@@ -60,23 +58,31 @@ def synthetic_drafts(n: int, words_per_doc: int, planted_share: float, seed: int
     for row, k in zip(copies, edits):
         positions = rng.choice(words_per_doc - 1, size=k, replace=False)
         ids[row, positions] = rng.integers(0, v, size=k)
-    marks = np.zeros(words_per_doc, np.int64)
-    marks[14::15] = v
-    marks[79::80] = 2 * v
-    marks[-1] = v
-    flat = tokens.gather((ids + marks).reshape(-1))
-    lengths = np.full(n, words_per_doc)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    import pyarrow as pa
-
-    lists = pl.Series("words", pa.LargeListArray.from_arrays(pa.array(offsets), flat.to_arrow()))
-    texts = pl.DataFrame({"w": lists}).select(text=pl.col("w").list.join(" ").str.replace_all("\n\n ", "\n\n"))
+    texts = render(ids, vocab)
     frame = pl.DataFrame({
         "draft_id": [f"d{i:06d}" for i in range(n)],
         "outline_id": "o", "seed_id": [f"s{i:06d}" for i in range(n)],
         "domain": "bench", "language": "en", "status": "ok",
     }).hstack(texts)
     return frame, np.stack([originals, copies], axis=1)
+
+
+def render(ids: np.ndarray, vocab: np.ndarray) -> pl.DataFrame:
+    """A `text` column from word ids (rows x words): a full stop every ~15 words, a paragraph every ~80."""
+    import pyarrow as pa
+
+    v = vocab.size
+    n, words_per_doc = ids.shape
+    # Token ids: word, word + "." (every ~15 words), word + ".\n\n" (every ~80 words).
+    tokens = pl.Series(np.concatenate([vocab, np.char.add(vocab, "."), np.char.add(vocab, ".\n\n")]))
+    marks = np.zeros(words_per_doc, np.int64)
+    marks[14::15] = v
+    marks[79::80] = 2 * v
+    marks[-1] = v
+    flat = tokens.gather((ids + marks).reshape(-1))
+    offsets = np.concatenate([[0], np.cumsum(np.full(n, words_per_doc))])
+    lists = pl.Series("words", pa.LargeListArray.from_arrays(pa.array(offsets), flat.to_arrow()))
+    return pl.DataFrame({"w": lists}).select(text=pl.col("w").list.join(" ").str.replace_all("\n\n ", "\n\n"))
 
 
 def datasketch_baseline(texts: list[str], settings) -> float:

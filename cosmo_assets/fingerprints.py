@@ -134,8 +134,9 @@ def fingerprint(
                                content_hash(generation_settings(config))))
     elif stage == "filtered_articles":
         parts += [
+            # chunk_rows sets memory, not decisions (the same rows are kept for any value): not an input.
             InputPart("filter_settings", shown(root / "filters.yaml"),
-                      content_hash(config.filters.model_dump(mode="json"))),
+                      content_hash(config.filters.model_dump(mode="json", exclude={"chunk_rows"}))),
         ]
     elif stage == "balanced_dataset":
         parts += [

@@ -5,15 +5,17 @@ The tables' columns and partition keys are in schemas.py (re-exported here)."""
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from cosmo_assets.schemas import FACT, PARTITION_COLUMNS, SCORE_COLUMNS, TABLES
 
@@ -24,6 +26,7 @@ __all__ = [
 if TYPE_CHECKING:
     from dagster_duckdb import DuckDBResource
 
+STREAMED_WRITE_MEMORY = "512MB"  # DuckDB's share of a partition replaced a chunk at a time
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 log = logging.getLogger(__name__)
@@ -73,28 +76,40 @@ class Storage:
         finally:
             connection.__exit__(None, None, None)  # closes the connection
 
-    def replace_partition(self, table: str, frame: pl.DataFrame, partition: Mapping[str, str]) -> int:
-        """Replace exactly the rows of one partition with `frame` (which may be empty); returns rows written."""
-        _check_frame(table, frame, partition)
+    def replace_partition(
+        self, table: str, frame: pl.DataFrame | Callable[[], Iterable[pl.DataFrame]], partition: Mapping[str, str]
+    ) -> int:
+        """Replace exactly the rows of one partition with `frame` (which may be empty), or with the chunks a
+        callable yields (called again if the transaction is retried), in one transaction; returns rows written."""
+        if isinstance(frame, pl.DataFrame):
+            _check_frame(table, frame, partition)
+        chunks = (lambda: [frame]) if isinstance(frame, pl.DataFrame) else frame
         where, params = _partition_filter(table, partition)
 
-        def replace() -> None:
+        def replace() -> int:
+            written = 0
             with self.connect() as con:
                 self.prepare(con, table)
+                if not isinstance(frame, pl.DataFrame):
+                    # Rows written in one transaction stay in DuckDB's buffer pool up to its memory limit (80% of
+                    # the machine by default): capped, they go to disk, and a large partition's write stays small.
+                    con.execute(f"SET memory_limit = '{STREAMED_WRITE_MEMORY}'")
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute(f'DELETE FROM "{table}" WHERE {where}', params)
-                    if frame.height:
-                        con.register("incoming_rows", frame.to_arrow())
-                        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows')
+                    batches = _checked_batches(table, chunks(), partition)
+                    if batches is not None:
+                        # One INSERT reading every chunk: DuckDB writes the rows out as they come.
+                        con.register("incoming_rows", batches)
+                        written = con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows').fetchone()[0]
                         con.unregister("incoming_rows")
                     con.execute("COMMIT")
                 except Exception:
                     _roll_back(con)
                     raise
+            return written
 
-        self.retrying(replace, f"{table} {dict(partition)}")
-        return frame.height
+        return self.retrying(replace, f"{table} {dict(partition)}")
 
     def retrying(self, write: Callable[[], Any], what: str) -> Any:
         """One whole write transaction; a lake (lake.py) runs it again when another writer's commit conflicts."""
@@ -124,6 +139,23 @@ class Storage:
     def read_partition(self, table: str, partition: Mapping[str, str]) -> pl.DataFrame:
         where, params = _partition_filter(table, partition)
         return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
+
+    def read_chunks(self, table: str, partition: Mapping[str, str], chunk_rows: int, key: str) -> Iterator[pl.DataFrame]:
+        """A partition `chunk_rows` rows at a time in the order of its unique column `key`; each chunk is its
+        own short read, so no connection is held while the caller works on a chunk."""
+        where, params = _partition_filter(table, partition)
+        after: Any = None
+        while True:
+            later = "" if after is None else f' AND "{key}" > $after'
+            chunk = self.query(
+                f'SELECT * FROM "{table}" WHERE {where}{later} ORDER BY "{key}" LIMIT {int(chunk_rows)}',
+                {**params, **({} if after is None else {"after": after})}, table=table,
+            )
+            if chunk.height:
+                yield chunk
+            if chunk.height < chunk_rows:
+                return
+            after = chunk[key][-1]
 
     def partition_digest(self, table: str, partition: Mapping[str, str]) -> tuple[int, str]:
         """How many rows a partition holds and a digest of their content: the same rows, in any order,
@@ -172,6 +204,21 @@ def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
         for column, kind in TABLES[table].items():
             if column not in present:
                 con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind.replace("NOT NULL", "").strip()}')
+
+
+def _checked_batches(table: str, chunks: Iterable[pl.DataFrame], partition: Mapping[str, str]) -> pa.RecordBatchReader | None:
+    """The chunks as one Arrow stream, each checked against the table as it is read (None when there is none)."""
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        return None
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for chunk in itertools.chain([first], iterator):
+            _check_frame(table, chunk, partition)
+            yield from chunk.to_arrow().to_batches()
+
+    return pa.RecordBatchReader.from_batches(first.to_arrow().schema, batches())
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

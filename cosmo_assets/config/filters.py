@@ -119,6 +119,9 @@ class FilterSettings(StrictModel):
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()
     min_kept_share: float = Field(default=0.2, ge=0, le=1, description="Below this the filter's check fails.")
+    chunk_rows: int = Field(
+        default=20_000, ge=1, description="Drafts scored at once: peak memory follows this, not the partition's size."
+    )
     # Only the coverage thresholds and the expected yield may differ per model: the wrapper, truncation, echo,
     # contradiction and quality gates hold for every model, so a release never carries chatter, a cut-off
     # draft, an echoed prompt or a misstated fact.

@@ -99,30 +99,6 @@ def index_rows(ids: Sequence[str], fp: Fingerprints, rows: np.ndarray | None = N
     )
 
 
-def candidate_pairs(fp: Fingerprints) -> np.ndarray:
-    """Row pairs (i < j) that share a band key, as an array of shape (pairs, 2)."""
-    rows = np.flatnonzero(fp.has_shingles)
-    if rows.size < 2:
-        return np.zeros((0, 2), np.int64)
-    bands = fp.band_keys.shape[1]
-    long = pl.DataFrame(
-        {
-            "row": np.repeat(rows, bands),
-            "band": np.tile(np.arange(bands, dtype=np.int16), rows.size),
-            "key": fp.band_keys[rows].reshape(-1),
-        }
-    )
-    buckets = long.group_by("band", "key").agg(pl.col("row")).filter(pl.col("row").list.len() > 1)
-    if buckets.height == 0:
-        return np.zeros((0, 2), np.int64)
-    members = buckets.select(pl.col("row").alias("left"), pl.col("row").alias("right"))
-    pairs = (
-        members.explode("left", empty_as_null=False).explode("right", empty_as_null=False).filter(pl.col("left") < pl.col("right")).unique()
-        .sort("left", "right")
-    )
-    return pairs.select("left", "right").to_numpy().astype(np.int64).reshape(-1, 2)
-
-
 def jaccard(fp: Fingerprints, pairs: np.ndarray) -> np.ndarray:
     if pairs.size == 0:
         return np.zeros(0, np.float64)
@@ -176,15 +152,6 @@ def resolve(
             if h:
                 kept_by_hash[h] = row
     return Duplicates(of, exact, sim)
-
-
-def find_duplicates(
-    tokenised: pl.DataFrame, settings: DedupSettings, rank: np.ndarray, eligible: np.ndarray
-) -> tuple[Fingerprints, Duplicates]:
-    """Exact and near duplicates among the rows of one frame."""
-    fp = fingerprints(tokenised, settings)
-    pairs = candidate_pairs(fp)
-    return fp, resolve(rank, eligible, fp.text_hash, pairs, jaccard(fp, pairs), settings.threshold)
 
 
 def cross_domain_duplicates(

@@ -20,7 +20,7 @@ from cosmo_assets.config import CosmoConfig, FilterSettings
 from cosmo_assets.filters import alignment, chatter, decontamination, dedup, quality, truncation
 from cosmo_assets.filters.language import identify_language
 from cosmo_assets.filters.text import tokenise
-from cosmo_assets.storage import Storage, frame_schema
+from cosmo_assets.storage import Storage, empty_frame, frame_schema
 
 JUDGE_COLUMNS = {c: pl.Int32 for c in ("judge_clarity", "judge_accuracy", "judge_educational_value", "judge_supported",
                                          "judge_contradicted", "judge_unverifiable")}
@@ -182,24 +182,31 @@ class FilterOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def filter_drafts(
+def timed(seconds: dict[str, float], step: str, started: float) -> None:
+    """Add the seconds since `started` to `step`: a streamed run adds up its chunks."""
+    seconds[step] = seconds.get(step, 0.0) + time.perf_counter() - started
+
+
+def score_chunk(
     drafts: pl.DataFrame,
     settings: FilterSettings,
     language: str,
     outlines: pl.DataFrame | None = None,
     benchmarks: decontamination.BenchmarkIndex | None = None,
     judge: Judge | None = None,
-) -> FilterOutcome:
-    """Split drafts into kept articles and rejected drafts with every reason. Every draft lands in one."""
-    seconds: dict[str, float] = {}
+    seconds: dict[str, float] | None = None,
+) -> pl.DataFrame:
+    """Every score, the reject reasons (duplicates aside) and the quality score of a chunk of drafts, with
+    the tokenised columns the duplicate step reads. Adds each step's seconds to `seconds`."""
+    seconds = {} if seconds is None else seconds
     started = time.perf_counter()
     drafts = clean_drafts(drafts, outlines, settings, language)
     scored = score_drafts(drafts, settings, language, outlines)
-    seconds["scores"] = time.perf_counter() - started
+    timed(seconds, "scores", started)
 
     started = time.perf_counter()
     scored = scored.hstack(decontamination.match(scored, benchmarks, settings.decontamination.min_overlap))
-    seconds["decontamination"] = time.perf_counter() - started
+    timed(seconds, "decontamination", started)
 
     judged = pl.DataFrame({c: [None] * scored.height for c in JUDGE_COLUMNS}, schema=JUDGE_COLUMNS)
     scored = scored.hstack(judged).with_columns(reject_reasons(settings, language))
@@ -211,34 +218,37 @@ def filter_drafts(
             for column in scores.columns:
                 scored = scored.with_columns(scored[column].scatter(passing, scores[column]))
             scored = scored.with_columns(reject_reasons(settings, language))
-        seconds["judge"] = time.perf_counter() - started
-    scored = scored.with_columns(quality_score(settings, language))
+        timed(seconds, "judge", started)
+    return scored.with_columns(quality_score(settings, language))
 
-    # Duplicates: the best article of each group stays (quality, then id); only drafts that pass every
-    # other rule may stay, so near_dup_of always names a kept article.
-    started = time.perf_counter()
-    eligible = (scored["reject_reasons"].list.len() == 0).to_numpy()
-    rank = np.lexsort((scored["draft_id"].to_numpy(), -scored["quality_score"].to_numpy()))
-    fingerprints, found = dedup.find_duplicates(scored, settings.dedup, rank, eligible)
-    of = found.of
-    ids = scored["draft_id"]
-    duplicate_reason = np.where(of < 0, None, np.where(found.exact, EXACT_DUPLICATE, NEAR_DUPLICATE))
-    decided = scored.with_columns(
-        reject_reasons=pl.concat_list(
-            "reject_reasons", pl.Series(duplicate_reason.tolist(), dtype=pl.String)
-        ).list.drop_nulls(),
-        near_dup_of=pl.Series([ids[int(j)] if j >= 0 else None for j in of], dtype=pl.String),
-        near_dup_similarity=pl.Series(np.where(of >= 0, found.similarity, np.nan)).fill_nan(None),
-    )
-    seconds["dedup"] = time.perf_counter() - started
 
-    keep = decided["reject_reasons"].list.len() == 0
-    kept = decided.filter(keep).select(list(frame_schema("filtered_articles")))
-    rejected = decided.filter(~keep).select(list(frame_schema("rejected_drafts")))
-    index = dedup.index_rows(kept["draft_id"].to_list(), fingerprints, np.flatnonzero(keep.to_numpy()))
-    return FilterOutcome(
-        kept.cast(frame_schema("filtered_articles")), rejected.cast(frame_schema("rejected_drafts")), index, seconds
-    )
+def filter_drafts(
+    drafts: pl.DataFrame,
+    settings: FilterSettings,
+    language: str,
+    outlines: pl.DataFrame | None = None,
+    benchmarks: decontamination.BenchmarkIndex | None = None,
+    judge: Judge | None = None,
+    chunk_rows: int | None = None,
+) -> FilterOutcome:
+    """Split drafts into kept articles and rejected drafts with every reason. Every draft lands in one.
+
+    Duplicates: the best article of each group stays (quality, then id); only drafts that pass every other
+    rule may stay, so near_dup_of always names a kept article. The frame is scored `chunk_rows` at a time
+    (filters.yaml chunk_rows) through the same streamed run as a stored partition (filter_run.py), so the
+    answer does not depend on the chunk size.
+    """
+    from cosmo_assets.stages.filter_run import FilterRun  # builds on this module's rules
+
+    chunk_rows = chunk_rows or settings.chunk_rows
+    with FilterRun(settings, language, benchmarks) as run:
+        for chunk in drafts.iter_slices(chunk_rows):
+            run.add(chunk, outlines, judge)
+        run.resolve()
+        kept = pl.concat([empty_frame("filtered_articles"), *run.kept(chunk_rows)], how="vertical_relaxed")
+        rejected = pl.concat([empty_frame("rejected_drafts"), *run.rejected(chunk_rows)], how="vertical_relaxed")
+        index = pl.concat([run.index_schema(), *run.index(chunk_rows)], how="vertical_relaxed")
+        return FilterOutcome(kept, rejected, index, run.seconds)
 
 
 def reason_counts(rejected: pl.DataFrame) -> dict[str, int]:
