@@ -37,7 +37,7 @@ STAGE_PARENTS: dict[str, tuple[str, ...]] = {
 
 # Tables each stage writes: their rows are the stage's output, so their digest is its data version.
 STAGE_TABLES: dict[str, tuple[str, ...]] = {
-    "seeds": ("seeds", "seed_quarantine"),
+    "seeds": ("seeds", "seed_quarantine", "document_clusters"),
     "outlines": ("outlines",),
     "drafts": ("drafts",),
     "filtered_articles": ("filtered_articles", "rejected_drafts"),
@@ -113,7 +113,8 @@ def fingerprint(
         library = TemplateLibrary(root / "templates")
         settings = config.outlines
         templates = sorted({ct.template for ct in settings.content_types}
-                           | ({settings.model_outlines.template} if settings.model_outlines.enabled else set()))
+                           | ({settings.model_outlines.template} if settings.model_outlines.enabled else set())
+                           | ({config.seeds.documents.template} if _reads_documents(config) else set()))
         parts += [
             InputPart("outline_settings", shown(root / "outlines.yaml"), content_hash(settings.model_dump(mode="json"))),
             InputPart("random_seed", f"{shown(root / 'project.yaml')} run.random_seed",
@@ -134,7 +135,7 @@ def fingerprint(
     elif stage == "filtered_articles":
         parts += [
             InputPart("filter_settings", shown(root / "filters.yaml"),
-                      content_hash(config.filters.model_dump(mode="json"))),
+                      content_hash(config.filters.model_dump(mode="json", exclude={"diversity"}))),
         ]
     elif stage == "balanced_dataset":
         from cosmo_assets.stages.balancing import SQL_DIR
@@ -152,6 +153,10 @@ def fingerprint(
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
     return Fingerprint(stage, tuple(parts))
+
+
+def _reads_documents(config: CosmoConfig) -> bool:
+    return any(s.kind == "documents" for d in config.domains for s in d.all_sources)
 
 
 def target_words(config: CosmoConfig) -> int:

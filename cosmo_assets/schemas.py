@@ -67,6 +67,21 @@ TABLES: dict[str, dict[str, str]] = {
         "detail": "VARCHAR NOT NULL",
         "raw": "VARCHAR",
     },
+    # How a documents source was clustered (seeds.yaml documents.assign = clusters), as the seeds of the
+    # partition (domain, language) computed it: each cluster's top terms, the domain it seeds, or excluded.
+    "document_clusters": {
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "source_path": "VARCHAR NOT NULL",
+        "cluster": "INTEGER NOT NULL",
+        "top_terms": "VARCHAR[]",
+        "documents": "INTEGER NOT NULL",
+        "titles": "VARCHAR[]",
+        "assigned_domain": "VARCHAR",
+        "excluded": "BOOLEAN NOT NULL",
+        "how": "VARCHAR",
+    },
     "outlines": {
         "outline_id": "VARCHAR NOT NULL",
         "seed_id": "VARCHAR NOT NULL",
@@ -306,6 +321,7 @@ TABLES: dict[str, dict[str, str]] = {
 PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "seeds": ("domain", "language"),
     "seed_quarantine": ("domain", "language"),
+    "document_clusters": ("domain", "language"),
     "outlines": ("domain", "language"),
     "drafts": ("domain", "language"),
     "filtered_articles": ("domain", "language"),

@@ -178,7 +178,7 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         },
         "every outline plans a seed of the partition": row("outlines", seed_id="seed-of-another-partition"),
         **mix_values("outlines"),
-        "template_id is one of the templates in outlines.yaml": row("outlines", template_id="limerick.j2"),
+        "template_id is one of the templates in outlines.yaml or seeds.yaml documents.template": row("outlines", template_id="limerick.j2"),
         "prompt is not blank": row("outlines", prompt="\n \n"),
         "variant is 0 or more": row("outlines", variant=-1),
         "prompts are unique": same_as_first("outlines", "prompt_hash"),

@@ -140,7 +140,8 @@ def outlines_expectations(config: CosmoConfig) -> list[gxe.Expectation]:
             column="seed_id", value_set={"$PARAMETER": "seed_ids"}, description="every outline plans a seed of the partition"
         ),
         *_article_mix(config),
-        _in_config("template_id", [c.template for c in config.outlines.content_types], "the templates in outlines.yaml"),
+        _in_config("template_id", [c.template for c in config.outlines.content_types] + [config.seeds.documents.template],
+                   "the templates in outlines.yaml or seeds.yaml documents.template"),
         *_partition_keys(config),
         gxe.ExpectColumnValuesToNotMatchRegex(column="prompt", regex=BLANK, description="prompt is not blank"),
         _between("variant", 0, None, "variant is 0 or more"),

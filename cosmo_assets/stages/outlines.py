@@ -145,9 +145,12 @@ def plan_outlines(
         proposals = _propose(config, library, [it for it in items if it.origin == MODEL], by_id, plans, audience_deal.chosen, complete)
 
     versions = {c.template: library.version(c.template) for c in settings.content_types}
+    documents = document_sources(config, set(seeds["domain"]))
+    if documents:
+        versions[config.seeds.documents.template] = library.version(config.seeds.documents.template)
     rows = [
         _outline_row(config, library, versions, it, by_id[it.seed_id], content_types[ct_deal.chosen[it]],
-                     audience_deal.chosen[it], style_deal.chosen[it], plans[it])
+                     audience_deal.chosen[it], style_deal.chosen[it], plans[it], by_id[it.seed_id]["source"] in documents)
         for it in items
     ]
     frame = pl.DataFrame(rows, schema=frame_schema("outlines"))
@@ -194,11 +197,15 @@ def _deal_mix(config: CosmoConfig, items: list[_Item], by_id: dict, facts_of: di
 
 
 def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[str, str], it: _Item, seed: dict,
-                 ct: ContentType, audience: str, style: str, plan: tuple[list[PlannedSection], list[dict], str]) -> dict:
-    """One outline: its plan, the prompt rendered from the content type's template, and its stable id."""
+                 ct: ContentType, audience: str, style: str, plan: tuple[list[PlannedSection], list[dict], str],
+                 document: bool = False) -> dict:
+    """One outline: its plan, the prompt rendered from the content type's template (a document seed's from
+    seeds.yaml documents.template, quoting its extract), and its stable id."""
     sections, facts, origin = plan
+    template = config.seeds.documents.template if document else ct.template
     prompt = library.render(
-        ct.template,
+        template,
+        url=(seed["keywords"] or [None])[0] if document else None,
         lang=seed["language"],
         language=config.language(seed["language"]).name,
         title=seed["title"],
@@ -213,7 +220,7 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
     plan_hash = content_hash([s.as_dict() for s in sections])
     return {
         "outline_id": stable_id(
-            "outline", it.seed_id, ct.id, audience, style, ct.template, versions[ct.template],
+            "outline", it.seed_id, ct.id, audience, style, template, versions[template],
             it.variant, origin, plan_hash,
         ),
         "seed_id": it.seed_id,
@@ -224,8 +231,8 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "content_type": ct.id,
         "audience": audience,
         "style": style,
-        "template_id": ct.template,
-        "template_version": versions[ct.template],
+        "template_id": template,
+        "template_version": versions[template],
         "variant": it.variant,
         "sections": [s.heading for s in sections],
         "required_facts": [f for s in sections for f in s.facts],
@@ -235,6 +242,11 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "seed_source": seed["source"],
         "seed_source_id": seed["source_id"],
     }
+
+
+def document_sources(config: CosmoConfig, domains: Collection[str]) -> set[str]:
+    """Names of the `documents` sources of these domains: their seeds are written from an extract."""
+    return {s.source_name for d in domains for s in config.domain(d).all_sources if s.kind == "documents"}
 
 
 def target_words(config: CosmoConfig) -> int:
