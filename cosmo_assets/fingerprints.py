@@ -20,7 +20,7 @@ from cosmo_assets.ids import content_hash
 from cosmo_assets.stage_code import STAGE_MODULES, code_version
 
 # The stages in graph order, and the dimensions each is partitioned by.
-PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles")
+PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles", "rephrased_articles")
 PER_LANGUAGE_STAGES = ("balanced_dataset", "dataset_export")
 STAGES = PER_DOMAIN_STAGES + PER_LANGUAGE_STAGES
 
@@ -31,7 +31,8 @@ STAGE_PARENTS: dict[str, tuple[str, ...]] = {
     "outlines": ("seeds",),
     "drafts": ("outlines",),
     "filtered_articles": ("drafts",),
-    "balanced_dataset": ("drafts", "filtered_articles", "outlines"),
+    "rephrased_articles": ("filtered_articles",),
+    "balanced_dataset": ("drafts", "filtered_articles", "outlines", "rephrased_articles"),
     "dataset_export": ("balanced_dataset", "drafts", "filtered_articles", "outlines"),
 }
 
@@ -41,6 +42,7 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
     "outlines": ("outlines",),
     "drafts": ("drafts",),
     "filtered_articles": ("filtered_articles", "rejected_drafts"),
+    "rephrased_articles": ("rephrased_articles",),
     "balanced_dataset": ("balanced_dataset",),
     "dataset_export": (),
 }
@@ -137,6 +139,8 @@ def fingerprint(
             InputPart("filter_settings", shown(root / "filters.yaml"),
                       content_hash(config.filters.model_dump(mode="json", exclude={"diversity"}))),
         ]
+    elif stage == "rephrased_articles":
+        parts += _rephrase_parts(config, shown)
     elif stage == "balanced_dataset":
         from cosmo_assets.stages.balancing import SQL_DIR
 
@@ -153,6 +157,20 @@ def fingerprint(
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
     return Fingerprint(stage, tuple(parts))
+
+
+def _rephrase_parts(config: CosmoConfig, shown) -> list[InputPart]:
+    from cosmo_assets.stages.rephrasing import TEMPLATE_DIR
+
+    root = config.root
+    return [
+        InputPart("rephrase_settings", f"{shown(root / 'balance.yaml')} rephrased",
+                  content_hash(config.balance.rephrased.model_dump(mode="json"))),
+        InputPart("rephrase_templates", shown(root / "templates" / TEMPLATE_DIR), _path_digest(root / "templates" / TEMPLATE_DIR)),
+        InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)", content_hash(generation_settings(config))),
+        InputPart("filter_settings", shown(root / "filters.yaml"),
+                  content_hash(config.filters.model_dump(mode="json", exclude={"diversity"}))),
+    ]
 
 
 def _reads_documents(config: CosmoConfig) -> bool:

@@ -122,6 +122,31 @@ TABLES: dict[str, dict[str, str]] = {
         "finish_reason": "VARCHAR",
         "continued": "BOOLEAN",  # stopped at max_tokens and was finished by a second request (model.yaml continue_truncated)
     },
+    # Kept articles rewritten in other formats (balance.yaml rephrased), each judged by the filter gates against
+    # its source article's seed facts: `kept` with no reject reasons, or rejected with every reason.
+    "rephrased_articles": {
+        "rephrase_id": "VARCHAR NOT NULL",
+        "derived_from": "VARCHAR NOT NULL",  # the draft_id of the kept article it rewrites
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "format": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "model": "VARCHAR NOT NULL",
+        "text": "VARCHAR",
+        "status": "VARCHAR NOT NULL",
+        "finish_reason": "VARCHAR",
+        "prompt_tokens": "INTEGER",
+        "completion_tokens": "INTEGER",
+        "cost_usd": "DOUBLE",
+        "fact_coverage": "DOUBLE",
+        "unsupported_claims": "DOUBLE",
+        "quality_score": "DOUBLE",
+        "kept": "BOOLEAN NOT NULL",
+        "reject_reasons": "VARCHAR[]",
+    },
     "filtered_articles": {
         "draft_id": "VARCHAR NOT NULL",
         "outline_id": "VARCHAR NOT NULL",
@@ -239,6 +264,7 @@ TABLES: dict[str, dict[str, str]] = {
         "fact_coverage": "DOUBLE",
         "contradicted_facts": "VARCHAR[]",
         "generation_settings": "VARCHAR",  # JSON: model, max_tokens, temperature, top_p
+        "derived_from": "VARCHAR",  # rephrased rows: the id of the released article they rewrite
     },
     "balance_composition": {
         "language": "VARCHAR NOT NULL",
@@ -325,6 +351,7 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "outlines": ("domain", "language"),
     "drafts": ("domain", "language"),
     "filtered_articles": ("domain", "language"),
+    "rephrased_articles": ("domain", "language"),
     "rejected_drafts": ("domain", "language"),
     "release_candidates": ("language",),
     "quota_allocation": ("language",),

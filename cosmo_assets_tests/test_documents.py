@@ -15,7 +15,7 @@ from cosmo_assets.knowledge_base.document_domains import by_keywords
 from cosmo_assets.knowledge_base.documents import extract, extract_facts, read_documents
 from cosmo_assets.stages.seeds import read_seeds
 from cosmo_assets_tests.conftest import definitions, edit_yaml, instance_in, table, write_yaml
-from cosmo_assets_tests.fake_llm_server import SENTENCES, FakeLLMServer
+from cosmo_assets_tests.fake_llm_server import FakeLLMServer, extract_reply
 
 SAMPLE = DEFAULT_CONFIG_DIR / "knowledge_base" / "documents" / "sample_en.jsonl"
 RULES = {"alpha": ["cell", "cells", "yeast", "tide", "tides", "bee", "iron"], "beta": ["loom", "gears", "code", "canal"]}
@@ -86,24 +86,13 @@ def test_config_errors_name_the_file_and_field(config_dir):
         load_config(config_dir)
 
 
-def _from_the_extract(prompt: str) -> str:
-    """A faithful model: the planned sections retell the extract's sentences between them, with general remarks."""
-    quoted = re.search(r'"""\n(.+?)\n"""', prompt, flags=re.S).group(1)
-    sentences = re.split(r"(?<=[.!?])\s+", quoted)
-    sections = re.findall(r"^\d+\. (.+)$", prompt, flags=re.M)
-    sections = sections if len(sections) > 1 else [*sections, "What it shows"]
-    return "\n\n".join(
-        f"{s}: " + " ".join(sentences[i::len(sections)]) + " " + " ".join(SENTENCES[(3 * i + k) % len(SENTENCES)] for k in range(3))
-        for i, s in enumerate(sections))
-
-
 def _inventive(prompt: str) -> str:
     """A model that makes up its own figures and names in place of the extract's."""
-    text = re.sub(r"\d[\d,.]*", "7,777", _from_the_extract(prompt))
+    text = re.sub(r"\d[\d,.]*", "7,777", extract_reply(prompt))
     return text + "\n\nProfessor Hildegard Mayfield of Northbridge University wrote about it in 1999."
 
 
-@pytest.mark.parametrize("behaviour, kept", [(_from_the_extract, True), (_inventive, False)])
+@pytest.mark.parametrize("behaviour, kept", [(extract_reply, True), (_inventive, False)])
 def test_document_seeds_are_prompted_with_their_extract_and_held_to_it(config_dir, tmp_path, monkeypatch, behaviour, kept):
     with_documents(config_dir, assign="clusters", clusters={"k": 3, "random_seed": 1, "top_terms": 5, "exclude": [2], "domains": {}})
     with FakeLLMServer(behaviour=behaviour) as server, instance_in(tmp_path) as instance:

@@ -31,7 +31,7 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
         assert generated.success
         assert check_outcomes(generated) == {
             "seeds_contract": True, "outlines_contract": True, "outlines_mix": True, "drafts_contract": True,
-            "drafts_diversity": True, "filter_contract": True, "inputs_current": True,
+            "drafts_diversity": True, "filter_contract": True, "rephrased_contract": True, "inputs_current": True,
         }
         released = defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance)
         assert released.success

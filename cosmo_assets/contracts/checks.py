@@ -46,6 +46,19 @@ def check_real_text(real_text: pl.DataFrame) -> CheckOutcome:
     return CheckOutcome(not f, f, {"rows": real_text.height})
 
 
+def check_rephrased(rephrased: pl.DataFrame, articles: pl.DataFrame) -> CheckOutcome:
+    """Rephrased articles: unique ids; each names a kept article of its partition; kept ones have text and no reason."""
+    f: list[str] = []
+    dup = _unique(rephrased, "rephrase_id")
+    _expect(f, dup == 0, f"{dup} rows share a rephrase_id")
+    orphans = rephrased.filter(~pl.col("derived_from").is_in(articles["draft_id"].implode())).height
+    _expect(f, orphans == 0, f"{orphans} rows derive from no kept article of the partition")
+    kept = rephrased.filter(pl.col("kept"))
+    bad = kept.filter(pl.col("text").is_null() | (pl.col("reject_reasons").list.len() > 0)).height
+    _expect(f, bad == 0, f"{bad} kept rows have no text or a reject reason")
+    return CheckOutcome(not f, f, {"rows": rephrased.height, "kept": kept.height})
+
+
 def check_quotas(report: pl.DataFrame) -> CheckOutcome:
     """Fails on a target missed by more than the tolerance while the supply would have allowed it
     (status `missed`); targets relaxed to the supply, and values with no supply, pass and are listed."""

@@ -100,6 +100,10 @@ def truncation(frame: pl.DataFrame) -> tuple[int, int]:
     return cut, synthetic.height
 
 
+def _count(frame: pl.DataFrame, source: str) -> int:
+    return frame.filter(pl.col("source") == source).height
+
+
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "n/a"
 
@@ -187,7 +191,8 @@ def dataset_card(
         f"# cosmo-assets synthetic dataset ({language})", "",
         "Educational articles written by a language model from structured seeds, filtered for quality,",
         "balanced across domains by quotas and mixed with real text, by cosmo-assets.", "",
-        f"- articles: {frame.height} ({synthetic.height} synthetic, {frame.height - synthetic.height} real)",
+        f"- articles: {frame.height} ({synthetic.height} synthetic, {_count(frame, 'rephrased')} rephrased from them, "
+        f"{_count(frame, 'real')} real)",
         f"- tokens: {int(lengths.sum() or 0)} (unit: {context.token_unit}; every row, synthetic and real, in this unit)",
         f"- models: {', '.join(models) or 'none'}",
         f"- licence: {context.license}",
