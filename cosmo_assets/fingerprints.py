@@ -21,7 +21,7 @@ from cosmo_assets.ids import content_hash
 from cosmo_assets.stage_code import STAGE_MODULES, code_version
 
 # The stages in graph order, and the dimensions each is partitioned by.
-PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles")
+PER_DOMAIN_STAGES = ("seeds", "outlines", "drafts", "filtered_articles", "rephrased_articles")
 PER_LANGUAGE_STAGES = ("balanced_dataset", "dataset_export")
 STAGES = PER_DOMAIN_STAGES + PER_LANGUAGE_STAGES
 
@@ -32,16 +32,18 @@ STAGE_PARENTS: dict[str, tuple[str, ...]] = {
     "outlines": ("seeds",),
     "drafts": ("outlines",),
     "filtered_articles": ("drafts",),
-    "balanced_dataset": ("drafts", "filtered_articles", "outlines"),
+    "rephrased_articles": ("filtered_articles",),
+    "balanced_dataset": ("drafts", "filtered_articles", "outlines", "rephrased_articles"),
     "dataset_export": ("balanced_dataset", "drafts", "filtered_articles", "outlines"),
 }
 
 # Tables each stage writes: their rows are the stage's output, so their digest is its data version.
 STAGE_TABLES: dict[str, tuple[str, ...]] = {
-    "seeds": ("seeds", "seed_quarantine"),
+    "seeds": ("seeds", "seed_quarantine", "document_clusters"),
     "outlines": ("outlines",),
     "drafts": ("drafts",),
     "filtered_articles": ("filtered_articles", "rejected_drafts"),
+    "rephrased_articles": ("rephrased_articles",),
     "balanced_dataset": ("balanced_dataset",),
     "dataset_export": (),
 }
@@ -114,7 +116,8 @@ def fingerprint(
         library = TemplateLibrary(root / "templates")
         settings = config.outlines
         templates = sorted({ct.template for ct in settings.content_types}
-                           | ({settings.model_outlines.template} if settings.model_outlines.enabled else set()))
+                           | ({settings.model_outlines.template} if settings.model_outlines.enabled else set())
+                           | ({config.seeds.documents.template} if _reads_documents(config) else set()))
         parts += [
             InputPart("outline_settings", shown(root / "outlines.yaml"), content_hash(settings.model_dump(mode="json"))),
             InputPart("random_seed", f"{shown(root / 'project.yaml')} run.random_seed",
@@ -136,8 +139,10 @@ def fingerprint(
         parts += [
             # chunk_rows sets memory, not decisions (the same rows are kept for any value): not an input.
             InputPart("filter_settings", shown(root / "filters.yaml"),
-                      content_hash(config.filters.model_dump(mode="json", exclude={"chunk_rows"}))),
+                      content_hash(config.filters.model_dump(mode="json", exclude={"chunk_rows", "diversity"}))),
         ]
+    elif stage == "rephrased_articles":
+        parts += _rephrase_parts(config, shown)
     elif stage == "balanced_dataset":
         parts += [
             InputPart("balance_settings", shown(root / "balance.yaml"),
@@ -152,6 +157,24 @@ def fingerprint(
     else:
         raise KeyError(f"unknown stage {stage!r}; expected one of {list(STAGES)}")
     return Fingerprint(stage, tuple(parts))
+
+
+def _rephrase_parts(config: CosmoConfig, shown) -> list[InputPart]:
+    from cosmo_assets.stages.rephrasing import TEMPLATE_DIR
+
+    root = config.root
+    return [
+        InputPart("rephrase_settings", f"{shown(root / 'balance.yaml')} rephrased",
+                  content_hash(config.balance.rephrased.model_dump(mode="json"))),
+        InputPart("rephrase_templates", shown(root / "templates" / TEMPLATE_DIR), _path_digest(root / "templates" / TEMPLATE_DIR)),
+        InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)", content_hash(generation_settings(config))),
+        InputPart("filter_settings", shown(root / "filters.yaml"),
+                  content_hash(config.filters.model_dump(mode="json", exclude={"chunk_rows", "diversity"}))),
+    ]
+
+
+def _reads_documents(config: CosmoConfig) -> bool:
+    return any(s.kind == "documents" for d in config.domains for s in d.all_sources)
 
 
 def _seed_sample(config: CosmoConfig, seed_limit: int | str | None) -> list[InputPart]:

@@ -67,6 +67,21 @@ TABLES: dict[str, dict[str, str]] = {
         "detail": "VARCHAR NOT NULL",
         "raw": "VARCHAR",
     },
+    # How a documents source was clustered (seeds.yaml documents.assign = clusters), as the seeds of the
+    # partition (domain, language) computed it: each cluster's top terms, the domain it seeds, or excluded.
+    "document_clusters": {
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "source_path": "VARCHAR NOT NULL",
+        "cluster": "INTEGER NOT NULL",
+        "top_terms": "VARCHAR[]",
+        "documents": "INTEGER NOT NULL",
+        "titles": "VARCHAR[]",
+        "assigned_domain": "VARCHAR",
+        "excluded": "BOOLEAN NOT NULL",
+        "how": "VARCHAR",
+    },
     "outlines": {
         "outline_id": "VARCHAR NOT NULL",
         "seed_id": "VARCHAR NOT NULL",
@@ -107,6 +122,31 @@ TABLES: dict[str, dict[str, str]] = {
         "cache_hit": "BOOLEAN",
         "finish_reason": "VARCHAR",
         "continued": "BOOLEAN",  # stopped at max_tokens and was finished by a second request (model.yaml continue_truncated)
+    },
+    # Kept articles rewritten in other formats (balance.yaml rephrased), each judged by the filter gates against
+    # its source article's seed facts: `kept` with no reject reasons, or rejected with every reason.
+    "rephrased_articles": {
+        "rephrase_id": "VARCHAR NOT NULL",
+        "derived_from": "VARCHAR NOT NULL",  # the draft_id of the kept article it rewrites
+        "outline_id": "VARCHAR NOT NULL",
+        "seed_id": "VARCHAR NOT NULL",
+        "domain": "VARCHAR NOT NULL",
+        "language": "VARCHAR NOT NULL",
+        "format": "VARCHAR NOT NULL",
+        "template_id": "VARCHAR NOT NULL",
+        "template_version": "VARCHAR NOT NULL",
+        "model": "VARCHAR NOT NULL",
+        "text": "VARCHAR",
+        "status": "VARCHAR NOT NULL",
+        "finish_reason": "VARCHAR",
+        "prompt_tokens": "INTEGER",
+        "completion_tokens": "INTEGER",
+        "cost_usd": "DOUBLE",
+        "fact_coverage": "DOUBLE",
+        "unsupported_claims": "DOUBLE",
+        "quality_score": "DOUBLE",
+        "kept": "BOOLEAN NOT NULL",
+        "reject_reasons": "VARCHAR[]",
     },
     "filtered_articles": {
         "draft_id": "VARCHAR NOT NULL",
@@ -225,6 +265,7 @@ TABLES: dict[str, dict[str, str]] = {
         "fact_coverage": "DOUBLE",
         "contradicted_facts": "VARCHAR[]",
         "generation_settings": "VARCHAR",  # JSON: model, max_tokens, temperature, top_p
+        "derived_from": "VARCHAR",  # rephrased rows: the id of the released article they rewrite
     },
     "balance_composition": {
         "language": "VARCHAR NOT NULL",
@@ -307,9 +348,11 @@ TABLES: dict[str, dict[str, str]] = {
 PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
     "seeds": ("domain", "language"),
     "seed_quarantine": ("domain", "language"),
+    "document_clusters": ("domain", "language"),
     "outlines": ("domain", "language"),
     "drafts": ("domain", "language"),
     "filtered_articles": ("domain", "language"),
+    "rephrased_articles": ("domain", "language"),
     "rejected_drafts": ("domain", "language"),
     "release_candidates": ("language",),
     "quota_allocation": ("language",),

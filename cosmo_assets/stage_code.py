@@ -20,6 +20,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "outlines": ("stages/outlines.py",),
     "drafts": ("stages/drafts.py",),
     "filtered_articles": ("stages/filtering.py",),
+    "rephrased_articles": ("stages/rephrasing.py",),
     "balanced_dataset": ("stages/balancing.py", "stages/quotas.py"),
     "dataset_export": ("stages/export.py",),
 }

@@ -114,6 +114,18 @@ def varied_reply(prompt: str) -> str:
     return _article(prompt, sections, facts, numbered, [" ".join(sentence() for _ in range(per_section)) for _ in sections])
 
 
+def extract_reply(prompt: str) -> str:
+    """A faithful model for a document seed (templates/document_extract.j2): the planned sections retell the
+    quoted extract's sentences between them, with general remarks that state no figure or name."""
+    quoted = re.search(r'"""\n(.+?)\n"""', prompt, flags=re.S).group(1)
+    sentences = re.split(r"(?<=[.!?])\s+", quoted)
+    sections = re.findall(r"^\d+\. (.+)$", prompt, flags=re.M)
+    sections = sections if len(sections) > 1 else [*sections, "What it shows"]
+    return "\n\n".join(
+        f"{s}: " + " ".join(sentences[i::len(sections)]) + " " + " ".join(SENTENCES[(3 * i + k) % len(SENTENCES)] for k in range(3))
+        for i, s in enumerate(sections))
+
+
 class FakeLLMServer:
     """`behaviour(prompt)` may return text, a Reply (text and finish reason), an int HTTP status, or a Fault. `prompts` lists every
     request's prompt, `answered` those answered with a completion. With `models`, GET /v1/models lists them."""

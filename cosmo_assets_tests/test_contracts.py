@@ -76,7 +76,8 @@ def good(tmp_path_factory) -> Partition:
         storage.replace_partition(table, frame, ALPHA_EN)
     # Every candidate released, as the quota allocation does when no target binds.
     candidates = run_model(storage, config, "release_candidates", "en")
-    released = candidates.with_columns(generation_settings=pl.lit('{"model": "openai/test-model"}'))
+    released = candidates.with_columns(generation_settings=pl.lit('{"model": "openai/test-model"}'),
+                                       derived_from=pl.lit(None, dtype=pl.String))
     balanced = released.select(list(frame_schema("balanced_dataset"))).cast(frame_schema("balanced_dataset"))
     assert (seeds.height, kept.height, rejected.height, balanced.height) == (4, 3, 1, 3)
     return Partition(config, seeds, outlines, drafts, kept, rejected, balanced)
@@ -178,7 +179,7 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         },
         "every outline plans a seed of the partition": row("outlines", seed_id="seed-of-another-partition"),
         **mix_values("outlines"),
-        "template_id is one of the templates in outlines.yaml": row("outlines", template_id="limerick.j2"),
+        "template_id is one of the templates in outlines.yaml or seeds.yaml documents.template": row("outlines", template_id="limerick.j2"),
         "prompt is not blank": row("outlines", prompt="\n \n"),
         "variant is 0 or more": row("outlines", variant=-1),
         "prompts are unique": same_as_first("outlines", "prompt_hash"),
@@ -232,7 +233,7 @@ BREAKS: dict[str, dict[str, Breaker]] = {
         "id is unique": lambda p: {"frame": copy_row(p.balanced, "id")},
         "texts are unique across domains": same_as_first("balanced_dataset", "text"),
         **mix_values("balanced_dataset"),
-        "source is real or synthetic": row("balanced_dataset", source="scraped"),
+        "source is real, rephrased or synthetic": row("balanced_dataset", source="scraped"),
         "token_count is 1 or more": row("balanced_dataset", token_count=0),
         "quality_score is within [0.0, 1] (balance.yaml min_quality_score)": row("balanced_dataset", quality_score=1.5),
         "the release has articles": lambda p: {"frame": p.balanced.clear()},

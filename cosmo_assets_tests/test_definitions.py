@@ -13,7 +13,7 @@ from cosmo_assets.config import load_config
 from cosmo_assets.definitions import defs
 from cosmo_assets.stages.balancing import sql_project
 
-STAGES = ["seeds", "outlines", "drafts", "filtered_articles", "balanced_dataset", "dataset_export"]
+STAGES = ["seeds", "outlines", "drafts", "filtered_articles", "rephrased_articles", "balanced_dataset", "dataset_export"]
 SQL_MODELS = ["release_candidates", "balanced_dataset", "balance_composition", "review_sample"]
 RELEASE = ["real_text", "quota_allocation", *SQL_MODELS, "dataset_export", "template_reviews"]
 
@@ -26,9 +26,10 @@ def test_asset_keys_and_lineage():
     assert parents["outlines"] == {"seeds"}
     assert parents["drafts"] == {"outlines"}
     assert parents["filtered_articles"] == {"drafts"}
+    assert parents["rephrased_articles"] == {"filtered_articles"}
     assert parents["release_candidates"] == {"filtered_articles", "outlines", "drafts"}
     assert parents["quota_allocation"] == {"release_candidates"}
-    assert parents["balanced_dataset"] == {"release_candidates", "quota_allocation", "real_text"}
+    assert parents["balanced_dataset"] == {"release_candidates", "quota_allocation", "real_text", "rephrased_articles"}
     assert parents["dataset_export"] == {"balanced_dataset", "balance_composition"}
     assert parents["template_reviews"] == {"review_sample"}
     for key in {*STAGES, *RELEASE}:
@@ -39,7 +40,7 @@ def test_asset_keys_and_lineage():
     # Two groups, so the graph reads as the two jobs: per domain x language, then per language.
     assert {k: graph.get(dg.AssetKey(k)).group_name for k in STAGES} == {
         "seeds": "generation", "outlines": "generation", "drafts": "generation", "filtered_articles": "generation",
-        "balanced_dataset": "release", "dataset_export": "release",
+        "rephrased_articles": "generation", "balanced_dataset": "release", "dataset_export": "release",
     }
 
 

@@ -31,7 +31,7 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
         assert generated.success
         assert check_outcomes(generated) == {
             "seeds_contract": True, "outlines_contract": True, "outlines_mix": True, "drafts_contract": True,
-            "filter_contract": True, "inputs_current": True,
+            "drafts_diversity": True, "filter_contract": True, "rephrased_contract": True, "inputs_current": True,
         }
         released = defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance)
         assert released.success
@@ -40,7 +40,7 @@ def test_one_partition_through_every_stage_on_the_embedded_model(config_dir, tmp
             assert outcomes == {
                 "real_text_contract": True, "candidates_contract": True, "allocation_contract": True,
                 "balanced_contract": True, "quota_targets": True, "review_sample_contract": True, "export_contract": True,
-                "inputs_current": True,
+                "release_diversity": True, "inputs_current": True,
             }
         else:  # all three drafts rejected: an empty release, and its WARN check says so; nothing is blocked
             assert outcomes["balanced_contract"] is False and outcomes["export_contract"] and outcomes["inputs_current"]

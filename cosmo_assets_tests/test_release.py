@@ -140,8 +140,10 @@ def test_release_meets_quotas_and_exports_a_dataset_that_loads(project, tmp_path
     assert {name: e.passed for name, e in checks(result).items()} == {
         "real_text_contract": True, "candidates_contract": True, "allocation_contract": True,
         "balanced_contract": True, "quota_targets": True, "review_sample_contract": True, "export_contract": True,
-        "inputs_current": True,
+        "release_diversity": False, "inputs_current": True,
     }
+    # The fake model opens every article "This article is about ...": the WARN check says so and blocks nothing.
+    assert "opening_repetition 1.0 above max_opening_repetition 0.5" in checks(result)["release_diversity"].description
 
     # Achieved shares of the synthetic articles meet every target within tolerance.
     tolerance = config.balance.quotas.tolerance

@@ -22,7 +22,8 @@ from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
 ALPHA = {"domain": "alpha", "language": "en"}
 BETA = {"domain": "beta", "language": "en"}
-GENERATE = ["seeds", "outlines", "drafts", "filtered_articles"]
+GENERATE = ["seeds", "outlines", "drafts", "filtered_articles", "rephrased_articles"]
+STAGES = [*GENERATE, "balanced_dataset", "dataset_export"]
 
 
 @pytest.fixture
@@ -194,12 +195,13 @@ def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(s
     failing = {(e.asset_key.to_user_string(), e.partition): e for e in check_reports(instance)[len(reported):]}
     assert set(failing) == {
         ("filtered_articles", "alpha|en"), ("filtered_articles", "beta|en"), ("balanced_dataset", "en"), ("dataset_export", "en"),
+        ("rephrased_articles", "alpha|en"), ("rephrased_articles", "beta|en"),  # its gates read filters.yaml too
     }
     warning = failing[("filtered_articles", "alpha|en")]
     assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
     assert warning.description == "stale: configs/filters.yaml changed"
     assert sorted((r.partition_key, tuple(k.to_user_string() for k in r.asset_selection)) for r in noticed.run_requests) == [
-        ("alpha|en", ("filtered_articles",)), ("beta|en", ("filtered_articles",)),
+        ("alpha|en", ("filtered_articles", "rephrased_articles")), ("beta|en", ("filtered_articles", "rephrased_articles")),
     ]
     reported = check_reports(instance)
     again = evaluate(noticed.cursor)
@@ -240,7 +242,7 @@ def test_the_stale_command_lists_reasons_and_run_stale_only_makes_only_them(smal
 
     assert cli.main(["run", "--stale-only"]) == 0
     ran = capsys.readouterr().out
-    assert "-> generate beta|en (seeds, outlines, drafts, filtered_articles): seeds: configs/knowledge_base/beta.jsonl changed" in ran
+    assert "-> generate beta|en (seeds, outlines, drafts, filtered_articles, rephrased_articles): seeds: configs/knowledge_base/beta.jsonl changed" in ran
     assert "-> generate alpha|en" not in ran and "-> release en" in ran
     assert cli.main(["run", "--stale-only"]) == 0
     assert "nothing is missing or stale" in capsys.readouterr().out
@@ -280,4 +282,4 @@ def test_a_template_edit_stales_only_partitions_that_drew_it_and_a_smaller_run_l
     assert now["outlines/alpha|en"] == () and now["seeds/beta|en"] == ()
     assert now["drafts/beta|en"] == ("upstream outlines/beta|en is stale",)
     assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in nightly_tick(defs, instance)] == [
-        ("beta|en", ["outlines", "drafts", "filtered_articles"])]
+        ("beta|en", ["outlines", "drafts", "filtered_articles", "rephrased_articles"])]

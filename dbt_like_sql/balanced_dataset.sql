@@ -1,5 +1,6 @@
 -- The release of one language: the synthetic articles the quota allocation selected
--- (stages/quotas.py), and real text mixed in at the configured share, tagged source = 'real'.
+-- (stages/quotas.py), rewrites of them that passed the gates (source = 'rephrased', naming the article
+-- in derived_from) and real text (source = 'real'), each at its configured share of the release.
 -- Synthetic rows carry what a trainer or reviewer needs to trace them: the prompt, the outline,
 -- how the completion ended, the fact scores and the generation settings (JSON).
 WITH synthetic AS (
@@ -16,20 +17,40 @@ real_text AS (
     WHERE language = {{ var('language') }}
 ),
 real_wanted AS (
-    -- A share r of the whole release is real: r / (1 - r) real texts per synthetic article.
-    SELECT round((SELECT count(*) FROM synthetic) * {{ var('real_share') }} / (1 - {{ var('real_share') }}))::INTEGER AS n
+    -- A share r of the whole release is real and p rephrased: r / (1 - r - p) real texts per synthetic article.
+    SELECT round((SELECT count(*) FROM synthetic) * {{ var('real_share') }}
+                 / (1 - {{ var('real_share') }} - {{ var('rephrased_share') }}))::INTEGER AS n
+),
+rephrased AS (
+    -- Rewrites that passed the gates, of articles this release carries, in a stable pseudo-random order.
+    SELECT r.*, s.title, s.topic_type, s.audience, s.style, s.sections, s.seed_source, s.seed_source_id, s.quality_score AS source_score,
+           row_number() OVER (ORDER BY md5(r.rephrase_id || {{ var('mix_salt') }}), r.rephrase_id) AS draw
+    FROM {{ ref('rephrased_articles') }} AS r
+    JOIN synthetic AS s ON s.id = r.derived_from
+    WHERE r.language = {{ var('language') }} AND r.kept
+),
+rephrased_wanted AS (
+    SELECT round((SELECT count(*) FROM synthetic) * {{ var('rephrased_share') }}
+                 / (1 - {{ var('real_share') }} - {{ var('rephrased_share') }}))::INTEGER AS n
 )
 SELECT id, text, domain, language, title, topic_type, content_type, audience, style, template_id,
        template_version, seed_id, model, token_count, quality_score, source, sections, seed_source, seed_source_id,
        outline_id, prompt, finish_reason, fact_coverage, contradicted_facts,
-       {{ var('generation_settings') }} AS generation_settings
+       {{ var('generation_settings') }} AS generation_settings, NULL AS derived_from
 FROM synthetic
+UNION ALL
+SELECT rephrase_id, text, domain, language, title, topic_type, format AS content_type, audience, style, template_id,
+       template_version, seed_id, model, coalesce(completion_tokens, 0)::INTEGER, quality_score, 'rephrased' AS source,
+       sections, seed_source, seed_source_id, outline_id, NULL AS prompt, finish_reason, fact_coverage, NULL AS contradicted_facts,
+       {{ var('generation_settings') }} AS generation_settings, derived_from
+FROM rephrased
+WHERE draw <= (SELECT n FROM rephrased_wanted)
 UNION ALL
 SELECT id, text, domain, language, title, topic_type, content_type, audience, NULL AS style, NULL AS template_id,
        NULL AS template_version, NULL AS seed_id, NULL AS model, token_count, NULL AS quality_score, 'real' AS source,
        NULL AS sections, corpus AS seed_source, id AS seed_source_id,
        NULL AS outline_id, NULL AS prompt, NULL AS finish_reason, NULL AS fact_coverage, NULL AS contradicted_facts,
-       NULL AS generation_settings
+       NULL AS generation_settings, NULL AS derived_from
 FROM real_text
 WHERE draw <= (SELECT n FROM real_wanted)
 ORDER BY source DESC, domain, id

@@ -42,7 +42,7 @@ from cosmo_assets.config.model import (
 )
 from cosmo_assets.config.outlines import Audience, ContentType, ModelOutlineSettings, OutlineSection, OutlineSettings, Style
 from cosmo_assets.config.project import ProjectSettings, RunSettings, ScheduleSettings, StorageSettings
-from cosmo_assets.config.seeds import SeedLimits, SeedSettings, WikidataSettings
+from cosmo_assets.config.seeds import DocumentSettings, SeedLimits, SeedSettings, WikidataSettings
 from cosmo_assets.config.wikidata_properties import WikidataVocabulary
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
     "DedupSettings", "Domain", "DomainFilters", "EmbeddedModelSettings", "EndpointSettings", "ExportSettings",
     "FilterSettings", "JudgeSettings", "Language", "LanguagesFile", "ModelOutlineSettings", "ModelSettings",
     "OutlineSection", "OutlineSettings", "PriceSettings", "ProjectSettings", "QuotaSettings", "RealTextCorpus", "RealTextSettings",
-    "ReviewSettings", "RunSettings", "ScheduleSettings", "SeedLimits", "SeedSettings", "ShapeRule", "ShareTarget",
+    "DocumentSettings", "ReviewSettings", "RunSettings", "ScheduleSettings", "SeedLimits", "SeedSettings", "ShapeRule", "ShareTarget",
     "Source", "SourceSettings", "StorageSettings", "StrictModel", "Style", "TabularSource", "TopicType", "WikidataId",
     "WikidataSettings", "WikidataSource", "WikidataVocabulary", "load_config",
 ]

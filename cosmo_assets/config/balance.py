@@ -84,6 +84,26 @@ class RealTextSettings(StrictModel):
         return self
 
 
+REPHRASE_FORMATS = ("question_answer", "encyclopedic", "tutorial", "dialogue", "simplified")
+
+
+class RephraseSettings(StrictModel):
+    """The rephrased_articles stage: kept articles rewritten in other formats (templates/rephrase/<format>.j2),
+    checked by the filter gates against their source, and mixed into each release at `share`."""
+
+    share: float = Field(default=0.0, ge=0, le=0.9, description="Share of each release that is rephrased text; 0: no model call.")
+    formats: list[Literal[REPHRASE_FORMATS]] = Field(default_factory=lambda: list(REPHRASE_FORMATS))  # type: ignore[valid-type]
+    per_article: int = Field(default=1, ge=1, description="Rephrasings per kept article, each in another format.")
+
+    @model_validator(mode="after")
+    def _formats(self) -> RephraseSettings:
+        if not self.formats:
+            raise ValueError("formats: expected at least one of " + ", ".join(REPHRASE_FORMATS))
+        if self.per_article > len(self.formats):
+            raise ValueError(f"per_article ({self.per_article}) must not exceed the formats listed ({len(self.formats)})")
+        return self
+
+
 class ExportSettings(StrictModel):
     shard_rows: int = Field(default=10_000, ge=1, description="Rows per exported shard.")
     jsonl: bool = Field(default=False, description="Also write JSONL shards beside the Parquet ones.")
@@ -111,5 +131,13 @@ class BalanceSettings(StrictModel):
     min_quality_score: float = Field(default=0.0, ge=0, le=1)
     quotas: QuotaSettings = QuotaSettings()
     real_text: RealTextSettings = RealTextSettings()
+    rephrased: RephraseSettings = RephraseSettings()
     export: ExportSettings = ExportSettings()
     review: ReviewSettings = ReviewSettings()
+
+    @model_validator(mode="after")
+    def _mix_fits(self) -> BalanceSettings:
+        if self.real_text.share + self.rephrased.share > 0.9:
+            raise ValueError(f"real_text.share ({self.real_text.share}) + rephrased.share ({self.rephrased.share}) must not "
+                             "exceed 0.9: the rest of a release is the generated articles")
+        return self

@@ -62,8 +62,16 @@ class TabularSource(SourceSettings):
     list_separator: str = Field(default=";", min_length=1)
 
 
+class DocumentsSource(SourceSettings):
+    """Real documents (JSONL or Parquet: `text`, optional `id`, `url`, `title`, `language`): each becomes a seed
+    whose extract goes into the prompt. Which domain a document seeds is decided across every domain by
+    seeds.yaml `documents` (keyword rules or clusters): list the file in each domain it may seed."""
+
+    kind: Literal["documents"]
+
+
 # Every source kind's settings, told apart by `kind`. Its reader is registered in knowledge_base/registry.py.
-SOURCE_SETTINGS: tuple[type[SourceSettings], ...] = (CuratedJsonlSource, WikidataSource, TabularSource)
+SOURCE_SETTINGS: tuple[type[SourceSettings], ...] = (CuratedJsonlSource, WikidataSource, TabularSource, DocumentsSource)
 Source = Annotated[functools.reduce(operator.or_, SOURCE_SETTINGS), Field(discriminator="kind")]
 
 

@@ -81,6 +81,38 @@ def _default_stop_words() -> dict[str, list[str]]:
     }
 
 
+def _default_stock_phrases() -> dict[str, list[str]]:
+    return {
+        "en": ["one of the most", "testament to", "groundbreaking", "rich tapestry", "delve into", "in today's world",
+               "plays a crucial role", "stands as a", "a true marvel", "in conclusion"],
+        "fr": ["l'un des plus", "témoigne de", "révolutionnaire", "riche tapisserie", "joue un rôle crucial", "en conclusion"],
+        "es": ["uno de los más", "testimonio de", "revolucionario", "rico tapiz", "desempeña un papel crucial", "en conclusión"],
+        "de": ["einer der bedeutendsten", "zeugnis von", "bahnbrechend", "reiches geflecht", "spielt eine entscheidende rolle",
+               "zusammenfassend"],
+    }
+
+
+class DiversityFloors(StrictModel):
+    """Where a partition's variety is too low: a `min_` floor warns below it, a `max_` ceiling above it; null: not judged."""
+
+    min_distinct_4gram_share: float | None = Field(default=0.5, ge=0, le=1)
+    max_mean_pairwise_minhash_similarity: float | None = Field(default=0.3, ge=0, le=1)
+    max_opening_repetition: float | None = Field(default=0.5, ge=0, le=1)
+    max_stock_phrase_rate: float | None = Field(default=2.0, ge=0, description="Stock phrases per 1,000 words.")
+
+
+class DiversitySettings(StrictModel):
+    """The diversity figures of drafts and releases (cosmo_assets/diversity.py) and the floors their WARN checks hold."""
+
+    opening_words: int = Field(default=5, ge=1, description="An opening is the first this many words of a text.")
+    min_texts: int = Field(default=5, ge=2, description="Partitions with fewer texts are reported, not judged.")
+    floors: DiversityFloors = DiversityFloors()
+    stock_phrases: dict[str, list[str]] = Field(default_factory=_default_stock_phrases)
+
+    def phrases(self, language: str) -> list[str]:
+        return self.stock_phrases.get(language, [])
+
+
 # What a model's own settings may change: how much of its outline and facts a draft must cover.
 OVERRIDABLE = frozenset({"min_section_coverage", "min_fact_coverage", "max_unsupported_claims", "shapes", "min_kept_share"})
 
@@ -118,6 +150,7 @@ class FilterSettings(StrictModel):
     dedup: DedupSettings = DedupSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     judge: JudgeSettings = JudgeSettings()
+    diversity: DiversitySettings = DiversitySettings()
     min_kept_share: float = Field(default=0.2, ge=0, le=1, description="Below this the filter's check fails.")
     chunk_rows: int = Field(
         default=20_000, ge=1, description="Drafts scored at once: peak memory follows this, not the partition's size."

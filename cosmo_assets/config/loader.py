@@ -180,11 +180,15 @@ def _check_balance_names(
 
 
 def _check_files(root: Path, domains: list[Domain], outlines: OutlineSettings, languages: list[Language],
-                 balance: BalanceSettings) -> None:
+                 balance: BalanceSettings, seeds: SeedSettings) -> None:
     """What only the named files can tell (config/source_checks.py), still before anything is written."""
     from cosmo_assets.config import source_checks
 
-    source_checks.check_templates(root, outlines, languages)
+    reads_documents = any(s.kind == "documents" for d in domains for s in d.sources)
+    if reads_documents and not (root / "templates" / seeds.documents.template).is_file():
+        raise ConfigError(f"{root / 'seeds.yaml'}: field 'documents.template': template "
+                          f"{root / 'templates' / seeds.documents.template} not found")
+    source_checks.check_templates(root, outlines, languages, seeds.documents.template if reads_documents else None)
     for domain in domains:
         for i, source in enumerate(domain.sources):
             where = f"{root / 'domains' / domain.name}.yaml: field 'sources.{i}.path'"
@@ -192,6 +196,8 @@ def _check_files(root: Path, domains: list[Domain], outlines: OutlineSettings, l
                 source_checks.check_tabular_header(where, (root / source.path).resolve(), source)
             elif source.kind == "wikidata":
                 source_checks.check_wikidata_dump(where, (root / source.path).resolve())
+            elif source.kind == "documents":
+                source_checks.check_documents_file(where, (root / source.path).resolve())
     names = [d.name for d in domains]
     for i, corpus in enumerate(balance.real_text.corpora):
         where = f"{root / 'balance.yaml'}: field 'real_text.corpora.{i}'"
@@ -223,7 +229,8 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
     _check_filters(root, filters, outlines)
     _check_outlines(root, outlines, languages)
     _check_balance_names(root / "balance.yaml", balance, root, domains, outlines, languages)
-    _check_files(root, domains, outlines, languages, balance)
+    _check_documents(root / "seeds.yaml", files["seeds.yaml"], domains)
+    _check_files(root, domains, outlines, languages, balance, files["seeds.yaml"])
     return CosmoConfig(
         root=root,
         project=_apply_project_env(root / "project.yaml", files["project.yaml"]),
@@ -236,6 +243,24 @@ def load_config(config_dir: str | Path | None = None) -> CosmoConfig:
         seeds=files["seeds.yaml"],
         wikidata_vocabulary=files["wikidata_properties.yaml"],
     )
+
+
+def _check_documents(path: Path, seeds: SeedSettings, domains: list[Domain]) -> None:
+    """When a domain reads documents, keyword rules and cluster domains of seeds.yaml `documents` name
+    configured domains (without one the section is inert: a config with other domains still loads)."""
+    names = [d.name for d in domains]
+    documents = seeds.documents
+    readers = [d.name for d in domains if any(s.kind == "documents" for s in d.sources)]
+    if not readers:
+        return
+    named = [(f"documents.keyword_rules.{d}", d) for d in documents.keyword_rules]
+    named += [(f"documents.clusters.domains.{c}", d) for c, d in documents.clusters.domains.items()]
+    for field, domain in named:
+        if domain not in names:
+            raise ConfigError(f"{path}: field '{field}': {domain!r} is not a configured domain; expected one of {names}")
+    if documents.assign == "keywords" and not documents.keyword_rules:
+        raise ConfigError(f"{path}: field 'documents.keyword_rules': domains {readers} read documents and assign is "
+                          "'keywords': expected a list of words for at least one domain (or assign: clusters)")
 
 
 def _load_domains(root: Path) -> list[Domain]:

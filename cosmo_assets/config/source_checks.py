@@ -20,7 +20,7 @@ SAMPLE_OUTLINE = [
 ]
 
 
-def check_templates(root: Path, outlines, languages) -> None:
+def check_templates(root: Path, outlines, languages, documents_template: str | None = None) -> None:
     """Renders each content type's template against the sample outline in every language, and once per
     audience, style, angle, topic type and first or second variant; an undefined variable fails naming the
     template file and line."""
@@ -50,6 +50,14 @@ def check_templates(root: Path, outlines, languages) -> None:
                         f"{exc} (rendering content type {ct.id!r} for language {lang.code!r}, audience {audience!r}, "
                         f"style {style!r}, angle {angle!r}, topic type {topic_type!r} against a sample outline)"
                     ) from None
+        if documents_template:
+            try:
+                library.render(documents_template, lang=lang.code, language=lang.name, title="The river trade",
+                               description="Boats carried 1,700 tonnes of grain to Lyon.", url="https://example.org/a",
+                               topic_type="concept", content_type=outlines.content_types[0].id, audience=audiences[0],
+                               style=styles[0], angle=angles[0], variant=0, outline=sample, words=250, pick=0)
+            except TemplateError as exc:
+                raise ConfigError(f"{exc} (rendering seeds.yaml documents.template for language {lang.code!r})") from None
         if outlines.model_outlines.enabled:
             try:
                 library.render(outlines.model_outlines.template, lang=lang.code, title="Marie Curie",
@@ -137,3 +145,24 @@ def _domains_of(path: Path):
                     continue
                 if isinstance(row, dict):
                     yield number, row.get("domain") if isinstance(row.get("domain"), str) else None
+
+
+def check_documents_file(where: str, path: Path) -> None:
+    """A documents source is JSONL or Parquet, and its first row (or its schema) has a `text` field."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        columns = pq.read_schema(path).names
+        if "text" not in columns:
+            raise ConfigError(f"{where}: {path} has no 'text' column; found {columns}")
+        return
+    if path.suffix != ".jsonl":
+        raise ConfigError(f"{where}: expected a .jsonl or .parquet file, got {path.name}")
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    try:
+        row = json.loads(first) if first else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: {path} line 1 is not valid JSON ({exc.msg})") from None
+    if not isinstance(row, dict) or "text" not in row:
+        raise ConfigError(f"{where}: {path} line 1 has no 'text' field; expected text and optional id, url, title, language")

@@ -21,6 +21,7 @@ from cosmo_assets.contracts.checks import (  # noqa: E402
     check_outline_mix,
     check_quotas,
     check_real_text,
+    check_rephrased,
     check_review_sample,
     unique_ids,
 )
@@ -37,7 +38,8 @@ from cosmo_assets.contracts.rules import (  # noqa: E402
 __all__ = [
     "EXAMPLES", "ExpectationResult", "Outcome", "Severity", "expect",
     "articles_per_seed_within_cap", "articles_per_template_within_cap", "check_accept_rates", "check_allocation",
-    "check_candidates", "check_export", "check_outline_mix", "check_quotas", "check_real_text", "check_review_sample",
+    "check_candidates", "check_export", "check_outline_mix", "check_quotas", "check_real_text", "check_rephrased",
+    "check_review_sample",
     "every_draft_decided_once", "min_kept_articles", "outlines_use_their_seed_facts", "quarantined_share_within_limit",
     "unique_ids",
 ]

@@ -14,6 +14,7 @@ READS = {
     "outlines": "configs/outlines.yaml, configs/templates/*.j2, configs/languages.yaml, run.random_seed",
     "drafts": "configs/model.yaml (or COSMO_LLM_MODEL): model, generation parameters, system prompt",
     "filtered_articles": "configs/filters.yaml",
+    "rephrased_articles": "configs/balance.yaml rephrased, configs/templates/rephrase/*.j2, configs/model.yaml, configs/filters.yaml",
     "balanced_dataset": "configs/balance.yaml and the SQL models in dbt_like_sql/, across every domain of the language",
     "dataset_export": "configs/balance.yaml export; writes data/exports/<language>/ (or COSMO_EXPORT_DIR)",
 }

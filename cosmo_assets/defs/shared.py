@@ -65,3 +65,23 @@ def contract_result(name: str, table: str, frame: pl.DataFrame, cosmo, **inputs)
     """The contract check of a partition: fails as ERROR (blocking what follows) if any ERROR expectation
     failed, as WARN if only WARN ones did."""
     return check_result(name, run_contract(table, frame, cosmo, **inputs))
+
+
+def diversity_result(name: str, figures: dict[str, dict], settings) -> dg.AssetCheckResult:
+    """WARN when a figure of any group (a partition, or a domain of a release) crosses a floor of
+    filters.yaml `diversity` (config/filters.py DiversitySettings); it blocks nothing."""
+    from cosmo_assets.diversity import below_floors
+
+    short = {group: lines for group, f in figures.items()
+             if (lines := below_floors(f, settings.floors.model_dump(), settings.min_texts))}
+    judged = [g for g, f in figures.items() if f.get("texts", 0) >= settings.min_texts]
+    if short:
+        description = "; ".join(f"{g}: {', '.join(lines)}" for g, lines in short.items())
+    elif judged:
+        description = f"every figure within the floors of filters.yaml diversity ({', '.join(judged)})"
+    else:
+        description = f"not judged: fewer than {settings.min_texts} texts (filters.yaml diversity.min_texts)"
+    return dg.AssetCheckResult(
+        check_name=name, passed=not short, severity=dg.AssetCheckSeverity.WARN, description=description[:1000],
+        metadata={"below_floors": dg.MetadataValue.json(short), "figures": dg.MetadataValue.json(figures)},
+    )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from cosmo_assets.config import CosmoConfig, SourceSettings
 from cosmo_assets.knowledge_base.curated import read_curated_jsonl
+from cosmo_assets.knowledge_base.documents import DocumentsReader
 from cosmo_assets.knowledge_base.records import BadRow, Entity, EntityFilter, SeedFileError
 from cosmo_assets.knowledge_base.tabular import read_tabular
 from cosmo_assets.knowledge_base.wikidata import WikidataReader
@@ -27,6 +28,7 @@ class SourceRead:
     path: Path
     language: str
     wanted: EntityFilter
+    domain: str = ""  # the partition's domain (documents are assigned to domains across the whole file)
 
 
 class SourceReader(Protocol):
@@ -62,11 +64,16 @@ def _wikidata(r: SourceRead) -> SourceReader:
     return WikidataReader(r.config, r.source, r.path, r.language, r.wanted)
 
 
+def _documents(r: SourceRead) -> SourceReader:
+    return DocumentsReader(r.config, r.path, r.domain, r.language)
+
+
 READERS: dict[str, Callable[[SourceRead], SourceReader]] = {
     "curated_jsonl": _curated,
     "wikidata": _wikidata,
     "csv": _tabular,
     "parquet": _tabular,
+    "documents": _documents,
 }
 
 

@@ -41,6 +41,7 @@ def model_variables(config: CosmoConfig, language: str) -> dict[str, Any]:
         "min_quality_score": balance.min_quality_score,
         "max_per_seed": balance.max_per_seed,
         "real_share": balance.real_text.share,
+        "rephrased_share": balance.rephrased.share,
         "mix_salt": str(config.project.run.random_seed),
         "review_per_stratum": balance.review.per_stratum,
         "review_salt": str(config.project.run.random_seed),

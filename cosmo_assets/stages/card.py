@@ -45,6 +45,7 @@ class CardContext:
     token_unit: str = "estimated tokens (words x 1.33)"  # llm/tokens.py TokenUnit.name
     token_label: str = "estimated tokens (words x 1.33)"  # its short form, for the length chart
     license: str = DEFAULT_LICENSE
+    diversity: dict[str, dict[str, Any]] = field(default_factory=dict)  # diversity.grouped_figures of the synthetic articles
 
 
 def size_category(rows: int) -> str:
@@ -97,6 +98,10 @@ def truncation(frame: pl.DataFrame) -> tuple[int, int]:
     synthetic = frame.filter(pl.col("source") == "synthetic")
     cut = synthetic.filter(pl.col("finish_reason") == "length").height if "finish_reason" in frame.columns else 0
     return cut, synthetic.height
+
+
+def _count(frame: pl.DataFrame, source: str) -> int:
+    return frame.filter(pl.col("source") == source).height
 
 
 def _share(part: int, whole: int) -> str:
@@ -153,6 +158,25 @@ def _filter_section(frame: pl.DataFrame, context: CardContext) -> list[str]:
     return lines
 
 
+def _diversity_section(context: CardContext) -> list[str]:
+    """The variety of the released synthetic articles, all together and per domain (cosmo_assets/diversity.py)."""
+    if not context.diversity:
+        return []
+    lines = ["## Diversity", "",
+             "Of the released **synthetic** articles: distinct word 4-grams over all 4-grams (higher: less reuse), mean "
+             "pairwise MinHash similarity (lower: less alike), opening repetition (share of articles whose first words "
+             "another repeats) and stock phrases per 1,000 words (filters.yaml `diversity`, which also sets the floors "
+             "of the `release_diversity` check).", "",
+             "| articles of | texts | distinct 4-gram share | mean pairwise similarity | opening repetition | stock phrases / 1k words |",
+             "|---|---|---|---|---|---|"]
+    for group, f in context.diversity.items():
+        lines.append(f"| {group} | {f['texts']} | {f['distinct_4gram_share']:.3f} | {f['mean_pairwise_minhash_similarity']:.3f} | "
+                     f"{f['opening_repetition']:.3f} | {f['stock_phrase_rate']:.2f} |")
+    said = context.diversity.get("all", {}).get("stock_phrases", {})
+    lines += ["", "Stock phrases, with the articles saying each: " + (", ".join(f"\"{p}\" {n}" for p, n in said.items()) or "none") + ".", ""]
+    return lines
+
+
 def dataset_card(
     frame: pl.DataFrame, table: pa.Table, language: str, shard_names: list[str], context: CardContext,
     chart_names: list[str],
@@ -167,7 +191,8 @@ def dataset_card(
         f"# cosmo-assets synthetic dataset ({language})", "",
         "Educational articles written by a language model from structured seeds, filtered for quality,",
         "balanced across domains by quotas and mixed with real text, by cosmo-assets.", "",
-        f"- articles: {frame.height} ({synthetic.height} synthetic, {frame.height - synthetic.height} real)",
+        f"- articles: {frame.height} ({synthetic.height} synthetic, {_count(frame, 'rephrased')} rephrased from them, "
+        f"{_count(frame, 'real')} real)",
         f"- tokens: {int(lengths.sum() or 0)} (unit: {context.token_unit}; every row, synthetic and real, in this unit)",
         f"- models: {', '.join(models) or 'none'}",
         f"- licence: {context.license}",
@@ -182,7 +207,7 @@ def dataset_card(
         lines += [f"### By {column}", "", f"| {column} | synthetic | real | all | share |", "|---|---|---|---|---|"]
         lines += [f"| {v} | {s} | {r} | {n} | {share:.3f} |" for v, s, r, n, share in composition_table(frame, column)]
         lines.append("")
-    lines += _quota_section(context) + _filter_section(frame, context)
+    lines += _quota_section(context) + _filter_section(frame, context) + _diversity_section(context)
     if lengths.len():
         lines += ["## Length", "", f"In {context.token_unit}: mean {lengths.mean():.0f}, median {lengths.median():.0f}, "
                   f"max {lengths.max()}; generation max_tokens {context.generation.get('max_tokens', 'n/a')}.", ""]

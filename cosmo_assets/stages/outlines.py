@@ -89,9 +89,13 @@ def plan_outlines(
                              reader, complete)
 
     versions = {c.template: library.version(c.template) for c in settings.content_types}
+    documents = document_sources(config, set(seeds["domain"]))
+    if documents:
+        versions[config.seeds.documents.template] = library.version(config.seeds.documents.template)
     rows = [
         _outline_row(config, library, versions, it, by_id[it.seed_id], content_types[ct_deal.chosen[it]],
-                     (audience_deal.chosen[it], style_deal.chosen[it], angle_deal.chosen[it]), plans[it], reader)
+                     (audience_deal.chosen[it], style_deal.chosen[it], angle_deal.chosen[it]), plans[it], reader,
+                     by_id[it.seed_id]["source"] in documents)
         for it in items
     ]
     frame = pl.DataFrame(rows, schema=frame_schema("outlines"))
@@ -149,15 +153,18 @@ def _deal_mix(config: CosmoConfig, items: list[_Item], by_id: dict, facts_of: di
 
 def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[str, str], it: _Item, seed: dict,
                  ct: ContentType, mix: tuple[str, str, str], plan: tuple[list[PlannedSection], list[dict], str],
-                 reader: FactReader) -> dict:
-    """One outline: its plan, the prompt rendered from the content type's template (facts written readably in
-    the partition's language), and its stable id."""
+                 reader: FactReader, document: bool = False) -> dict:
+    """One outline: its plan, the prompt rendered from the content type's template (a document seed's from
+    seeds.yaml documents.template, quoting its extract; facts written readably in the partition's language),
+    and its stable id."""
     sections, facts, origin = plan
     audience, style, angle = mix
     language = seed["language"]
     readable = [{"heading": s.heading, "facts": [readable_fact(f, language, reader) for f in s.facts]} for s in sections]
+    template = config.seeds.documents.template if document else ct.template
     prompt = library.render(
-        ct.template,
+        template,
+        url=(seed["keywords"] or [None])[0] if document else None,
         lang=seed["language"],
         language=config.language(seed["language"]).name,
         title=seed["title"],
@@ -176,7 +183,7 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
     plan_hash = content_hash([s.as_dict() for s in sections])
     return {
         "outline_id": stable_id(
-            "outline", it.seed_id, ct.id, audience, style, angle, ct.template, versions[ct.template],
+            "outline", it.seed_id, ct.id, audience, style, angle, template, versions[template],
             it.variant, origin, plan_hash,
         ),
         "seed_id": it.seed_id,
@@ -188,8 +195,8 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "audience": audience,
         "style": style,
         "angle": angle,
-        "template_id": ct.template,
-        "template_version": versions[ct.template],
+        "template_id": template,
+        "template_version": versions[template],
         "variant": it.variant,
         "sections": [s.heading for s in sections],
         "required_facts": [f for s in sections for f in s.facts],
@@ -199,6 +206,11 @@ def _outline_row(config: CosmoConfig, library: TemplateLibrary, versions: dict[s
         "seed_source": seed["source"],
         "seed_source_id": seed["source_id"],
     }
+
+
+def document_sources(config: CosmoConfig, domains: Collection[str]) -> set[str]:
+    """Names of the `documents` sources of these domains: their seeds are written from an extract."""
+    return {s.source_name for d in domains for s in config.domain(d).all_sources if s.kind == "documents"}
 
 
 def _suits(ct: ContentType, topic_type: str, dated_facts: int) -> bool:

@@ -15,7 +15,7 @@ from cosmo_assets.knowledge_base.records import DUPLICATE_ID, BadRow, Entity, En
 from cosmo_assets.knowledge_base.registry import SourceRead, open_source
 from cosmo_assets.storage import frame_schema
 
-__all__ = ["SeedBatch", "SeedFileError", "build_seeds", "read_seeds"]
+__all__ = ["SeedBatch", "SeedFileError", "build_seeds", "cluster_frame", "read_seeds"]
 
 
 @dataclass
@@ -67,7 +67,7 @@ def read_seeds(config: CosmoConfig, domain: str, language: str, limit: int | Non
             raise SeedFileError(f"{path}: the knowledge base of domain {domain!r} (source {source.source_name!r}) is not there")
         first_seen: dict[str, str] = {}
         source_titles: set[tuple[str, str]] = set()
-        reader = open_source(SourceRead(config, source, path, language, wanted))
+        reader = open_source(SourceRead(config, source, path, language, wanted, domain))
         for row in reader.read():
             if isinstance(row, Entity) and row.source_id in first_seen:
                 row = BadRow(row.location, DUPLICATE_ID, f"field 'id': {row.source_id!r} already used on {first_seen[row.source_id]}", row.source_id)
@@ -134,3 +134,9 @@ def _quarantine_frame(bad: list[tuple[str, Path, BadRow]], domain: str, language
         for source, path, row in bad
     ]
     return pl.DataFrame(rows, schema=frame_schema("seed_quarantine"))
+
+
+def cluster_frame(reports: list[SourceReport], partition: dict[str, str]) -> pl.DataFrame:
+    """The document_clusters rows of a partition: every cluster of its documents sources (empty without any)."""
+    rows = [{**partition, "source": r.source, **c} for r in reports for c in r.figures.get("clusters", [])]
+    return pl.DataFrame(rows, schema=frame_schema("document_clusters"))

@@ -6,7 +6,7 @@ import polars as pl
 from cosmo_assets.defs.declare import asset
 from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import contract_result, preview
+from cosmo_assets.defs.shared import contract_result, diversity_result, preview
 from cosmo_assets.diversity import diversity_figures
 from cosmo_assets.progress import DraftProgress
 from cosmo_assets.stages.drafts import continuation_requests, draft_requests, draft_rows, join_continuations
@@ -15,7 +15,8 @@ from cosmo_assets.stages.plan import partition_forecast
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @asset("drafts", partitions, kinds={"duckdb", "litellm"}, deps=["outlines"],
-           checks={"drafts_contract": "GX suite: schema, one draft per outline, failed share under the limit, tokens and cost."},
+           checks={"drafts_contract": "GX suite: schema, one draft per outline, failed share under the limit, tokens and cost.",
+                   "drafts_diversity": "WARN when the drafts' diversity figures cross the floors of filters.yaml diversity."},
            pool="llm")  # model requests in flight across runs: pool limit x model.max_in_flight
     def drafts(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """One model completion per outline, with tokens, cost, latency, attempts, cache hit and status.
@@ -53,6 +54,9 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "drafts already made come from the cache"
             )
         tokens = int(frame["completion_tokens"].sum() or 0)
+        variety = cosmo.config.filters.diversity
+        figures = diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list(),
+                                    variety.phrases(part["language"]), variety.opening_words)
         return dg.MaterializeResult(
             metadata={
                 "rows": frame.height,
@@ -76,10 +80,11 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                     "to_draft": forecast.to_draft, "tokens": forecast.tokens, "usd": forecast.usd, "wall_s": round(forecast.wall_s, 1),
                     "actual_tokens": report.spent_tokens, "actual_usd": round(report.spent_usd, 6), "actual_wall_s": round(report.wall_s, 1),
                 }),
-                "draft_diversity": dg.MetadataValue.json(diversity_figures(frame.filter(pl.col("status") == "ok")["text"].to_list())),
+                "draft_diversity": dg.MetadataValue.json(figures),
                 "preview": preview(frame, ["status", "completion_tokens", "text"]),
             },
-            check_results=[contract_result("drafts_contract", "drafts", frame, cosmo, outlines=outline_rows)],
+            check_results=[contract_result("drafts_contract", "drafts", frame, cosmo, outlines=outline_rows),
+                           diversity_result("drafts_diversity", {f"{part['domain']}|{part['language']}": figures}, variety)],
         )
 
     return drafts

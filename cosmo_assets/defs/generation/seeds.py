@@ -9,7 +9,7 @@ from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.defs.shared import contract_result, preview
 from cosmo_assets.knowledge_base.wikidata_extract import dumps_of, ensure_extract
-from cosmo_assets.stages.seeds import read_seeds
+from cosmo_assets.stages.seeds import cluster_frame, read_seeds
 
 
 def build(partitions: dg.PartitionsDefinition, upstream: Sequence[str] = ()) -> dg.AssetsDefinition:
@@ -27,6 +27,7 @@ def build(partitions: dg.PartitionsDefinition, upstream: Sequence[str] = ()) -> 
         frame = batch.seeds
         cosmo.storage.replace_partition("seeds", frame, part)
         cosmo.storage.replace_partition("seed_quarantine", batch.quarantine, part)
+        cosmo.storage.replace_partition("document_clusters", cluster_frame(batch.reports, part), part)
         return dg.MaterializeResult(
             metadata={
                 "rows": frame.height,

@@ -10,7 +10,8 @@ from cosmo_assets.defs.declare import RELEASE_GROUP, asset
 from cosmo_assets.defs.partitions import partition_of
 from cosmo_assets.defs.release.model_hooks import allocation_shortfall
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.defs.shared import check_result
+from cosmo_assets.defs.shared import check_result, diversity_result
+from cosmo_assets.diversity import grouped_figures
 from cosmo_assets.llm.tokens import token_unit
 from cosmo_assets.stages.balancing import generation_settings
 from cosmo_assets.stages.card import CardContext
@@ -20,7 +21,9 @@ from cosmo_assets.stages.quota_report import configured_values, quota_report
 
 def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @asset("dataset_export", partitions, kinds={"parquet"}, deps=["balanced_dataset", "balance_composition"],
-           checks={"export_contract": "The Parquet shards hold exactly the balanced dataset's rows."},
+           checks={"export_contract": "The Parquet shards hold exactly the balanced dataset's rows.",
+                   "release_diversity": "WARN when the released articles' diversity figures (all, or a domain's) cross "
+                                        "the floors of filters.yaml diversity."},
            group=RELEASE_GROUP, eager=True)
     def dataset_export(context: dg.AssetExecutionContext, cosmo: CosmoResource) -> dg.MaterializeResult:
         """Parquet shards, composition charts and a dataset card for one language, ready to load for training."""
@@ -28,7 +31,11 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         config = cosmo.config
         frame = cosmo.storage.read_partition("balanced_dataset", part).sort("source", "domain", "id", descending=[True, False, False])
         composition = cosmo.storage.read_partition("balance_composition", part)
-        card = _card_context(cosmo, part["language"], composition, allocation_shortfall(context.instance, part) > 0)
+        variety = config.filters.diversity
+        synthetic = frame.filter(pl.col("source") == "synthetic")
+        figures = grouped_figures({d: synthetic.filter(pl.col("domain") == d)["text"].to_list() for d in synthetic["domain"].unique()},
+                                  variety.phrases(part["language"]), variety.opening_words)
+        card = _card_context(cosmo, part["language"], composition, allocation_shortfall(context.instance, part) > 0, figures)
         costs = card.costs
         summary = export_dataset(frame, config.export_dir(), part["language"], config.balance.export, card)
         exported = pl.read_parquet(summary.shards)
@@ -44,15 +51,18 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 "cost_usd": float(costs["cost_usd"].sum()) if costs.height else 0.0,
                 "composition": dg.MetadataValue.md("\n\n".join(_embedded_png(p) for p in summary.charts) or "_no charts_"),
                 **charts,
+                "diversity": dg.MetadataValue.json(figures),
                 "dataset_card": dg.MetadataValue.md((summary.directory / "README.md").read_text(encoding="utf-8")),
             },
-            check_results=[check_result("export_contract", contracts.check_export(exported, frame))],
+            check_results=[check_result("export_contract", contracts.check_export(exported, frame)),
+                           diversity_result("release_diversity", figures, variety)],
         )
 
     return dataset_export
 
 
-def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame, no_exact_choice: bool) -> CardContext:
+def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame, no_exact_choice: bool,
+                  diversity: dict) -> CardContext:
     """What the card says beyond the rows: quotas, filter summary, costs, settings, token unit, licence."""
     config = cosmo.config
     part = {"language": language}
@@ -76,6 +86,7 @@ def _card_context(cosmo: CosmoResource, language: str, composition: pl.DataFrame
         token_unit=unit.name,
         token_label=unit.label,
         license=config.balance.export.license,
+        diversity=diversity,
     )
 
 

@@ -51,6 +51,16 @@ def _in_token_unit(cosmo, frame):
     return frame.with_columns(token_count=pl.Series(unit.count_all(frame["text"].to_list()), dtype=pl.Int32))
 
 
+def _rephrased_in_token_unit(cosmo, frame):
+    # Rephrased rows come with the model's completion count: recounted in the release's one unit.
+    unit = token_unit(cosmo.config.model.model)
+    rephrased = frame["source"] == "rephrased"
+    if not rephrased.any():
+        return frame
+    counted = unit.count_all(frame.filter(rephrased)["text"].to_list())
+    return frame.with_columns(token_count=frame["token_count"].scatter(rephrased.arg_true(), pl.Series(counted, dtype=pl.Int32)))
+
+
 def _after_candidates(context, cosmo, frame, part):
     return {"by_domain": counts(frame, "domain")}, contracts.check_candidates(frame)
 
@@ -116,7 +126,7 @@ MODEL_ASSETS = {
         "balanced_contract",
         "GX suite (cosmo_assets/contracts/suites.py): schema, unique ids and texts, known mix values, full metadata on "
         "synthetic articles (real text has no seed, template or model), caps per seed and per template.",
-        _after_balanced),
+        _after_balanced, transform=_rephrased_in_token_unit),
     "balance_composition": ModelAsset(
         "quota_targets",
         "Every target share met within tolerance, unless the supply could not meet it (relaxed, reported) "
