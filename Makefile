@@ -23,8 +23,9 @@ install: $(VENV_STAMP)
 run: $(VENV_STAMP)  ## generate a dataset end to end on the embedded model
 	.venv/bin/python -m cosmo_assets run $(ARGS)
 
-test: $(VENV_STAMP)  ## the test suite
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+TEST_WORKERS ?= 2  # tests spend much of their time waiting on subprocesses and servers: two at once
+test: $(VENV_STAMP)  ## the test suite, on TEST_WORKERS pytest-xdist workers (TEST_WORKERS=0: one process)
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(VENV_STAMP)  ## every numbered benchmark under bench/ once, each printing its ratio against its baseline
 	for b in bench/b[0-9]*.py; do .venv/bin/python -m bench.$$(basename $$b .py) || exit 1; done

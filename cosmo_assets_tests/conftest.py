@@ -186,7 +186,10 @@ def main_env(config_dir: Path, tmp_path: Path, api_base: str, key: str = "test-k
 
 
 # Staleness: verdicts now, and the `inputs_current` results the instance stores.
-STAGES = ["seeds", "outlines", "drafts", "filtered_articles", "balanced_dataset", "dataset_export"]
+def _stages() -> list[str]:
+    from cosmo_assets.fingerprints import STAGES
+
+    return list(STAGES)
 
 
 def states(defs: dg.Definitions, instance, config_dir: Path) -> dict[str, str]:
@@ -206,7 +209,7 @@ def check_executions(instance) -> list:
     """Every `inputs_current` result stored in the instance (the UI's check history), oldest first."""
     records = [
         record
-        for stage in STAGES
+        for stage in _stages()
         for record in instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey(stage), "inputs_current"), limit=100_000
         )

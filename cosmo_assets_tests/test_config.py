@@ -118,6 +118,7 @@ SHIPPED_CONTENT = {
     ("balance.yaml", "real_text.corpora"),
     ("balance.yaml", "real_text.share"),  # a share of real text needs the corpora above
     ("wikidata_properties.yaml", "units"),
+    ("seeds.yaml", "documents.keyword_rules"),  # words for the shipped domains
 }
 
 

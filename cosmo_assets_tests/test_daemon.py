@@ -28,7 +28,7 @@ from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Fault, default_rep
 
 TICK_S = 5  # configs/project.yaml schedule.input_check_interval_s for the test: a tick every few seconds
 PARTITION = dg.MultiPartitionKey({"domain": "alpha", "language": "en"})
-GENERATE = "seeds,outlines,drafts,filtered_articles"
+GENERATE = "seeds,outlines,drafts,filtered_articles,rephrased_articles"
 
 
 def wait_for(what: str, found: Callable[[], object], daemon: subprocess.Popen, log: Path, limit_s: float = 240):

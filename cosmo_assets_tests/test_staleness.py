@@ -23,7 +23,6 @@ from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 ALPHA = {"domain": "alpha", "language": "en"}
 BETA = {"domain": "beta", "language": "en"}
 GENERATE = ["seeds", "outlines", "drafts", "filtered_articles", "rephrased_articles"]
-STAGES = [*GENERATE, "balanced_dataset", "dataset_export"]
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ class DocumentClusters(StrictModel):
     """TF-IDF + k-means over every document of a file; each cluster goes to the domain whose title, description
     and keyword rules its top terms are nearest, unless `domains` names one; `exclude` drops clusters."""
 
-    k: int = Field(default=4, ge=1)
+    k: int = Field(default=6, ge=1)
     random_seed: int = Field(default=1, ge=0)
     top_terms: int = Field(default=8, ge=1, le=50, description="Terms shown per cluster in document_clusters.")
     exclude: list[int] = Field(default_factory=list, description="Clusters whose documents seed nothing.")
