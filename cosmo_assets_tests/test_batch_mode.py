@@ -5,6 +5,7 @@ a re-run resumes a submitted batch; budgets are checked before submitting."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import time
 
 import pytest
@@ -89,13 +90,26 @@ def _run_in_child(settings: ModelSettings, tmp_path) -> None:
     run(settings, tmp_path, 5)
 
 
+def _remembered_batches(tmp_path) -> int:
+    """Batches the run wrote down as submitted (llm_batches.sqlite beside the spend ledger)."""
+    path = tmp_path / "llm_batches.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=5) as con:
+            return con.execute("SELECT count(*) FROM batches").fetchone()[0]
+    except sqlite3.OperationalError:  # the table is not made yet
+        return 0
+
+
 def test_a_run_killed_while_its_batch_runs_is_resumed_by_the_next_run_without_paying_again(tmp_path, monkeypatch):
     with FakeBatchServer() as server:
         server.hold.set()
         child = multiprocessing.get_context("fork").Process(target=_run_in_child, args=(batch_settings(server), tmp_path))
         child.start()
         deadline = time.monotonic() + 120
-        while not server.batches:
+        # Killed once its batch is submitted and written down (the moment a run waits on it for hours).
+        while not (server.batches and _remembered_batches(tmp_path)):
             assert child.is_alive() and time.monotonic() < deadline, "the run should have submitted its batch"
             time.sleep(0.05)
         child.kill()
