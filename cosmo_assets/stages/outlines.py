@@ -124,30 +124,15 @@ def _deal_mix(config: CosmoConfig, items: list[_Item], by_id: dict, facts_of: di
         (salt, "content_type"),
         group,
     )
-    audience_ids = [a.id for a in settings.audiences]
-    style_ids = [s.id for s in settings.styles]
-    audience_deal = deal(
-        items,
-        {a.id: a.weight for a in settings.audiences},
-        {it: [a for a in audience_ids if a in (content_types[ct_deal.chosen[it]].audiences or audience_ids)] for it in items},
-        (salt, "audience"),
-        group,
-    )
-    style_deal = deal(
-        items,
-        {s.id: s.weight for s in settings.styles},
-        {it: [s for s in style_ids if s in (content_types[ct_deal.chosen[it]].styles or style_ids)] for it in items},
-        (salt, "style"),
-        group,
-    )
-    angle_ids = [a.id for a in settings.angles]
-    angle_deal = deal(
-        items,
-        {a.id: a.weight for a in settings.angles},
-        {it: [a for a in angle_ids if a in (content_types[ct_deal.chosen[it]].angles or angle_ids)] for it in items},
-        (salt, "angle"),
-        group,
-    )
+    def deal_among(options, field: str):
+        # Each item picks among the options its content type allows (all of them where it names none).
+        ids = [o.id for o in options]
+        allowed = {it: [o for o in ids if o in (getattr(content_types[ct_deal.chosen[it]], field) or ids)] for it in items}
+        return deal(items, {o.id: o.weight for o in options}, allowed, (salt, field.rstrip("s")), group)
+
+    audience_deal = deal_among(settings.audiences, "audiences")
+    style_deal = deal_among(settings.styles, "styles")
+    angle_deal = deal_among(settings.angles, "angles")
     return ct_deal, audience_deal, style_deal, angle_deal
 
 
