@@ -142,7 +142,7 @@ def science_project(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     short timeouts and backoffs, reached as openai/test-model at a server the test sets."""
     shutil.copy(DEFAULT_CONFIG_DIR / "knowledge_base" / "science.jsonl", config_dir / "knowledge_base" / "tiny_kb.jsonl")
     edit_yaml(config_dir / "model.yaml", lambda m: m.update(
-        model="openai/test-model", timeout_s=1, max_retries=2, retry_backoff_s=0.05, max_in_flight=8))
+        model="openai/test-model", timeout_s=5, max_retries=2, retry_backoff_s=0.05, max_in_flight=8))
     monkeypatch.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
     return config_dir
 
