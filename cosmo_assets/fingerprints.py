@@ -34,7 +34,7 @@ STAGE_PARENTS: dict[str, tuple[str, ...]] = {
     "filtered_articles": ("drafts",),
     "rephrased_articles": ("filtered_articles",),
     "balanced_dataset": ("drafts", "filtered_articles", "outlines", "rephrased_articles"),
-    "dataset_export": ("balanced_dataset", "drafts", "filtered_articles", "outlines"),
+    "dataset_export": ("balanced_dataset", "drafts", "filtered_articles", "outlines", "rephrased_articles"),
 }
 
 # Tables each stage writes: their rows are the stage's output, so their digest is its data version.
