@@ -16,6 +16,7 @@ Per line, in this order:
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import Counter
@@ -111,21 +112,35 @@ class BlockScanner:
             + b"|".join(c[1:].encode() for c in classes) + rb")(?![0-9])") if classes else None
         self.names = {**{c.encode(): c for c in classes}, **{c[1:].encode(): c for c in classes}}
         self.numbers = {c[1:].encode(): c for c in classes}
-        self.label_keys = [b'"%s":{"language":"%s","value":"' % (c.encode(), c.encode()) for c in plan.languages]
+        # Every domain filtered on classes alone: a line is wanted when it names any of them (the usual case).
+        self.by_class = all(d.ids is None and d.classes for d in plan.domains)
+        # One regex pass over a labels object finds every wanted language (a find per language costs twice as much).
+        self.label_entries = re.compile(rb'"(' + b"|".join(re.escape(c.encode()) for c in plan.languages)
+                                        + rb')":\{"language":"\1","value":"')
+        self.language_order = {c.encode(): i for i, c in enumerate(plan.languages)}
 
     def scan(self, block: bytes, first_line: int, size: int | None = None) -> BlockResult:
         """Every line of block[:size] (whole lines; the first is line `first_line` of the dump). Lines are
         read in place, as offsets into the block: only those parsed are copied out."""
         result = BlockResult()
         start, size, line_no = 0, len(block) if size is None else size, first_line
-        while start < size:
-            end = block.find(b"\n", start, size)
-            end = size if end < 0 else end
-            a, b = _entity_span(block, start, end)
-            if a < b:
-                result.lines += 1
-                self._line(block, a, b, line_no, result)
-            start, line_no = end + 1, line_no + 1
+        collecting = gc.isenabled()
+        gc.disable()  # a parse makes thousands of objects, none in a cycle: collections would cost a sixth of the scan
+        try:
+            while start < size:
+                end = block.find(b"\n", start, size)
+                end = size if end < 0 else end
+                if block[start] == 0x7B and block[end - 1] == 0x2C and block[end - 2] == 0x7D:  # the dump's `{...},`
+                    a, b = start, end - 1
+                else:
+                    a, b = _entity_span(block, start, end)
+                if a < b:
+                    result.lines += 1
+                    self._line(block, a, b, line_no, result)
+                start, line_no = end + 1, line_no + 1
+        finally:
+            if collecting:
+                gc.enable()
         result.newlines = line_no - first_line
         return result
 
@@ -158,8 +173,9 @@ class BlockScanner:
             except (orjson.JSONDecodeError, TypeError):
                 pass  # not valid JSON: parsed below if a domain may want it, and quarantined
         found = self._classes_named(block, a, b)
-        if not any((d.ids is None or qid is None or qid in d.ids) and (d.classes is None or d.classes & found)
-                   for d in self.plan.domains):
+        if not (bool(found) if self.by_class else
+                any((d.ids is None or qid is None or qid in d.ids) and (d.classes is None or d.classes & found)
+                    for d in self.plan.domains)):
             result.skipped[OUTSIDE_DOMAINS] += 1  # never parsed: the bulk of a full dump
             return
         line = block[a:b]
@@ -231,17 +247,18 @@ class BlockScanner:
             start = key + len(_LABELS_KEY)
             end = block.find(_LABELS_END, start, b)
             if end >= 0 and _LABEL_ENTRY.match(block, start):
+                found: dict[bytes, re.Match] = {}
+                for entry in self.label_entries.finditer(block, start, end):
+                    found.setdefault(entry.group(1), entry)  # the first entry of a language, as a find gives
+                if not found:
+                    return None
                 parts = []
-                for needle in self.label_keys:
-                    at = block.find(needle, start, end)
-                    close = _string_end(block, at + len(needle), end) if at >= 0 else -1
-                    if close >= 0:
-                        parts.append(block[at:close + 2])
-                    elif at >= 0:
+                for code in sorted(found, key=self.language_order.__getitem__):
+                    close = _string_end(block, found[code].end(), end)
+                    if close < 0:
                         parts = None
                         break
-                if parts == []:
-                    return None
+                    parts.append(block[found[code].start():close + 2])
                 if parts:
                     text = b"{" + b",".join(parts) + b"}"
                     try:
@@ -302,7 +319,10 @@ class BlockScanner:
             chosen = chosen_values(claims[pid]) if pid in claims else None
             if chosen:
                 values[pid] = chosen
-                refs.update(ref for ref in map(_value_ref, chosen) if ref)
+                for datavalue in chosen:
+                    ref = _value_ref(datavalue)
+                    if ref:
+                        refs.add(ref)
         classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
         # By language, not by entry: a famous entity has labels in hundreds of languages.
         slim = {key: {code: texts[code] for code in self.plan.languages if code in texts}
@@ -338,8 +358,14 @@ def chosen_values(statements: Any) -> list[dict[str, Any]]:
     deprecated ones; "no value" and "unknown value" say nothing to write about."""
     if not isinstance(statements, list):
         return []
-    kept = [s for s in statements if isinstance(s, dict) and s.get("rank") != "deprecated"]
-    preferred = [s for s in kept if s.get("rank") == "preferred"]
+    kept, preferred = [], []  # in one pass: a famous entity has hundreds of statements
+    for statement in statements:
+        if isinstance(statement, dict):
+            rank = statement.get("rank")
+            if rank == "preferred":
+                preferred.append(statement)
+            elif rank != "deprecated":
+                kept.append(statement)
     values = []
     for statement in preferred or kept:
         snak = statement.get("mainsnak") or {}
@@ -357,15 +383,15 @@ def _item_ref(datavalue: dict[str, Any]) -> str | None:
 
 def _value_ref(datavalue: dict[str, Any]) -> str | None:
     """The item a value names (an item value, or a quantity's unit), whose label a fact needs."""
-    return _item_ref(datavalue) or _unit_ref(datavalue)
-
-
-def _unit_ref(datavalue: dict[str, Any]) -> str | None:
-    value = datavalue.get("value")
-    if datavalue.get("type") != "quantity" or not isinstance(value, dict):
+    kind, value = datavalue.get("type"), datavalue.get("value")
+    if not isinstance(value, dict):
         return None
-    unit = str(value.get("unit", "1"))
-    return unit.removeprefix(_ITEM_URI) if unit != "1" else None
+    if kind == "wikibase-entityid":
+        return value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
+    if kind == "quantity":
+        unit = str(value.get("unit", "1"))
+        return unit.removeprefix(_ITEM_URI) if unit != "1" else None
+    return None
 
 
 _SPACE = frozenset(b" \t\r\x0b\x0c")
