@@ -16,7 +16,6 @@ TABLE_WRITERS = {"rejected_drafts": "filtered_articles"}
 # A generate run writes filtered_articles, then rephrased_articles. A release model that reads the first
 # also waits for the second: automation then makes one release after a domain's run, not one between
 # its last two steps (a release of half-updated inputs, then another).
-GENERATION_READS = {"filtered_articles", "rejected_drafts"}
 GENERATION_LAST = "rephrased_articles"
 
 
@@ -27,7 +26,7 @@ def _deps_of(model: SqlModel, known: set[str], every_domain) -> list[dg.AssetDep
         if writer in known and writer not in deps:
             mapping = every_domain if PARTITION_COLUMNS.get(table) == ("domain", "language") else None
             deps[writer] = dg.AssetDep(writer, partition_mapping=mapping)
-    if GENERATION_LAST in known and GENERATION_LAST not in deps and GENERATION_READS.intersection(model.refs + model.sources):
+    if "filtered_articles" in deps and GENERATION_LAST in known and GENERATION_LAST not in deps:
         deps[GENERATION_LAST] = dg.AssetDep(GENERATION_LAST)
     return list(deps.values())
 
