@@ -110,3 +110,43 @@ def test_a_backfill_of_four_partitions_shares_one_duckdb_file_without_losing_row
     assert server.requests == 4 * SEEDS
     # The llm pool (default_limit 1) lets one drafts step at a time reach the model, across every run.
     assert server.max_in_flight <= 1 * IN_FLIGHT
+
+
+def _claim_and_hold(home: str, claims: int, start_at: float, holds) -> None:
+    """One run's worth of drafts steps: each waits for the llm slot, holds it 20 ms, frees it."""
+    instance = dg.DagsterInstance.from_config(home)
+    events, run_id = instance.event_log_storage, f"run-{os.getpid()}"
+    while time.time() < start_at:  # every process claims from the same instant
+        pass
+    for k in range(claims):
+        step = f"drafts_{k}"
+        while not events.claim_concurrency_slot("llm", run_id, step).is_claimed:
+            time.sleep(0.001)
+        began = time.time()
+        time.sleep(0.02)
+        holds.put((began, time.time()))
+        events.free_concurrency_slot_for_step(run_id, step)
+
+
+def test_steps_claiming_the_llm_pool_at_the_same_instant_never_hold_it_together(tmp_path):
+    """The pool's promise at the level where it broke: on the project's SQLite instance, four processes
+    claiming the one `llm` slot at once never hold it together (a read-then-write claim let two in)."""
+    import multiprocessing
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots("llm", 1)
+    context = multiprocessing.get_context("spawn")
+    holds, claims = context.Queue(), 25
+    start_at = time.time() + 5  # after every process has loaded Dagster
+    workers = [context.Process(target=_claim_and_hold, args=(str(home), claims, start_at, holds)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    spans = sorted(holds.get(timeout=300) for _ in range(4 * claims))
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    overlapping = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert overlapping == [], f"{len(overlapping)} claims of one slot overlapped"

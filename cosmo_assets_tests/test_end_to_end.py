@@ -92,18 +92,23 @@ CHATTY_OPENINGS = re.compile(
 
 def assert_released_drafts_are_whole_and_clean(config_dir: Path, released: int) -> None:
     """No released draft ends mid-sentence, opens with assistant chatter, or repeats 8 words running of its
-    prompt's instructions (the outline's section and fact lines aside)."""
+    prompt's instructions (the outline's section and fact lines, the title and the seed's description aside:
+    those are meant to be in the article)."""
     rows = table(config_dir, """
-        SELECT b.id, b.text, o.prompt, o.title FROM balanced_dataset b JOIN drafts d ON d.draft_id = b.id
-        JOIN outlines o ON o.outline_id = d.outline_id WHERE b.source = 'synthetic'""")
+        SELECT b.id, b.text, o.prompt, o.title, s.description FROM balanced_dataset b JOIN drafts d ON d.draft_id = b.id
+        JOIN outlines o ON o.outline_id = d.outline_id
+        JOIN seeds s ON s.seed_id = o.seed_id AND s.domain = o.domain AND s.language = o.language
+        WHERE b.source = 'synthetic'""")
     assert len(rows) == released  # every released synthetic article is looked at (none may be released from three)
-    for draft_id, text, prompt, title in rows:
+    for draft_id, text, prompt, title, description in rows:
         body = text.rstrip().rstrip("\"'”’»)*_")
         assert body[-1:] in (".", "!", "?", "…"), f"{draft_id} ends mid-sentence: ...{text[-80:]!r}"
         assert not CHATTY_OPENINGS.search(text), f"{draft_id} opens with chatter: {text[:80]!r}"
         instructions = " ".join(
             line for line in prompt.replace(title, " ").splitlines() if not re.match(r"^\s*(\d+\.|-)\s", line)
         )
+        if description:
+            instructions = instructions.replace(description.strip().rstrip("."), " ")
         words = re.findall(r"\w+", instructions.lower())
         said = " ".join(re.findall(r"\w+", text.lower()))
         echoed = [" ".join(words[i : i + 8]) for i in range(len(words) - 7) if " ".join(words[i : i + 8]) in said]
