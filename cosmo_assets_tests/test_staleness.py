@@ -4,6 +4,7 @@ schedule and the input-change sensor request exactly those, and once they run no
 from __future__ import annotations
 
 import datetime
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -17,7 +18,7 @@ from cosmo_assets.defs.stage_graph import StageGraph
 from cosmo_assets.fingerprints import CONFIGURED, Fingerprint, InputPart, changed_inputs, fingerprint
 from cosmo_assets.storage import Storage
 from cosmo_assets.verdicts import FRESH, MISSING, STALE, Made, assess
-from cosmo_assets_tests.conftest import check_reports, edit_yaml, latest_checks, stale_only, states
+from cosmo_assets_tests.conftest import check_reports, edit_yaml, latest_checks, make_config_dir, stale_only, states
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
 ALPHA = {"domain": "alpha", "language": "en"}
@@ -80,6 +81,44 @@ def make_everything(defs: dg.Definitions, instance) -> None:
             partition_key=dg.MultiPartitionKey(part), instance=instance
         ).success
     assert defs.resolve_job_def("release").execute_in_process(partition_key="en", instance=instance).success
+
+
+@pytest.fixture(scope="module")
+def everything_made(tmp_path_factory) -> Path:
+    """A project with every partition and the release made once (configs, DuckDB file, Dagster instance),
+    for the tests that start from a finished project; each works on its own copy (`made_project`)."""
+    root = tmp_path_factory.mktemp("everything_made")
+    config_dir = make_config_dir(root)
+    (root / "data" / "exports").mkdir(parents=True)
+    (root / "exports").symlink_to(root / "data" / "exports")
+    edit_yaml(config_dir / "project.yaml", lambda d: (d["run"].update(seeds_per_partition=2),
+                                                      d["storage"].update(export_dir=str(root / "exports"))))
+    with pytest.MonkeyPatch.context() as env, FakeLLMServer() as server:
+        for var in ("COSMO_DUCKDB_PATH", "COSMO_EXPORT_DIR", "COSMO_CONFIG_DIR"):
+            env.delenv(var, raising=False)
+        env.setenv("COSMO_LLM_MODEL", "openai/test-model")
+        env.setenv("COSMO_LLM_API_BASE", server.api_base)
+        env.setenv("COSMO_LLM_API_KEY", "test-key-not-secret")
+        defs = build_definitions(load_config(config_dir), CosmoResource(config_dir=str(config_dir)))
+        (root / "dagster_home").mkdir()
+        with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+            make_everything(defs, instance)
+    return root
+
+
+@pytest.fixture
+def made_project(everything_made: Path, tmp_path: Path, fake_model) -> tuple[Path, dg.DagsterInstance]:
+    """A copy of `everything_made` in this test's folder (its configs pointing at its own DuckDB file), and
+    its Dagster instance. The export folder's path is an input of dataset_export (an export moved elsewhere
+    is stale), so the copy keeps the path it was made with, a link now leading to the copy's exports."""
+    for name in ("configs", "data", "dagster_home"):
+        shutil.copytree(everything_made / name, tmp_path / name)
+    config_dir = tmp_path / "configs"
+    edit_yaml(config_dir / "project.yaml", lambda d: d["storage"].update(duckdb_path=str(tmp_path / "data" / "cosmo.duckdb")))
+    (everything_made / "exports").unlink()
+    (everything_made / "exports").symlink_to(tmp_path / "data" / "exports")
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        yield config_dir, instance
 
 
 def test_a_fingerprint_changes_with_what_a_stage_reads_and_names_it(small_config):
@@ -175,9 +214,10 @@ def test_one_domain_config_change_makes_only_its_partitions_stale_and_the_nightl
     assert nightly_tick(defs, instance) == []
 
 
-def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(small_config, instance, fake_model):
+def test_a_filter_change_remakes_only_the_filter_stage_and_the_sensor_says_why(made_project, fake_model):
+    small_config, instance = made_project
     defs = build_definitions(load_config(small_config), CosmoResource(config_dir=str(small_config)))
-    make_everything(defs, instance)
+    assert stale_only(defs, instance, small_config) == set()
     sensor = defs.resolve_sensor_def("input_changes")
 
     def evaluate(cursor=None):
@@ -254,11 +294,10 @@ def reasons(defs, instance, config_dir: Path, size=CONFIGURED) -> dict[str, tupl
     return {v.target: v.reasons for v in verdicts}
 
 
-def test_a_template_edit_stales_only_partitions_that_drew_it_and_a_smaller_run_leaves_the_nightly_alone(
-    small_config, instance, fake_model
-):
+def test_a_template_edit_stales_only_partitions_that_drew_it_and_a_smaller_run_leaves_the_nightly_alone(made_project, fake_model):
+    small_config, instance = made_project
     defs = build_definitions(load_config(small_config), CosmoResource(config_dir=str(small_config)))
-    make_everything(defs, instance)
+    assert nightly_tick(defs, instance) == []
     # A smaller ad-hoc run of alpha: judged by the configured size, nothing is stale for the nightly.
     smaller = {"resources": {"cosmo": {"config": {"config_dir": str(small_config), "seeds_per_partition": 1}}}}
     assert defs.resolve_job_def("generate").execute_in_process(

@@ -6,6 +6,7 @@ Wikidata dump; real-text rows name configured domains."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -20,10 +21,34 @@ SAMPLE_OUTLINE = [
 ]
 
 
+# Template sets (and the settings they were rendered with) that rendered cleanly in this process. The
+# config is loaded again by every `inputs_current` check, sensor tick and schedule tick, and the renders
+# are most of a load (about 0.7 s of 1 s on a 2-core machine): an unchanged set is not rendered again.
+_RENDERED: set[str] = set()
+
+
+def _templates_key(root: Path, outlines, languages, documents_template: str | None) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((root / "templates").rglob("*")):
+        if path.is_file():
+            digest.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes() + b"\0")
+    digest.update(outlines.model_dump_json().encode())
+    digest.update(json.dumps([lang.model_dump() for lang in languages], sort_keys=True).encode())
+    digest.update(repr(documents_template).encode())
+    return digest.hexdigest()
+
+
 def check_templates(root: Path, outlines, languages, documents_template: str | None = None) -> None:
     """Renders each content type's template against the sample outline in every language, and once per
     audience, style, angle, topic type and first or second variant; an undefined variable fails naming the
     template file and line."""
+    key = _templates_key(root, outlines, languages, documents_template)
+    if key not in _RENDERED:
+        _render_every_case(root, outlines, languages, documents_template)
+        _RENDERED.add(key)
+
+
+def _render_every_case(root: Path, outlines, languages, documents_template: str | None) -> None:
     from cosmo_assets.config.base import TOPIC_TYPES
     from cosmo_assets.outlining.facts import readable_fact
     from cosmo_assets.outlining.structure import FactReader
