@@ -39,15 +39,16 @@ def _inventive(prompt: str) -> str:
     return _faithful(prompt)
 
 
-def mixed_config(config_dir, share=0.2):
-    """alpha reads its curated seeds and the bundled documents (those about cells, bees, tides, iron, yeast)."""
+def mixed_config(config_dir, share=0.2, sources=("articles",)):
+    """alpha reads its curated seeds and the bundled documents (those about cells, bees, tides, iron, yeast);
+    balance.yaml rephrased rewrites `sources` at `share`."""
     (config_dir / "knowledge_base" / "documents").mkdir()
     shutil.copy(DEFAULT_CONFIG_DIR / "knowledge_base" / "documents" / "sample_en.jsonl", config_dir / "knowledge_base" / "documents")
     edit_yaml(config_dir / "domains" / "alpha.yaml", lambda d: d.update(
         sources=[{"kind": "documents", "path": "knowledge_base/documents/sample_en.jsonl"}]))
     edit_yaml(config_dir / "seeds.yaml", lambda d: d["documents"].update(
         keyword_rules={"alpha": ["cell", "cells", "bee", "tides", "iron", "yeast"]}))
-    edit_yaml(config_dir / "balance.yaml", lambda d: d["rephrased"].update(share=share))
+    edit_yaml(config_dir / "balance.yaml", lambda d: d["rephrased"].update(share=share, sources=list(sources)))
     return config_dir
 
 
