@@ -46,7 +46,7 @@ def build(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         frame = judge_rephrasings(config, asked, completions, settings, part["language"])
         cosmo.storage.replace_partition("rephrased_articles", frame, part)
         kept = frame.filter(pl.col("kept"))
-        reasons = frame.filter(~pl.col("kept")).explode("reject_reasons")
+        reasons = frame.filter(~pl.col("kept")).explode("reject_reasons", empty_as_null=False)
         return dg.MaterializeResult(
             metadata={
                 "rows": frame.height,
