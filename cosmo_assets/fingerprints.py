@@ -142,7 +142,7 @@ def fingerprint(
                       content_hash(config.filters.model_dump(mode="json", exclude={"chunk_rows", "diversity"}))),
         ]
     elif stage == "rephrased_articles":
-        parts += _rephrase_parts(config, shown)
+        parts += _rephrase_parts(config, shown, partition)
     elif stage == "balanced_dataset":
         parts += [
             InputPart("balance_settings", shown(root / "balance.yaml"),
@@ -159,18 +159,34 @@ def fingerprint(
     return Fingerprint(stage, tuple(parts))
 
 
-def _rephrase_parts(config: CosmoConfig, shown) -> list[InputPart]:
+def _rephrase_parts(config: CosmoConfig, shown, partition: Mapping[str, str]) -> list[InputPart]:
     from cosmo_assets.stages.rephrasing import TEMPLATE_DIR
 
     root = config.root
-    return [
+    settings = config.balance.rephrased
+    parts = [
         InputPart("rephrase_settings", f"{shown(root / 'balance.yaml')} rephrased",
-                  content_hash(config.balance.rephrased.model_dump(mode="json"))),
+                  content_hash(settings.model_dump(mode="json"))),
         InputPart("rephrase_templates", shown(root / "templates" / TEMPLATE_DIR), _path_digest(root / "templates" / TEMPLATE_DIR)),
         InputPart("model", shown(root / "model.yaml") + " (and COSMO_LLM_MODEL)", content_hash(generation_settings(config))),
         InputPart("filter_settings", shown(root / "filters.yaml"),
                   content_hash(config.filters.model_dump(mode="json", exclude={"chunk_rows", "diversity"}))),
     ]
+    # The real-text documents it rewrites (read only with a share): the language's corpora, the domain's
+    # documents files, and the extract window and facts both are quoted and held to.
+    wanted = set(settings.sources) if settings.share else set()
+    if "real_text" in wanted:
+        corpora = [config.real_text_path(c) for c in config.balance.real_text.corpora if c.language == partition["language"]]
+        parts.append(InputPart("real_text", ", ".join(shown(p) for p in corpora) or "no corpus",
+                               content_hash([(shown(p), _path_digest(p)) for p in corpora])))
+    if "documents" in wanted:
+        files = [config.source_path(s) for s in config.domain(partition["domain"]).all_sources if s.kind == "documents"]
+        parts.append(InputPart("documents", ", ".join(shown(p) for p in files) or "no documents source",
+                               content_hash([(shown(p), _path_digest(p)) for p in files])))
+    if wanted & {"real_text", "documents"}:
+        extract = config.seeds.documents.model_dump(mode="json", include={"extract_chars", "extract_start_chars", "max_facts"})
+        parts.append(InputPart("document_extract", f"{shown(root / 'seeds.yaml')} documents", content_hash(extract)))
+    return parts
 
 
 def _reads_documents(config: CosmoConfig) -> bool:

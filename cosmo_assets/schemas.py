@@ -123,13 +123,19 @@ TABLES: dict[str, dict[str, str]] = {
         "finish_reason": "VARCHAR",
         "continued": "BOOLEAN",  # stopped at max_tokens and was finished by a second request (model.yaml continue_truncated)
     },
-    # Kept articles rewritten in other formats (balance.yaml rephrased), each judged by the filter gates against
-    # its source article's seed facts: `kept` with no reject reasons, or rejected with every reason.
+    # Kept articles and real-text documents rewritten in other formats (balance.yaml rephrased), each judged by
+    # the filter gates against its source's facts: `kept` with no reject reasons, or rejected with every reason.
     "rephrased_articles": {
         "rephrase_id": "VARCHAR NOT NULL",
-        "derived_from": "VARCHAR NOT NULL",  # the draft_id of the kept article it rewrites
-        "outline_id": "VARCHAR NOT NULL",
-        "seed_id": "VARCHAR NOT NULL",
+        # what it rewrites: the draft_id of a kept article (source_kind 'article'), the id of a real text
+        # ('real_text', as the release names it) or the document's id in its file ('document')
+        "derived_from": "VARCHAR NOT NULL",
+        "source_kind": "VARCHAR",
+        "outline_id": "VARCHAR",  # articles only
+        "seed_id": "VARCHAR",  # articles and document seeds
+        "title": "VARCHAR",
+        "topic_type": "VARCHAR",
+        "audience": "VARCHAR",
         "domain": "VARCHAR NOT NULL",
         "language": "VARCHAR NOT NULL",
         "format": "VARCHAR NOT NULL",
@@ -265,7 +271,7 @@ TABLES: dict[str, dict[str, str]] = {
         "fact_coverage": "DOUBLE",
         "contradicted_facts": "VARCHAR[]",
         "generation_settings": "VARCHAR",  # JSON: model, max_tokens, temperature, top_p
-        "derived_from": "VARCHAR",  # rephrased rows: the id of the released article they rewrite
+        "derived_from": "VARCHAR",  # rephrased rows: the released article or the real-text document they rewrite
     },
     "balance_composition": {
         "language": "VARCHAR NOT NULL",

@@ -199,11 +199,13 @@ def create_tables(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
         columns = ", ".join(f'"{c}" {t}' for c, t in TABLES[table].items())
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
         # A file made by an earlier version keeps its rows (drafts cost money); new columns start empty.
-        present = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        present = dict(con.execute(
+            "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = ?", [table]).fetchall())
         for column, kind in TABLES[table].items():
             if column not in present:
                 con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind.replace("NOT NULL", "").strip()}')
+            elif "NOT NULL" not in kind and present[column] == "NO":  # a column that may now be empty
+                con.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP NOT NULL')
 
 
 def _checked_batches(table: str, chunks: Iterable[pl.DataFrame], partition: Mapping[str, str]) -> pa.RecordBatchReader | None:

@@ -1,6 +1,7 @@
 -- The release of one language: the synthetic articles the quota allocation selected
--- (stages/quotas.py), rewrites of them that passed the gates (source = 'rephrased', naming the article
--- in derived_from) and real text (source = 'real'), each at its configured share of the release.
+-- (stages/quotas.py), rewrites of them and of real-text documents that passed the gates (source =
+-- 'rephrased', naming the article or document in derived_from) and real text (source = 'real'), each at
+-- its configured share of the release.
 -- Synthetic rows carry what a trainer or reviewer needs to trace them: the prompt, the outline,
 -- how the completion ended, the fact scores and the generation settings (JSON).
 WITH synthetic AS (
@@ -22,12 +23,19 @@ real_wanted AS (
                  / (1 - {{ var('real_share') }} - {{ var('rephrased_share') }}))::INTEGER AS n
 ),
 rephrased AS (
-    -- Rewrites that passed the gates, of articles this release carries, in a stable pseudo-random order.
-    SELECT r.*, s.title, s.topic_type, s.audience, s.style, s.sections, s.seed_source, s.seed_source_id, s.quality_score AS source_score,
+    -- Rewrites that passed the gates, in a stable pseudo-random order: of articles this release carries, and of
+    -- real-text documents (real texts and document seeds, source_kind 'real_text' / 'document').
+    SELECT r.rephrase_id, r.text, r.domain, r.language, r.format, r.template_id, r.template_version, r.seed_id, r.model,
+           r.completion_tokens, r.quality_score, r.outline_id, r.finish_reason, r.fact_coverage, r.derived_from,
+           coalesce(s.title, r.title) AS title, coalesce(s.topic_type, r.topic_type) AS topic_type,
+           coalesce(s.audience, r.audience, 'general_public') AS audience, s.style, s.sections,
+           coalesce(s.seed_source, CASE r.source_kind WHEN 'document' THEN 'documents' ELSE r.source_kind END) AS seed_source,
+           coalesce(s.seed_source_id, r.derived_from) AS seed_source_id,
            row_number() OVER (ORDER BY md5(r.rephrase_id || {{ var('mix_salt') }}), r.rephrase_id) AS draw
     FROM {{ ref('rephrased_articles') }} AS r
-    JOIN synthetic AS s ON s.id = r.derived_from
+    LEFT JOIN synthetic AS s ON s.id = r.derived_from AND coalesce(r.source_kind, 'article') = 'article'
     WHERE r.language = {{ var('language') }} AND r.kept
+      AND (s.id IS NOT NULL OR r.source_kind IN ('real_text', 'document'))
 ),
 rephrased_wanted AS (
     SELECT round((SELECT count(*) FROM synthetic) * {{ var('rephrased_share') }}

@@ -85,20 +85,28 @@ class RealTextSettings(StrictModel):
 
 
 REPHRASE_FORMATS = ("question_answer", "encyclopedic", "tutorial", "dialogue", "simplified")
+# What the stage rewrites: the partition's kept articles, the real_text corpora's texts of its domain and
+# language, and its document seeds (sources of kind `documents`).
+REPHRASE_SOURCES = ("articles", "real_text", "documents")
 
 
 class RephraseSettings(StrictModel):
-    """The rephrased_articles stage: kept articles rewritten in other formats (templates/rephrase/<format>.j2),
-    checked by the filter gates against their source, and mixed into each release at `share`."""
+    """The rephrased_articles stage: kept articles and real-text documents rewritten in other formats
+    (templates/rephrase/<format>.j2), checked by the filter gates against their source, and mixed into each
+    release at `share`."""
 
     share: float = Field(default=0.0, ge=0, le=0.9, description="Share of each release that is rephrased text; 0: no model call.")
     formats: list[Literal[REPHRASE_FORMATS]] = Field(default_factory=lambda: list(REPHRASE_FORMATS))  # type: ignore[valid-type]
-    per_article: int = Field(default=1, ge=1, description="Rephrasings per kept article, each in another format.")
+    per_article: int = Field(default=1, ge=1, description="Rephrasings per source text, each in another format.")
+    sources: list[Literal[REPHRASE_SOURCES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["articles"], description="What is rewritten: articles, real_text, documents.")
 
     @model_validator(mode="after")
     def _formats(self) -> RephraseSettings:
         if not self.formats:
             raise ValueError("formats: expected at least one of " + ", ".join(REPHRASE_FORMATS))
+        if not self.sources or len(set(self.sources)) != len(self.sources):
+            raise ValueError(f"sources: expected distinct values among {', '.join(REPHRASE_SOURCES)}, got {self.sources}")
         if self.per_article > len(self.formats):
             raise ValueError(f"per_article ({self.per_article}) must not exceed the formats listed ({len(self.formats)})")
         return self

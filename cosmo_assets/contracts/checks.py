@@ -49,16 +49,17 @@ def check_real_text(real_text: pl.DataFrame) -> Outcome:
     ], rows=real_text.height)
 
 
-def check_rephrased(rephrased: pl.DataFrame, articles: pl.DataFrame) -> Outcome:
-    """Rephrased articles: unique ids; each names a kept article of its partition; kept ones have text and no reason."""
+def check_rephrased(rephrased: pl.DataFrame, sources: pl.DataFrame) -> Outcome:
+    """Rephrased articles: unique ids; each names a source its partition read (`sources`: source_kind and
+    derived_from: kept articles, real texts, document seeds); kept ones have text and no reason."""
     dup = _unique(rephrased, "rephrase_id")
-    orphans = rephrased.filter(~pl.col("derived_from").is_in(articles["draft_id"].implode())).height
+    orphans = rephrased.join(sources, on=["source_kind", "derived_from"], how="anti").height
     kept = rephrased.filter(pl.col("kept"))
     bad = kept.filter(pl.col("text").is_null() | (pl.col("reject_reasons").list.len() > 0)).height
     return Outcome([
         expect("rephrase ids are unique", dup == 0, f"{dup} rows share a rephrase_id", dup),
-        expect("each derives from a kept article", orphans == 0,
-               f"{orphans} rows derive from no kept article of the partition", orphans),
+        expect("each derives from a source of the partition", orphans == 0,
+               f"{orphans} rows derive from no kept article, real text or document of the partition", orphans),
         expect("kept rows have text and no reason", bad == 0, f"{bad} kept rows have no text or a reject reason", bad),
     ], {"kept": kept.height}, rows=rephrased.height)
 

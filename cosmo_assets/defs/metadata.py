@@ -14,7 +14,8 @@ READS = {
     "outlines": "configs/outlines.yaml, configs/templates/*.j2, configs/languages.yaml, run.random_seed",
     "drafts": "configs/model.yaml (or COSMO_LLM_MODEL): model, generation parameters, system prompt",
     "filtered_articles": "configs/filters.yaml",
-    "rephrased_articles": "configs/balance.yaml rephrased, configs/templates/rephrase/*.j2, configs/model.yaml, configs/filters.yaml",
+    "rephrased_articles": "configs/balance.yaml rephrased, configs/templates/rephrase/*.j2, configs/model.yaml, configs/filters.yaml; "
+    "with rephrased.sources real_text or documents: the real_text corpora or the domain's documents files, seeds.yaml documents",
     "balanced_dataset": "configs/balance.yaml and the SQL models in dbt_like_sql/, across every domain of the language",
     "dataset_export": "configs/balance.yaml export; writes data/exports/<language>/ (or COSMO_EXPORT_DIR)",
 }

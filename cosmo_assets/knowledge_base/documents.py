@@ -159,11 +159,18 @@ def _title(doc: Document, piece: str) -> str:
     return doc.title or " ".join(piece.split()[:8]).rstrip(",.;:") + " …"
 
 
+def document_grounds(text: str, settings: DocumentSettings) -> tuple[str, list[dict[str, str]]]:
+    """A document's extract and the names and figures in it: what a prompt quotes and what the writing
+    (an article seeded by it, or a rewrite of it) is held to."""
+    piece = extract(text, settings)
+    return piece, extract_facts(piece, settings.max_facts)
+
+
 def document_entity(doc: Document, settings: DocumentSettings, limits) -> Entity:
-    piece = extract(doc.text, settings)
+    piece, facts = document_grounds(doc.text, settings)
     entity = Entity(
         source_id=doc.doc_id, title=_title(doc, piece), topic_type=settings.topic_type, description=piece,
-        facts=extract_facts(piece, settings.max_facts), keywords=[doc.url] if doc.url else [], location=doc.location,
+        facts=facts, keywords=[doc.url] if doc.url else [], location=doc.location,
     )
     return check_entity(entity, limits)
 

@@ -191,7 +191,7 @@ def dataset_card(
         f"# cosmo-assets synthetic dataset ({language})", "",
         "Educational articles written by a language model from structured seeds, filtered for quality,",
         "balanced across domains by quotas and mixed with real text, by cosmo-assets.", "",
-        f"- articles: {frame.height} ({synthetic.height} synthetic, {_count(frame, 'rephrased')} rephrased from them, "
+        f"- articles: {frame.height} ({synthetic.height} synthetic, {_count(frame, 'rephrased')} rephrased from articles or real-text documents, "
         f"{_count(frame, 'real')} real)",
         f"- tokens: {int(lengths.sum() or 0)} (unit: {context.token_unit}; every row, synthetic and real, in this unit)",
         f"- models: {', '.join(models) or 'none'}",
