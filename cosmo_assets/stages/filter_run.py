@@ -118,7 +118,8 @@ class FilterRun:
         for bounds in self._ranges(chunk_rows):
             frame = self.con.execute(
                 "SELECT s.draft_id, b.text_hash, b.band, b.key AS band_key FROM bands b JOIN scored s USING (row) "
-                "WHERE s.eligible AND b.row >= $start AND b.row < $stop AND b.row NOT IN (SELECT row FROM twins) "
+                "WHERE s.eligible AND b.row >= $start AND b.row < $stop AND s.row >= $start AND s.row < $stop "
+                "AND b.row NOT IN (SELECT row FROM twins) "
                 "ORDER BY b.row, b.band", bounds).pl()
             yield frame.cast(_INDEX_SCHEMA)
 
