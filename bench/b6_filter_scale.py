@@ -6,10 +6,12 @@
 Three child processes, each reporting its own peak memory (max RSS): one writes the synthetic drafts into
 the drafts table of a DuckDB file a chunk at a time (10% are near copies, 1 to 6 words replaced, of a
 draft in the same or the previous chunk); one runs the stage as the asset does (filter_run.filter_partition:
-chunks read from storage, scratch DuckDB, streamed partition replaces); one runs B4's in-memory
+chunks read from storage, scratch DuckDB, streamed partition replaces), then filter_contract on what it
+kept (contracts/stored_articles.py), as the asset does; one runs B4's in-memory
 filter (filtering.filter_drafts, one chunk) on the first --baseline-docs drafts. Prints the stage's
-per-document rate as a ratio of the baseline's (wall and CPU), its peak RSS, and the recall of the planted
-pairs (a pair is caught when one of the two is rejected as a duplicate of the other).
+per-document rate as a ratio of the baseline's (wall and CPU), its peak RSS (alone, and with the check
+after it), the check's time, and the recall of the planted pairs (a pair is caught when one of the two is
+rejected as a duplicate of the other). --generated FILE reuses the drafts a previous run generated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -170,6 +173,8 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=None, help="filters.yaml chunk_rows when absent")
     parser.add_argument("--baseline-docs", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--generated", type=Path, help="a DuckDB file a previous run's generate step wrote with the same "
+                        "--docs/--words/--planted/--seed (e.g. kept with cp from its b6-* folder), copied instead of generating")
     parser.add_argument("--step", choices=("generate", "stream", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -191,9 +196,17 @@ def main() -> None:
         common = ["--database", str(database), "--docs", str(args.docs), "--words", str(args.words),
                   "--planted", str(args.planted), "--seed", str(args.seed), "--baseline-docs", str(args.baseline_docs)]
         started = time.perf_counter()
-        made = _child("generate", *common)
-        print(f"generated {args.docs:,} drafts of {args.words} words in {time.perf_counter() - started:.0f} s, "
-              f"peak RSS {made['peak_gib']:.2f} GiB, file {database.stat().st_size / 2**20:,.0f} MiB")
+        if args.generated:
+            shutil.copyfile(args.generated, database)
+            with duckdb.connect(str(database), read_only=True) as con:
+                held = con.execute('SELECT count(*) FROM "drafts"').fetchone()[0]
+            if held != args.docs:
+                sys.exit(f"--generated {args.generated}: holds {held:,} drafts, expected --docs {args.docs:,}")
+            print(f"copied {held:,} generated drafts from {args.generated}")
+        else:
+            made = _child("generate", *common)
+            print(f"generated {args.docs:,} drafts of {args.words} words in {time.perf_counter() - started:.0f} s, "
+                  f"peak RSS {made['peak_gib']:.2f} GiB, file {database.stat().st_size / 2**20:,.0f} MiB")
         base = _child("baseline", *common)
         streamed = _child("stream", *common, *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows else []))
         planted, caught, clean, clean_caught = recall(database)
