@@ -6,10 +6,12 @@
 Three child processes, each reporting its own peak memory (max RSS): one writes the synthetic drafts into
 the drafts table of a DuckDB file a chunk at a time (10% are near copies, 1 to 6 words replaced, of a
 draft in the same or the previous chunk); one runs the stage as the asset does (filter_run.filter_partition:
-chunks read from storage, scratch DuckDB, streamed partition replaces); one runs B4's in-memory
+chunks read from storage, scratch DuckDB, streamed partition replaces), then filter_contract on what it
+kept (contracts/stored_articles.py), as the asset does; one runs B4's in-memory
 filter (filtering.filter_drafts, one chunk) on the first --baseline-docs drafts. Prints the stage's
-per-document rate as a ratio of the baseline's (wall and CPU), its peak RSS, and the recall of the planted
-pairs (a pair is caught when one of the two is rejected as a duplicate of the other).
+per-document rate as a ratio of the baseline's (wall and CPU), its peak RSS (alone, and with the check
+after it), the check's time, and the recall of the planted pairs (a pair is caught when one of the two is
+rejected as a duplicate of the other). --generated FILE reuses the drafts a previous run generated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-PART = {"domain": "bench", "language": "en"}
+PART = {"domain": "history", "language": "en"}  # a configured domain, so filter_contract judges it as shipped
 
 
 def _peak_gib() -> float:
@@ -62,7 +65,7 @@ def generate(database: Path, docs: int, words: int, planted: float, chunk: int, 
                 pool[offset + row] = ids[row]
             frame = pl.DataFrame({
                 "draft_id": [f"d{i:08d}" for i in range(start, start + n)], "outline_id": "o",
-                "seed_id": [f"s{i:08d}" for i in range(start, start + n)], "domain": "bench", "language": "en",
+                "seed_id": [f"s{i:08d}" for i in range(start, start + n)], "domain": PART["domain"], "language": "en",
                 "model": "bench/synthetic", "status": "ok",
             }).hstack(render(ids.astype(np.int64), vocab))
             pairs = pl.DataFrame({"original": [f"d{start - offset + int(o):08d}" for o in originals],
@@ -97,9 +100,16 @@ def stream(database: Path, chunk_rows: int | None) -> dict:
     settings = config.filters if chunk_rows is None else config.filters.model_copy(update={"chunk_rows": chunk_rows})
     started, cpu_started = time.perf_counter(), time.process_time()
     summary = filter_run.filter_partition(storage, PART, settings, filtering.load_benchmarks(config))
-    return {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu_started, "docs": summary.drafts,
+    wall, cpu, stage_peak = time.perf_counter() - started, time.process_time() - cpu_started, _peak_gib()
+    # Then filter_contract, as the asset runs it in the same process (great-expectations imported untimed).
+    from cosmo_assets.contracts.stored_articles import check_stored_articles
+
+    check_started = time.perf_counter()
+    outcome = check_stored_articles(storage, PART, config, settings.chunk_rows)
+    return {"wall_s": wall, "cpu_s": cpu, "docs": summary.drafts,
             "kept": summary.kept, "reasons": summary.reject_reasons, "seconds": summary.seconds,
-            "chunk_rows": settings.chunk_rows, "peak_gib": _peak_gib()}
+            "chunk_rows": settings.chunk_rows, "peak_gib": stage_peak, "check_s": time.perf_counter() - check_started,
+            "check_rows": outcome.rows, "check": outcome.description[:300], "asset_peak_gib": _peak_gib()}
 
 
 def baseline(database: Path, docs: int) -> dict:
@@ -163,6 +173,8 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=None, help="filters.yaml chunk_rows when absent")
     parser.add_argument("--baseline-docs", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--generated", type=Path, help="a DuckDB file a previous run's generate step wrote with the same "
+                        "--docs/--words/--planted/--seed (e.g. kept with cp from its b6-* folder), copied instead of generating")
     parser.add_argument("--step", choices=("generate", "stream", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -184,9 +196,17 @@ def main() -> None:
         common = ["--database", str(database), "--docs", str(args.docs), "--words", str(args.words),
                   "--planted", str(args.planted), "--seed", str(args.seed), "--baseline-docs", str(args.baseline_docs)]
         started = time.perf_counter()
-        made = _child("generate", *common)
-        print(f"generated {args.docs:,} drafts of {args.words} words in {time.perf_counter() - started:.0f} s, "
-              f"peak RSS {made['peak_gib']:.2f} GiB, file {database.stat().st_size / 2**20:,.0f} MiB")
+        if args.generated:
+            shutil.copyfile(args.generated, database)
+            with duckdb.connect(str(database), read_only=True) as con:
+                held = con.execute('SELECT count(*) FROM "drafts"').fetchone()[0]
+            if held != args.docs:
+                sys.exit(f"--generated {args.generated}: holds {held:,} drafts, expected --docs {args.docs:,}")
+            print(f"copied {held:,} generated drafts from {args.generated}")
+        else:
+            made = _child("generate", *common)
+            print(f"generated {args.docs:,} drafts of {args.words} words in {time.perf_counter() - started:.0f} s, "
+                  f"peak RSS {made['peak_gib']:.2f} GiB, file {database.stat().st_size / 2**20:,.0f} MiB")
         base = _child("baseline", *common)
         streamed = _child("stream", *common, *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows else []))
         planted, caught, clean, clean_caught = recall(database)
@@ -204,7 +224,10 @@ def main() -> None:
     print(f"rate ratio streamed / in-memory stage: CPU {cpu / base_cpu:.2f}, wall {wall / base_wall:.2f}; "
           f"streamed stage (with its storage reads and writes) / B4's filter_drafts: CPU {cpu / b4_cpu:.2f}, "
           f"wall {wall / b4_wall:.2f} (target >= 0.8; wall is at the mercy of the neighbours)")
-    print(f"peak RSS of the streamed stage: {streamed['peak_gib']:.2f} GiB (target < 6)")
+    print(f"peak RSS of the streamed stage: {streamed['peak_gib']:.2f} GiB (target < 6); with filter_contract after it, "
+          f"as in the asset: {streamed['asset_peak_gib']:.2f} GiB")
+    print(f"filter_contract on the {streamed['check_rows']:,} kept articles: {streamed['check_s']:.0f} s "
+          f"({streamed['check_rows'] / max(streamed['check_s'], 1e-9):,.0f} rows/s wall): {streamed['check']}")
     print(f"near-duplicate recall: {caught / max(planted, 1):.4f} of {planted:,} planted pairs; "
           f"{clean_caught / max(clean, 1):.4f} of the {clean:,} whose drafts pass every other rule (target >= 0.95)")
     print(f"load average after: {os.getloadavg()}")

@@ -86,3 +86,17 @@ def test_a_stored_partition_is_filtered_in_chunks_and_replaced_whole(tmp_path):
     assert (summary.drafts, summary.kept, summary.rejected) == (40, 28, 12)
     assert summary.reject_reasons == {"exact_duplicate": 2, "near_duplicate": 10}
     assert set(frame_schema("rejected_drafts")) == set(rejected.columns)
+
+
+def test_drafts_are_read_in_id_order_chunks_of_their_partition_only(tmp_path):
+    frame, _ = planted_partition()
+    storage = Storage(tmp_path / "cosmo.duckdb")
+    assert list(filter_run.draft_chunks(storage, {"domain": "geo", "language": "en"}, 7)) == []  # no drafts table yet
+    shuffled = frame.with_columns(model=pl.lit("fake/model")).sample(fraction=1.0, shuffle=True, seed=5)
+    storage.replace_partition("drafts", shuffled, {"domain": "geo", "language": "en"})
+    storage.replace_partition("drafts", shuffled.with_columns(language=pl.lit("fr")), {"domain": "geo", "language": "fr"})
+    for size in (7, 8, 40, 41):
+        chunks = list(filter_run.draft_chunks(storage, {"domain": "geo", "language": "en"}, size))
+        assert [c.height for c in chunks] == [min(size, 40 - k) for k in range(0, 40, size)]
+        ids = pl.concat(chunks)["draft_id"].to_list()
+        assert ids == sorted(frame["draft_id"].to_list()) and set(pl.concat(chunks)["language"]) == {"en"}

@@ -43,16 +43,22 @@ def validate(
     missing = sorted(_parameters_of(contract) - set(parameters))
     if missing:
         raise ValueError(f"{table} suite needs parameters {missing}; got {sorted(parameters)}")
+    results = run_suite(contract, frame, ROW_ID[table], parameters)
+    return Outcome(results + list(cross_table), rows=frame.height, validation_s=time.perf_counter() - started)
+
+
+def run_suite(contract: gx.ExpectationSuite, frame: pl.DataFrame, row_id: str,
+              parameters: Mapping[str, Any] | None = None) -> list[ExpectationResult]:
+    """Each expectation of `contract` on `frame`, in the suite's order; unexpected examples name rows by `row_id`."""
     data = to_pandas(frame)
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
     run = batch.validate(
         contract,
-        expectation_parameters=parameters,
+        expectation_parameters=dict(parameters or {}),
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
     )
     by_name = {r.expectation_config.description: r for r in run.results}
-    results = [_result(by_name[e.description], data, ROW_ID[table]) for e in contract.expectations]
-    return Outcome(results + list(cross_table), rows=frame.height, validation_s=time.perf_counter() - started)
+    return [_result(by_name[e.description], data, row_id) for e in contract.expectations]
 
 
 def check_partition(

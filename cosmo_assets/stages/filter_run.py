@@ -22,9 +22,10 @@ from cosmo_assets.config import FilterSettings
 from cosmo_assets.filters import decontamination, dedup, dedup_store
 from cosmo_assets.schemas import TABLES
 from cosmo_assets.stages import filtering
-from cosmo_assets.storage import Storage, frame_schema
+from cosmo_assets.storage import Storage, empty_frame, frame_schema
 
 SCRATCH_MEMORY_LIMIT = "512MB"  # DuckDB's share of the scratch work; it spills to the scratch folder beyond
+READ_MEMORY_LIMIT = "256MB"  # DuckDB's share of reading one chunk of drafts
 _INDEX_SCHEMA = {"draft_id": pl.String, "text_hash": pl.UInt64, "band": pl.Int16, "band_key": pl.UInt64}
 _DUPLICATE_OF = ("near_dup_of", "near_dup_similarity")  # set by the duplicate step, not stored while scoring
 
@@ -118,7 +119,8 @@ class FilterRun:
         for bounds in self._ranges(chunk_rows):
             frame = self.con.execute(
                 "SELECT s.draft_id, b.text_hash, b.band, b.key AS band_key FROM bands b JOIN scored s USING (row) "
-                "WHERE s.eligible AND b.row >= $start AND b.row < $stop AND b.row NOT IN (SELECT row FROM twins) "
+                "WHERE s.eligible AND b.row >= $start AND b.row < $stop AND s.row >= $start AND s.row < $stop "
+                "AND b.row NOT IN (SELECT row FROM twins) "
                 "ORDER BY b.row, b.band", bounds).pl()
             yield frame.cast(_INDEX_SCHEMA)
 
@@ -158,16 +160,52 @@ class PartitionSummary:
         return self.drafts - self.kept
 
 
+def draft_chunks(storage: Storage, partition: Mapping[str, str], chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """A partition's drafts `chunk_rows` at a time in draft-id order, each chunk its own short read under a
+    memory cap: first the chunk's last id (a scan of draft_id alone), then the rows up to it. One query
+    ordering every later row and keeping the first `chunk_rows` would read every later text each time."""
+    part = {"domain": partition["domain"], "language": partition["language"]}
+    where = 'domain = $domain AND language = $language'
+    after: str | None = None
+    while True:
+        later = "" if after is None else " AND draft_id > $after"
+        params = {**part, **({} if after is None else {"after": after})}
+        with storage.connect(read_only=True) as con:
+            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'drafts'").fetchone()[0]:
+                return
+            con.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+            last = con.execute(f'SELECT max(draft_id) FROM (SELECT draft_id FROM "drafts" WHERE {where}{later} '
+                               f"ORDER BY draft_id LIMIT {int(chunk_rows)})", params).fetchone()[0]
+            if last is None:
+                return
+            chunk = con.execute(f'SELECT * FROM "drafts" WHERE {where}{later} AND draft_id <= $last ORDER BY draft_id',
+                                {**params, "last": last}).pl()
+        yield chunk
+        if chunk.height < chunk_rows:
+            return
+        after = last
+
+
 def outlines_for(storage: Storage, partition: Mapping[str, str], drafts: pl.DataFrame) -> pl.DataFrame:
     """The outlines of a chunk of drafts, with their seeds' facts and description (filtering.with_seed_facts)."""
     where = 'domain = $domain AND language = $language'
     part = {"domain": partition["domain"], "language": partition["language"]}
     outline_ids = drafts["outline_id"].unique().drop_nulls().to_list()
-    outlines = storage.query(f'SELECT * FROM "outlines" WHERE {where} AND outline_id IN (SELECT unnest($ids))',
-                             {**part, "ids": outline_ids}, table="outlines")
-    seeds = storage.query(f'SELECT * FROM "seeds" WHERE {where} AND seed_id IN (SELECT unnest($ids))',
-                          {**part, "ids": outlines["seed_id"].unique().drop_nulls().to_list()}, table="seeds")
+    outlines = _read(storage, "outlines", f'SELECT * FROM "outlines" WHERE {where} AND outline_id IN (SELECT unnest($ids))',
+                     {**part, "ids": outline_ids})
+    seeds = _read(storage, "seeds", f'SELECT * FROM "seeds" WHERE {where} AND seed_id IN (SELECT unnest($ids))',
+                  {**part, "ids": outlines["seed_id"].unique().drop_nulls().to_list()})
     return filtering.with_seed_facts(outlines, seeds)
+
+
+def _read(storage: Storage, table: str, sql: str, params: Mapping[str, object]) -> pl.DataFrame:
+    """One short read under READ_MEMORY_LIMIT (DuckDB's buffer pool would otherwise keep every block the
+    scan of a large partition touched); a table never written reads as empty."""
+    with storage.connect(read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0]:
+            return empty_frame(table)
+        con.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+        return con.execute(sql, dict(params)).pl()
 
 
 def filter_partition(
@@ -182,7 +220,7 @@ def filter_partition(
     model judge for a chunk (None: no judge)."""
     chunk_rows = settings.chunk_rows
     with FilterRun(settings, partition["language"], benchmarks) as run:
-        for drafts in storage.read_chunks("drafts", partition, chunk_rows, key="draft_id"):
+        for drafts in draft_chunks(storage, partition, chunk_rows):
             outlines = outlines_for(storage, partition, drafts)
             run.add(drafts, outlines, judge_for(outlines) if judge_for else None)
         run.resolve()
