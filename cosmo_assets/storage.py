@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dagster_duckdb import DuckDBResource
 
 STREAMED_WRITE_MEMORY = "512MB"  # DuckDB's share of a partition replaced a chunk at a time
+CHUNK_READ_MEMORY_LIMIT = "256MB"  # DuckDB's share of reading one chunk (its buffer pool would keep every block read)
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 log = logging.getLogger(__name__)
@@ -140,22 +141,32 @@ class Storage:
         where, params = _partition_filter(table, partition)
         return self.query(f'SELECT * FROM "{table}" WHERE {where}', params, table=table)
 
-    def read_chunks(self, table: str, partition: Mapping[str, str], chunk_rows: int, key: str) -> Iterator[pl.DataFrame]:
-        """A partition `chunk_rows` rows at a time in the order of its unique column `key`; each chunk is its
-        own short read, so no connection is held while the caller works on a chunk."""
+    def read_chunks(self, table: str, partition: Mapping[str, str], chunk_rows: int, key: str,
+                    memory_limit: str = CHUNK_READ_MEMORY_LIMIT) -> Iterator[pl.DataFrame]:
+        """A partition `chunk_rows` rows at a time in the order of its unique column `key`, in memory bounded by a
+        chunk at any partition size. Each chunk is its own short read under a DuckDB memory cap, in two steps: the
+        chunk's last key (a scan of the key column alone), then the rows up to it. (One query ordering every later
+        row and keeping the first `chunk_rows` reads every later row each time; one streamed query over the
+        partition let DuckDB hold gigabytes of a million-article result.) No connection is held between chunks."""
         where, params = _partition_filter(table, partition)
         after: Any = None
         while True:
             later = "" if after is None else f' AND "{key}" > $after'
-            chunk = self.query(
-                f'SELECT * FROM "{table}" WHERE {where}{later} ORDER BY "{key}" LIMIT {int(chunk_rows)}',
-                {**params, **({} if after is None else {"after": after})}, table=table,
-            )
-            if chunk.height:
-                yield chunk
+            bounds = {**params, **({} if after is None else {"after": after})}
+            with self.connect(read_only=True) as con:
+                if not _table_exists(con, table):
+                    return
+                con.execute(f"SET memory_limit = '{memory_limit}'")
+                last = con.execute(f'SELECT max("{key}") FROM (SELECT "{key}" FROM "{table}" WHERE {where}{later} '
+                                   f'ORDER BY "{key}" LIMIT {int(chunk_rows)})', bounds).fetchone()[0]
+                if last is None:
+                    return
+                chunk = con.execute(f'SELECT * FROM "{table}" WHERE {where}{later} AND "{key}" <= $last ORDER BY "{key}"',
+                                    {**bounds, "last": last}).pl()
+            yield chunk
             if chunk.height < chunk_rows:
                 return
-            after = chunk[key][-1]
+            after = last
 
     def partition_digest(self, table: str, partition: Mapping[str, str]) -> tuple[int, str]:
         """How many rows a partition holds and a digest of their content: the same rows, in any order,

@@ -38,6 +38,12 @@ sources AS (
            (SELECT count(*) FROM {{ ref('real_text') }} WHERE language = {{ var('language') }}),
            (SELECT count(*) FROM {{ ref('real_text') }} WHERE language = {{ var('language') }}),
            (SELECT count(*) FROM {{ ref('balanced_dataset') }} WHERE source = 'real')
+    UNION ALL
+    -- Rewrites that passed the gates (of any article, real text or document seed of the language).
+    SELECT 'source', 'rephrased',
+           (SELECT count(*) FROM {{ ref('rephrased_articles') }} WHERE language = {{ var('language') }}),
+           (SELECT count(*) FROM {{ ref('rephrased_articles') }} WHERE language = {{ var('language') }} AND kept),
+           (SELECT count(*) FROM {{ ref('balanced_dataset') }} WHERE source = 'rephrased')
 ),
 synthetic_total AS (
     SELECT greatest(count(*), 1) AS n FROM {{ ref('balanced_dataset') }} WHERE source = 'synthetic'

@@ -17,11 +17,6 @@ real_text AS (
     FROM {{ ref('real_text') }}
     WHERE language = {{ var('language') }}
 ),
-real_wanted AS (
-    -- A share r of the whole release is real and p rephrased: r / (1 - r - p) real texts per synthetic article.
-    SELECT round((SELECT count(*) FROM synthetic) * {{ var('real_share') }}
-                 / (1 - {{ var('real_share') }} - {{ var('rephrased_share') }}))::INTEGER AS n
-),
 rephrased AS (
     -- Rewrites that passed the gates, in a stable pseudo-random order: of articles this release carries, and of
     -- real-text documents (real texts and document seeds, source_kind 'real_text' / 'document').
@@ -38,8 +33,17 @@ rephrased AS (
       AND (s.id IS NOT NULL OR r.source_kind IN ('real_text', 'document'))
 ),
 rephrased_wanted AS (
+    -- A share r of the whole release is real and p rephrased: p / (1 - r - p) rewrites per synthetic article.
     SELECT round((SELECT count(*) FROM synthetic) * {{ var('rephrased_share') }}
                  / (1 - {{ var('real_share') }} - {{ var('rephrased_share') }}))::INTEGER AS n
+),
+real_wanted AS (
+    -- r of the release is real: r / (1 - r) real texts per synthetic or rephrased article released. With every
+    -- rewrite there this is r / (1 - r - p) per synthetic article; with fewer rewrites than p asks for (a small
+    -- supply), real text stays at its share of what is released instead of growing past it.
+    SELECT round(((SELECT count(*) FROM synthetic)
+                  + least((SELECT n FROM rephrased_wanted), (SELECT count(*) FROM rephrased)))
+                 * {{ var('real_share') }} / (1 - {{ var('real_share') }}))::INTEGER AS n
 )
 SELECT id, text, domain, language, title, topic_type, content_type, audience, style, template_id,
        template_version, seed_id, model, token_count, quality_score, source, sections, seed_source, seed_source_id,

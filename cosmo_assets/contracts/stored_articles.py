@@ -17,7 +17,6 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-import polars as pl
 
 from cosmo_assets.config import CosmoConfig
 from cosmo_assets.contracts.outcomes import EXAMPLES, ExpectationResult, Outcome
@@ -51,14 +50,11 @@ def check_stored_articles(storage: Storage, partition: Mapping[str, str], config
             raise ValueError(f"filter_contract of {part}: the storage has no table {missing}; run the filter stage first")
         by_name = {e.description: _whole_result(con, e, part, config) for e in whole}
         decided = _decided_once(con, part)
-        merged, rows = None, 0
-        for batch in con.sql(f"SELECT * FROM {_KEPT}", params=part).fetch_record_batch(chunk_rows):
-            chunk = pl.from_arrow(batch)
-            if not isinstance(chunk, pl.DataFrame) or chunk.height == 0:
-                continue
-            results = run_suite(per_row, chunk, "draft_id")
-            merged = results if merged is None else [_merge(a, b) for a, b in zip(merged, results)]
-            rows += chunk.height
+    merged, rows = None, 0
+    for chunk in storage.read_chunks("filtered_articles", part, chunk_rows, "draft_id"):
+        results = run_suite(per_row, chunk, "draft_id")
+        merged = results if merged is None else [_merge(a, b) for a, b in zip(merged, results)]
+        rows += chunk.height
     if merged is None:  # nothing kept: the row expectations still report, on no rows
         merged = run_suite(per_row, empty_frame("filtered_articles"), "draft_id")
     by_name.update({r.name: r for r in merged})

@@ -16,18 +16,18 @@ from collections.abc import Mapping
 import sqlalchemy as db
 import yaml
 from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_select
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
-from dagster._core.instance.ref import InstanceRef
-from dagster._utils.concurrency import ConcurrencySlotStatus
 from dagster._serdes import ConfigurableClassData
+from dagster._utils.concurrency import ConcurrencySlotStatus
 
 
 class SlotSafeSqliteEventLogStorage(SqliteEventLogStorage):
     @classmethod
-    def from_config_value(cls, inst_data, config_value) -> "SlotSafeSqliteEventLogStorage":
+    def from_config_value(cls, inst_data, config_value) -> SlotSafeSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
 
     def _claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str) -> ConcurrencySlotStatus:
@@ -51,7 +51,7 @@ class SlotSafeSqliteStorage(DagsterSqliteStorage):
         self._event_log_storage = SlotSafeSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value) -> "SlotSafeSqliteStorage":
+    def from_config_value(cls, inst_data, config_value) -> SlotSafeSqliteStorage:
         return cls.from_local(inst_data=inst_data, **config_value)
 
     @property

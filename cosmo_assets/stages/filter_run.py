@@ -22,10 +22,9 @@ from cosmo_assets.config import FilterSettings
 from cosmo_assets.filters import decontamination, dedup, dedup_store
 from cosmo_assets.schemas import TABLES
 from cosmo_assets.stages import filtering
-from cosmo_assets.storage import Storage, empty_frame, frame_schema
+from cosmo_assets.storage import CHUNK_READ_MEMORY_LIMIT, Storage, empty_frame, frame_schema
 
 SCRATCH_MEMORY_LIMIT = "512MB"  # DuckDB's share of the scratch work; it spills to the scratch folder beyond
-READ_MEMORY_LIMIT = "256MB"  # DuckDB's share of reading one chunk of drafts
 _INDEX_SCHEMA = {"draft_id": pl.String, "text_hash": pl.UInt64, "band": pl.Int16, "band_key": pl.UInt64}
 _DUPLICATE_OF = ("near_dup_of", "near_dup_similarity")  # set by the duplicate step, not stored while scoring
 
@@ -161,29 +160,9 @@ class PartitionSummary:
 
 
 def draft_chunks(storage: Storage, partition: Mapping[str, str], chunk_rows: int) -> Iterator[pl.DataFrame]:
-    """A partition's drafts `chunk_rows` at a time in draft-id order, each chunk its own short read under a
-    memory cap: first the chunk's last id (a scan of draft_id alone), then the rows up to it. One query
-    ordering every later row and keeping the first `chunk_rows` would read every later text each time."""
+    """A partition's drafts `chunk_rows` at a time in draft-id order, in memory bounded by a chunk (Storage.read_chunks)."""
     part = {"domain": partition["domain"], "language": partition["language"]}
-    where = 'domain = $domain AND language = $language'
-    after: str | None = None
-    while True:
-        later = "" if after is None else " AND draft_id > $after"
-        params = {**part, **({} if after is None else {"after": after})}
-        with storage.connect(read_only=True) as con:
-            if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'drafts'").fetchone()[0]:
-                return
-            con.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
-            last = con.execute(f'SELECT max(draft_id) FROM (SELECT draft_id FROM "drafts" WHERE {where}{later} '
-                               f"ORDER BY draft_id LIMIT {int(chunk_rows)})", params).fetchone()[0]
-            if last is None:
-                return
-            chunk = con.execute(f'SELECT * FROM "drafts" WHERE {where}{later} AND draft_id <= $last ORDER BY draft_id',
-                                {**params, "last": last}).pl()
-        yield chunk
-        if chunk.height < chunk_rows:
-            return
-        after = last
+    yield from storage.read_chunks("drafts", part, chunk_rows, "draft_id")
 
 
 def outlines_for(storage: Storage, partition: Mapping[str, str], drafts: pl.DataFrame) -> pl.DataFrame:
@@ -199,12 +178,12 @@ def outlines_for(storage: Storage, partition: Mapping[str, str], drafts: pl.Data
 
 
 def _read(storage: Storage, table: str, sql: str, params: Mapping[str, object]) -> pl.DataFrame:
-    """One short read under READ_MEMORY_LIMIT (DuckDB's buffer pool would otherwise keep every block the
+    """One short read under CHUNK_READ_MEMORY_LIMIT (DuckDB's buffer pool would otherwise keep every block the
     scan of a large partition touched); a table never written reads as empty."""
     with storage.connect(read_only=True) as con:
         if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0]:
             return empty_frame(table)
-        con.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{CHUNK_READ_MEMORY_LIMIT}'")
         return con.execute(sql, dict(params)).pl()
 
 
