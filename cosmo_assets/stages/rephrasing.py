@@ -20,8 +20,8 @@ from cosmo_assets.storage import frame_schema
 TEMPLATE_DIR = "rephrase"
 DOCUMENT_SOURCE = "documents"  # the seeds' `source` of document seeds
 # What a rewrite is held to, as the gates read an outline: facts kept (`required_facts`), no claim beyond
-# `facts`, `description` and `title`. The facts are schemas.FACT lists.
-_FACTS = pl.List(pl.Struct({"property": pl.String, "value": pl.String}))
+# `facts`, `description` and `title`, typed as the outlines table types them.
+_FACTS = frame_schema("outlines")["required_facts"]
 PLAN_SCHEMA = {"outline_id": pl.String, "title": pl.String, "facts": _FACTS, "required_facts": _FACTS,
                "description": pl.String, "prompt": pl.String, "sections": pl.List(pl.String), "content_type": pl.String}
 
