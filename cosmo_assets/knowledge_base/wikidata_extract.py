@@ -161,31 +161,38 @@ class _Writers:
         self.schemas = {"entities": _ENTITIES, "label_spill": _LABELS, "bad_rows": _BAD}
         self.files = {name: pq.ParquetWriter(folder / f"{name}.parquet", pl.DataFrame(schema=schema).to_arrow().schema)
                       for name, schema in self.schemas.items()}
-        self.rows: dict[str, list] = {name: [] for name in self.files}
+        self.rows: dict[str, list] = {"entities": [], "bad_rows": []}
+        self.label_columns: tuple[list, ...] = ([], [], [])
 
     def add(self, result: BlockResult) -> None:
         self.rows["entities"] += result.entities
-        self.rows["label_spill"] += result.labels  # (id, line, labels) tuples: one per item of the dump
         self.rows["bad_rows"] += result.bad
-        for name, rows in self.rows.items():
+        for column, values in zip(self.label_columns, (result.label_ids, result.label_lines, result.label_texts)):
+            column += values  # one label per item of the dump
+        for name, rows in (*self.rows.items(), ("label_spill", self.label_columns[0])):
             if len(rows) >= _BATCH_ROWS:
                 self._flush(name)
 
     def _flush(self, name: str) -> None:
-        rows, schema = self.rows[name], self.schemas[name]
-        if not rows:
-            return
+        schema = self.schemas[name]
         if name == "label_spill":
-            frame = pl.DataFrame(rows, schema=schema, orient="row")
-        else:  # column by column: a list value read row by row costs polars a Series each
+            if not self.label_columns[0]:
+                return
+            frame = pl.DataFrame(dict(zip(schema, self.label_columns)), schema=schema)
+            self.label_columns = ([], [], [])
+        else:
+            rows = self.rows[name]
+            if not rows:
+                return
+            # column by column: a list value read row by row costs polars a Series each
             columns = {key: [row[key] for row in rows] for key in schema}
             for key, dtype in schema.items():
                 if dtype == pl.List(pl.String):  # ids joined, then split in one vectorised step
                     joined = pl.Series(key, [_SEP.join(ids) for ids in columns[key]], dtype=pl.String)
                     columns[key] = joined.str.split(_SEP).list.eval(pl.element().filter(pl.element() != ""))
             frame = pl.DataFrame(columns, schema=schema)
+            self.rows[name] = []
         self.files[name].write_table(frame.to_arrow())
-        self.rows[name] = []
 
     def close(self) -> None:
         for name, writer in self.files.items():

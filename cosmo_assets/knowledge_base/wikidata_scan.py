@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from multiprocessing import shared_memory
 from typing import Any
 
+import msgspec
 import orjson
 
 from cosmo_assets.knowledge_base.reasons import (
@@ -61,6 +62,42 @@ CLASS_PROPERTY = "P31"
 SKIPPED_LEXEME, SKIPPED_PROPERTY, SKIPPED_REDIRECT, OUTSIDE_DOMAINS = "lexemes", "properties", "redirects", "outside_domains"
 
 
+class _Snak(msgspec.Struct):
+    snaktype: Any = None
+    datavalue: Any = None
+
+
+class _Statement(msgspec.Struct):
+    mainsnak: _Snak | None = None
+    rank: Any = None
+
+
+def _entity_decoder(languages: tuple[str, ...], properties: tuple[str, ...]) -> msgspec.json.Decoder:
+    """A decoder of the entities seeds read: it checks the whole line as JSON but builds only the texts in
+    `languages` and the statements of `properties` (a line's bulk is other claims, other languages and
+    sitelinks, which it skips unbuilt). Absent texts are UNSET; absent claims, empty."""
+    def fields(prefix: str, keys: tuple[str, ...], kind: Any, default: Any) -> tuple[list, dict]:
+        names = [f"{prefix}{i}" for i in range(len(keys))]  # a language code like zh-hans is no field name
+        return [(name, kind, default) for name in names], dict(zip(names, keys))
+
+    def texts(name: str) -> type:
+        specs, rename = fields("t", languages, Any, msgspec.UNSET)
+        return msgspec.defstruct(name, specs, rename=rename)
+
+    specs, rename = fields("p", properties, list[_Statement], msgspec.field(default_factory=list))
+    claims = msgspec.defstruct("Claims", specs, rename=rename)
+    entity = msgspec.defstruct("Entity", [
+        ("id", str), ("type", Any, None),
+        ("redirects", msgspec.Raw, msgspec.Raw()),  # empty: no such key
+        *((key, kind, msgspec.field(default_factory=kind))
+          for key, kind in (("labels", texts("Labels")), ("descriptions", texts("Descriptions")),
+                            ("aliases", texts("Aliases")), ("claims", claims)))])
+    return msgspec.json.Decoder(entity)
+
+
+_RAW_ENTRIES = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
 @dataclass(frozen=True)
 class DomainPrefilter:
     """What one domain's filters say about a line before it is parsed; None: that filter is not set."""
@@ -86,7 +123,10 @@ class BlockResult:
     """What one block of lines gave: kept entities, labels of every item, bad rows, and the counts."""
 
     entities: list[dict[str, Any]] = field(default_factory=list)
-    labels: list[tuple[str, int, str]] = field(default_factory=list)  # (id, line, labels JSON)
+    # The labels of every item as columns (a row of Python objects each would cost the writer more than the scan).
+    label_ids: list[str] = field(default_factory=list)
+    label_lines: list[int] = field(default_factory=list)
+    label_texts: list[str] = field(default_factory=list)  # JSON
     bad: list[dict[str, Any]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     lines: int = 0  # entities read
@@ -114,10 +154,8 @@ class BlockScanner:
         self.numbers = {c[1:].encode(): c for c in classes}
         # Every domain filtered on classes alone: a line is wanted when it names any of them (the usual case).
         self.by_class = all(d.ids is None and d.classes for d in plan.domains)
-        # One regex pass over a labels object finds every wanted language (a find per language costs twice as much).
-        self.label_entries = re.compile(rb'"(' + b"|".join(re.escape(c.encode()) for c in plan.languages)
-                                        + rb')":\{"language":"\1","value":"')
-        self.language_order = {c.encode(): i for i, c in enumerate(plan.languages)}
+        self.label_keys = [(code, b'"%s":' % code.encode()) for code in plan.languages]
+        self.entity = _entity_decoder(plan.languages, plan.properties)
 
     def scan(self, block: bytes, first_line: int, size: int | None = None) -> BlockResult:
         """Every line of block[:size] (whole lines; the first is line `first_line` of the dump). Lines are
@@ -150,7 +188,7 @@ class BlockScanner:
         if lines:
             for row in (*result.entities, *result.bad):
                 row["line"] += lines
-            result.labels = [(qid, line + lines, text) for qid, line, text in result.labels]
+            result.label_lines = [line + lines for line in result.label_lines]
         return result
 
     def _line(self, block: bytes, a: int, b: int, line_no: int, result: BlockResult) -> None:
@@ -161,7 +199,9 @@ class BlockScanner:
         if qid and b - a <= self.plan.row_bytes:
             labels = self._labels(block, a, b)
             if labels:
-                result.labels.append((qid, line_no, labels))
+                result.label_ids.append(qid)
+                result.label_lines.append(line_no)
+                result.label_texts.append(labels)
         if qid and qid[0] == "P":
             result.skipped[SKIPPED_PROPERTY] += 1
             return
@@ -179,6 +219,12 @@ class BlockScanner:
             result.skipped[OUTSIDE_DOMAINS] += 1  # never parsed: the bulk of a full dump
             return
         line = block[a:b]
+        if len(line) <= self.plan.row_bytes:
+            kept = self._slim_decoded(line, line_no, result)
+            if kept is not None:
+                if kept:
+                    self._keep(kept, result)
+                return
         try:
             obj = self._parse(line)
         except _Problem as problem:
@@ -191,13 +237,50 @@ class BlockScanner:
         if "redirects" in obj:
             result.skipped[SKIPPED_REDIRECT] += 1
             return
-        kept = self._slim(obj, line, line_no)
+        self._keep(self._slim(obj, line, line_no), result)
+
+    def _keep(self, kept: dict[str, Any], result: BlockResult) -> None:
         classes = set(kept["classes"])
-        if any((d.ids is None or obj["id"] in d.ids) and (d.classes is None or d.classes & classes)
+        if any((d.ids is None or kept["id"] in d.ids) and (d.classes is None or d.classes & classes)
                for d in self.plan.domains):
             result.entities.append(kept)
         else:
             result.skipped[OUTSIDE_DOMAINS] += 1
+
+    def _slim_decoded(self, line: bytes, line_no: int, result: BlockResult) -> dict[str, Any] | None:
+        """The line slimmed as `_slim` does, decoded without building what seeds do not read (a third of the
+        scan's time when every entity was parsed whole); {} when it is a lexeme, a property or a redirect
+        (counted). None when the line is not an entity of the usual shape, or not valid UTF-8 (the decoder
+        does not check the strings it skips): the general path parses it and says what is wrong."""
+        try:
+            entity = self.entity.decode(line)
+            if not line.isascii():
+                line.decode()
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None
+        if entity.type != "item":
+            result.skipped[SKIPPED_LEXEME if entity.type == "lexeme" else SKIPPED_PROPERTY] += 1
+            return {}
+        if entity.redirects:
+            result.skipped[SKIPPED_REDIRECT] += 1
+            return {}
+        values, refs = {}, set()
+        for pid, statements in zip(self.plan.properties, msgspec.structs.astuple(entity.claims)):
+            chosen = statements and _chosen_decoded(statements)  # most of the plan's properties are absent
+            if chosen:
+                values[pid] = chosen
+                for datavalue in chosen:
+                    ref = _value_ref(datavalue)
+                    if ref:
+                        refs.add(ref)
+        classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
+        slim = {key: {code: text for code, text in zip(self.plan.languages, msgspec.structs.astuple(texts))
+                      if text is not msgspec.UNSET}
+                for key, texts in (("labels", entity.labels), ("descriptions", entity.descriptions),
+                                   ("aliases", entity.aliases))}
+        slim["values"] = values
+        return {"line": line_no, "id": entity.id, "classes": classes, "refs": sorted(refs),
+                "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
 
     def _classes_named(self, block: bytes, a: int, b: int) -> frozenset[str]:
         """The domains' classes among the line's instance-of values, or a superset of them.
@@ -240,32 +323,20 @@ class BlockScanner:
         return frozenset(found)
 
     def _labels(self, block: bytes, a: int, b: int) -> str | None:
-        """The labels in the plan's languages as JSON. In the dump's layout the entries of those languages are
-        cut out of the labels object as they are, without a parse; otherwise the labels object is parsed."""
+        """The labels in the plan's languages as JSON. In the dump's layout the labels object is cut out and
+        decoded into its entries' raw bytes (checked as JSON, not built), and the wanted entries are kept as they
+        stand; otherwise the labels object is parsed."""
         key = block.find(_LABELS_KEY, a, min(b, a + _ID_WINDOW + 200))
         if key >= 0:
             start = key + len(_LABELS_KEY)
             end = block.find(_LABELS_END, start, b)
             if end >= 0 and _LABEL_ENTRY.match(block, start):
-                found: dict[bytes, re.Match] = {}
-                for entry in self.label_entries.finditer(block, start, end):
-                    found.setdefault(entry.group(1), entry)  # the first entry of a language, as a find gives
-                if not found:
-                    return None
-                parts = []
-                for code in sorted(found, key=self.language_order.__getitem__):
-                    close = _string_end(block, found[code].end(), end)
-                    if close < 0:
-                        parts = None
-                        break
-                    parts.append(block[found[code].start():close + 2])
-                if parts:
-                    text = b"{" + b",".join(parts) + b"}"
-                    try:
-                        orjson.loads(text)  # valid JSON and UTF-8, as a parse would have made sure
-                        return text.decode()
-                    except orjson.JSONDecodeError:
-                        pass
+                try:
+                    entries = _RAW_ENTRIES.decode(block[start - 1:end + 1])
+                    parts = [name + bytes(entries[code]) for code, name in self.label_keys if code in entries]
+                    return (b"{" + b",".join(parts) + b"}").decode() if parts else None
+                except (msgspec.DecodeError, UnicodeDecodeError):
+                    pass  # the decoder does not check the UTF-8 of what it skips: the parse below says
         return self._labels_parsed(block, a, b)
 
     def _labels_parsed(self, block: bytes, a: int, b: int) -> str | None:
@@ -374,6 +445,13 @@ def chosen_values(statements: Any) -> list[dict[str, Any]]:
     return values
 
 
+def _chosen_decoded(statements: list[_Statement]) -> list[Any]:
+    """chosen_values of statements the decoder built."""
+    preferred = [s for s in statements if s.rank == "preferred"]
+    return [s.mainsnak.datavalue or {} for s in preferred or [s for s in statements if s.rank != "deprecated"]
+            if s.mainsnak is not None and s.mainsnak.snaktype == "value"]
+
+
 def _item_ref(datavalue: dict[str, Any]) -> str | None:
     value = datavalue.get("value")
     if datavalue.get("type") != "wikibase-entityid" or not isinstance(value, dict):
@@ -406,20 +484,6 @@ def _entity_id(block: bytes, a: int, b: int) -> str | None:
             return block[at + len(_ID_KEY):close].decode("ascii")
     match = _ENTITY_ID.search(block, a, min(b, a + _ID_WINDOW))
     return match.group(1).decode("ascii") if match else None
-
-
-def _string_end(block: bytes, at: int, end: int) -> int:
-    """Where the label string starting at `at` closes: the quote of its '"}', not one escaped inside it."""
-    while True:
-        close = block.find(b'"}', at, end)
-        if close < 0:
-            return -1
-        slashes = close
-        while block[slashes - 1] == 0x5C:  # \
-            slashes -= 1
-        if (close - slashes) % 2 == 0:
-            return close
-        at = close + 1
 
 
 def _entity_span(block: bytes, a: int, b: int) -> tuple[int, int]:
