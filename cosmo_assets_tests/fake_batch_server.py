@@ -1,5 +1,6 @@
 """An OpenAI-compatible files + batches server on 127.0.0.1 for tests: real HTTP, answering a batch's
-requests a few per status check, and able to expire a batch with part of its requests done."""
+requests a few per status check, able to expire a batch with part of its requests done, and to create a
+batch without its creator ever hearing back."""
 
 from __future__ import annotations
 
@@ -10,23 +11,30 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from cosmo_assets_tests.fake_llm_server import default_reply
 
 
 class FakeBatchServer:
     """`per_poll`: requests answered per status check. `expire_after_polls`: checks after which a batch
-    expires with only what was answered so far. `hold`: while set, batches stay in progress."""
+    expires with only what was answered so far. `hold`: while set, batches stay in progress.
+    `stall_create`: while set, a batch is created but its creator gets no answer until it is cleared, and
+    then none at all (the connection closes), as when a run dies between the two. `lists_batches`: False
+    for a provider without GET /v1/batches."""
 
     def __init__(self, behaviour: Callable[[str], str] = default_reply, per_poll: int = 1000,
-                 expire_after_polls: int | None = None):
+                 expire_after_polls: int | None = None, lists_batches: bool = True):
         self.behaviour, self.per_poll, self.expire_after_polls = behaviour, per_poll, expire_after_polls
+        self.lists_batches = lists_batches
         self.hold = threading.Event()
+        self.stall_create = threading.Event()
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
         self.progress: dict[str, dict] = {}
         self.answered: list[str] = []  # prompts answered, across batches
         self.polls = 0
+        self.listed = 0  # pages of batches listed
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         server = self
@@ -42,13 +50,24 @@ class FakeBatchServer:
                 if self.path.endswith("/files"):
                     self._json(server._upload(self.headers["Content-Type"], body))
                 elif self.path.endswith("/batches"):
-                    self._json(server._create(json.loads(body)))
+                    stalled = server.stall_create.is_set()
+                    batch = server._create(json.loads(body))
+                    while server.stall_create.is_set():
+                        time.sleep(0.02)
+                    if stalled:  # the batch exists; its creator never hears so
+                        self.close_connection = True
+                        return
+                    self._json(batch)
                 else:
                     self._json({"error": {"message": "not found"}}, 404)
 
             def do_GET(self):
-                parts = self.path.rstrip("/").split("/")
-                if "batches" in parts and parts[-1] in server.batches:
+                url = urlsplit(self.path)
+                parts = url.path.rstrip("/").split("/")
+                if parts[-1] == "batches" and server.lists_batches:
+                    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    self._json(server._list(query.get("after"), int(query.get("limit", 20))))
+                elif "batches" in parts and parts[-1] in server.batches:
                     self._json(server._poll(parts[-1]))
                 elif parts[-1] == "content" and parts[-2] in server.files:
                     self._send(200, server.files[parts[-2]], "application/octet-stream")
@@ -117,6 +136,17 @@ class FakeBatchServer:
                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0}, "metadata": request.get("metadata"),
             }
             return dict(self.batches[batch_id])
+
+    def _list(self, after: str | None, limit: int) -> dict:
+        """Newest first, `limit` at a time after the batch `after`, as OpenAI pages them."""
+        with self._lock:
+            self.listed += 1
+            newest_first = [dict(b) for b in reversed(self.batches.values())]
+        ids = [b["id"] for b in newest_first]
+        start = 0 if after is None else ids.index(after) + 1 if after in ids else len(ids)
+        page = newest_first[start:start + limit]
+        return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None, "has_more": start + limit < len(ids)}
 
     def _poll(self, batch_id: str) -> dict:
         with self._lock:

@@ -1,6 +1,7 @@
 """Batch mode (model.yaml mode: batch) against an OpenAI-compatible files + batches server on 127.0.0.1:
 answers at the batch price, into the cache as read; an expired batch's unanswered requests go out again;
-a re-run resumes a submitted batch; budgets are checked before submitting."""
+a re-run resumes a submitted batch, even one whose id its maker never wrote down; budgets are checked
+before submitting."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import time
 import pytest
 
 from cosmo_assets.config import BatchSettings, BudgetSettings, ModelSettings
-from cosmo_assets.llm.cache import DiskCache
+from cosmo_assets.llm.batch import BatchStore
+from cosmo_assets.llm.cache import DiskCache, cache_key
 from cosmo_assets.llm.client import CompletionRequest, open_client
 from cosmo_assets_tests.fake_batch_server import FakeBatchServer
 
@@ -118,3 +120,43 @@ def test_a_run_killed_while_its_batch_runs_is_resumed_by_the_next_run_without_pa
         report = run(batch_settings(server), tmp_path, 5)
         assert len(server.batches) == 1 and len(server.files) == 2  # the input file and the one output file
     assert all(c.status == "ok" for c in report) and len(server.answered) == 5
+
+
+def _written_down(tmp_path) -> list[str]:
+    with sqlite3.connect(tmp_path / "llm_batches.sqlite", timeout=5) as con:
+        return [batch_id for (batch_id,) in con.execute("SELECT batch_id FROM batches")]
+
+
+def test_a_run_killed_after_its_batch_was_made_but_before_its_id_was_written_down_is_adopted_not_paid_twice(tmp_path):
+    with FakeBatchServer() as server:
+        server.stall_create.set()  # the provider makes the batch; its id never reaches the run
+        child = multiprocessing.get_context("fork").Process(target=_run_in_child, args=(batch_settings(server), tmp_path))
+        child.start()
+        deadline = time.monotonic() + 120
+        while not server.batches:
+            assert child.is_alive() and time.monotonic() < deadline, "the run should have created its batch"
+            time.sleep(0.05)
+        child.kill()  # SIGKILL, inside the window
+        child.join(30)
+        assert _remembered_batches(tmp_path) == 0
+        server.stall_create.clear()
+        report = run(batch_settings(server), tmp_path, 5)
+        made, answered = list(server.batches), list(server.answered)
+    assert len(made) == 1 and _written_down(tmp_path) == made  # the re-run adopted the batch the killed run made
+    assert all(c.status == "ok" for c in report)
+    assert sorted(answered) == sorted(r.messages[-1]["content"] for r in requests(5))  # each request paid once
+    assert len(DiskCache(tmp_path / "cache.sqlite")) == 5
+
+
+@pytest.mark.parametrize("lists_batches", [True, False])
+def test_a_batch_written_down_but_never_made_is_sent_again(tmp_path, lists_batches):
+    with FakeBatchServer(lists_batches=lists_batches) as server:
+        settings = batch_settings(server)
+        store = BatchStore(tmp_path / "llm_batches.sqlite")  # a run died before its batch reached the provider
+        store.submitting(settings.model, [cache_key(settings.answer_identity(), r.messages) for r in requests(5)])
+        store.shutdown()
+        report = run(settings, tmp_path, 5)
+        assert len(server.batches) == 1 and server.requests_in_batches == 5 and server.listed == int(lists_batches)
+    assert all(c.status == "ok" for c in report)
+    with sqlite3.connect(tmp_path / "llm_batches.sqlite") as con:
+        assert con.execute("SELECT count(*) FROM submissions").fetchone() == (0,)

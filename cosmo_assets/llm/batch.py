@@ -2,12 +2,15 @@
 API through litellm (an OpenAI-compatible files + batches endpoint: upload a JSONL file, create a batch,
 poll it, read its output file), at the provider's batch price.
 
-Each batch's id and the cache keys it carries are written to a SQLite file beside the spend ledger the
-moment the batch exists, so a run killed while the provider works, or a re-run, polls that batch
-instead of paying for it twice. Answers go to the response cache as the output file is read. Requests a
-batch did not answer (it expired or was cancelled part-way) go out again in a new batch, up to
-`max_retries` times. Budgets are checked before submitting: a request joins a batch only if its worst
-case (prompt plus max_tokens) fits beside every request already in it.
+Each batch and the cache keys it carries are written to a SQLite file beside the spend ledger before it
+is sent, under a key of ours that goes with it as its metadata, then under the provider's id the moment
+the batch exists. A run killed while the provider works, or a re-run, polls that batch instead of paying
+for it twice; one killed after the provider made the batch but before its id was written down finds it
+by listing the provider's batches and adopts the one carrying its key (a batch never made is sent
+again). Answers go to the response cache as the output file is read. Requests a batch did not answer
+(it expired or was cancelled part-way) go out again in a new batch, up to `max_retries` times. Budgets
+are checked before submitting: a request joins a batch only if its worst case (prompt plus max_tokens)
+fits beside every request already in it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,15 +30,30 @@ from typing import Any
 from cosmo_assets.llm.budget import Budget
 from cosmo_assets.llm.cache import CachedAnswer
 from cosmo_assets.llm.completions import Completion, CompletionRequest
-from cosmo_assets.llm.errors import transient
+from cosmo_assets.llm.errors import status_of, transient
 from cosmo_assets.llm.structured import UnparseableAnswer, parse_answer
 
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 _FINISHED = {"completed", "expired", "cancelled", "failed"}
+_KEY_FIELD = "cosmo_batch_key"  # the batch's metadata field holding our key for it
+_LIST_PAGE = 100  # batches per listing request, the most OpenAI allows
+_CLOCK_SKEW_S = 3600.0  # how far the provider's clock may lag ours when looking back for a batch
+_CANNOT_LIST = (404, 405, 501)  # a provider without GET /v1/batches
+
+
+@dataclass
+class Submission:
+    """A batch written down before it was sent, whose id its run never learnt."""
+
+    batch_key: str
+    started_at: float
+    keys: set[str]
 
 
 class BatchStore:
-    """Submitted batches and the cache keys each carries, in SQLite (several processes may share it)."""
+    """Batches and the cache keys each carries, in SQLite (several processes may share it): in
+    `submissions` under our key from before the batch is sent, in `batches` under the provider's id
+    from the moment it exists."""
 
     def __init__(self, path: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -45,13 +64,39 @@ class BatchStore:
                           " submitted_at REAL NOT NULL, state TEXT NOT NULL)")
         self._con.execute("CREATE TABLE IF NOT EXISTS batch_requests (batch_id TEXT NOT NULL, cache_key TEXT NOT NULL,"
                           " PRIMARY KEY (batch_id, cache_key))")
+        self._con.execute("CREATE TABLE IF NOT EXISTS submissions (batch_key TEXT PRIMARY KEY, model TEXT NOT NULL,"
+                          " started_at REAL NOT NULL, cache_keys TEXT NOT NULL)")
 
-    def record(self, batch_id: str, model: str, keys: Sequence[str]) -> None:
+    def submitting(self, model: str, keys: Sequence[str]) -> str:
+        """Writes down a batch about to be sent; returns the key it is to carry."""
+        batch_key = f"cosmo-{uuid.uuid4().hex}"
+        with self._lock:
+            self._con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?)", (batch_key, model, time.time(), json.dumps(list(keys))))
+        return batch_key
+
+    def record(self, batch_key: str, batch_id: str, model: str, keys: Sequence[str]) -> None:
+        """The provider made the batch: from now on it is known by its id."""
         with self._lock:
             self._con.execute("BEGIN")
-            self._con.execute("INSERT INTO batches VALUES (?, ?, ?, 'open')", (batch_id, model, time.time()))
-            self._con.executemany("INSERT INTO batch_requests VALUES (?, ?)", [(batch_id, k) for k in keys])
+            # OR IGNORE: another run may have adopted the same batch a moment before
+            self._con.execute("INSERT OR IGNORE INTO batches VALUES (?, ?, ?, 'open')", (batch_id, model, time.time()))
+            self._con.executemany("INSERT OR IGNORE INTO batch_requests VALUES (?, ?)", [(batch_id, k) for k in keys])
+            self._con.execute("DELETE FROM submissions WHERE batch_key = ?", (batch_key,))
             self._con.execute("COMMIT")
+
+    def forget(self, batch_key: str) -> None:
+        """A submission the provider never received."""
+        with self._lock:
+            self._con.execute("DELETE FROM submissions WHERE batch_key = ?", (batch_key,))
+
+    def submissions(self, model: str, keys: Sequence[str]) -> list[Submission]:
+        """Batches for `model` written down before they were sent, never recorded since, carrying any of `keys`."""
+        wanted = set(keys)
+        with self._lock:
+            rows = self._con.execute("SELECT batch_key, started_at, cache_keys FROM submissions WHERE model = ?",
+                                     (model,)).fetchall()
+        carried = [Submission(batch_key, started_at, set(json.loads(cache_keys))) for batch_key, started_at, cache_keys in rows]
+        return [s for s in carried if s.keys & wanted]
 
     def open_batches(self, model: str, keys: Sequence[str]) -> dict[str, set[str]]:
         """Batches still open for `model` that carry any of `keys`, with the keys of those they carry."""
@@ -102,6 +147,7 @@ class BatchRunner:
         """Answer the requests in `queue` (indices); those a budget leaves out stay in it."""
         index_of = {self.keys[i]: i for i in queue}
         pending = [_Pending(b, keys) for b, keys in self.store.open_batches(self.settings.model, list(index_of)).items()]
+        pending += await self._adopt(self.store.submissions(self.settings.model, list(index_of)))
         resumed = set().union(*(p.keys for p in pending)) if pending else set()
         fresh = [i for i in queue if self.keys[i] not in resumed]
         admitted = self._within_budget(fresh)
@@ -133,21 +179,59 @@ class BatchRunner:
             usd, tokens = usd + need[0], tokens + need[1]
         return indices
 
+    async def _adopt(self, submissions: list[Submission]) -> list[_Pending]:
+        """Batches a killed run sent but never recorded: found at the provider by the key each carries, and
+        recorded now. A submission the provider never received is forgotten; its requests go out again."""
+        if not submissions:
+            return []
+        try:
+            made = await self._made_with({s.batch_key for s in submissions},
+                                         since=min(s.started_at for s in submissions) - _CLOCK_SKEW_S)
+        except Exception as exc:
+            if status_of(exc) not in _CANNOT_LIST:
+                raise
+            made = {}  # a provider that cannot list its batches: what it may have made cannot be found
+        adopted = []
+        for s in submissions:
+            if s.batch_key in made:
+                self.store.record(s.batch_key, made[s.batch_key], self.settings.model, sorted(s.keys))
+                adopted.append(_Pending(made[s.batch_key], s.keys))
+            else:
+                self.store.forget(s.batch_key)
+        return adopted
+
+    async def _made_with(self, batch_keys: set[str], since: float) -> dict[str, str]:
+        """The provider's batches carrying `batch_keys` in their metadata, as {batch key: batch id}, looking
+        back (the list is newest first) to the first batch made before `since`."""
+        found: dict[str, str] = {}
+        after = None
+        while True:
+            page = await self.litellm.alist_batches(after=after, limit=_LIST_PAGE, **self.access)
+            for batch in page.data:
+                batch_key = (batch.metadata or {}).get(_KEY_FIELD)
+                if batch_key in batch_keys:
+                    found.setdefault(batch_key, batch.id)
+            if found.keys() == batch_keys or not page.has_more or not page.data or page.data[-1].created_at < since:
+                return found
+            after = page.data[-1].id
+
     async def _submit(self, indices: list[int]) -> list[_Pending]:
         made = []
         size = self.settings.batch.max_requests
         for start in range(0, len(indices), size):
             chunk = indices[start:start + size]
+            keys = [self.keys[i] for i in chunk]
+            batch_key = self.store.submitting(self.settings.model, keys)  # before sending: a killed run adopts it
             lines = [json.dumps({"custom_id": self.keys[i], "method": "POST", "url": "/v1/chat/completions",
                                  "body": self._body(self.requests[i])}, ensure_ascii=False) for i in chunk]
             data = ("\n".join(lines) + "\n").encode("utf-8")
-            uploaded = await self.litellm.acreate_file(file=("cosmo-drafts.jsonl", data, "application/jsonl"),
+            uploaded = await self.litellm.acreate_file(file=(f"{batch_key}.jsonl", data, "application/jsonl"),
                                                        purpose="batch", **self.access)
             batch = await self.litellm.acreate_batch(completion_window=self.settings.batch.completion_window,
                                                      endpoint="/v1/chat/completions", input_file_id=uploaded.id,
-                                                     metadata={"made_by": "cosmo-assets"}, **self.access)
-            keys = [self.keys[i] for i in chunk]
-            self.store.record(batch.id, self.settings.model, keys)  # before waiting: a killed run resumes it
+                                                     metadata={"made_by": "cosmo-assets", _KEY_FIELD: batch_key},
+                                                     **self.access)
+            self.store.record(batch_key, batch.id, self.settings.model, keys)  # before waiting: a killed run resumes it
             self.client.model_calls += 1
             self.batches_created += 1
             made.append(_Pending(batch.id, set(keys)))
