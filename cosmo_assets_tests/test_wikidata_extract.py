@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,9 @@ import pytest
 from cosmo_assets.config import SeedLimits, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
+from cosmo_assets.knowledge_base.dump_files import open_dump
 from cosmo_assets.knowledge_base.records import Entity, RowProblem, check_entity
+from cosmo_assets.knowledge_base.scan_blocks import scan_dump
 from cosmo_assets.knowledge_base.wikidata_extract import build_extract, ensure_extract, scan_plan
 from cosmo_assets.stages.seeds import read_seeds
 from cosmo_assets_tests.conftest import FIXTURES, edit_yaml, use_sources
@@ -141,6 +145,24 @@ def test_worker_processes_give_the_extract_one_process_gives(config_dir, tmp_pat
                     for d in ("one", "two"))
         assert one == two
         assert len(one) > 0 or (table == "bad_rows" and "dirty" not in name)
+
+
+def test_a_scan_worker_killed_mid_scan_ends_the_extract_with_an_error_not_a_hang(config_dir, tmp_path):
+    dump = with_dump(config_dir, "wikidata_sample.json")
+    plan = scan_plan(load_config(config_dir), dump)
+    killed: list[int] = []
+
+    def kill_a_worker() -> None:
+        workers = [p for p in multiprocessing.active_children() if p.name == "wikidata-scan"]
+        if workers and not killed:
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+
+    with open_dump(dump) as stream, pytest.raises(RuntimeError, match=r"scan worker \(pid \d+\) died"):
+        for _ in scan_dump(stream, plan, workers=2, block_bytes=700):  # many blocks: the scan goes on after a kill
+            kill_a_worker()
+    assert killed
+    assert not [p for p in multiprocessing.active_children() if p.name == "wikidata-scan"]  # the other one stopped
 
 
 def test_the_extract_key_is_the_same_in_every_process(config_dir):

@@ -19,9 +19,11 @@ from __future__ import annotations
 import gc
 import json
 import re
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
 from typing import Any
 
 import msgspec
@@ -403,25 +405,31 @@ class BlockScanner:
                 "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
 
 
-_worker: BlockScanner | None = None
-_blocks: shared_memory.SharedMemory | None = None
+class WorkerFailed(Exception):
+    """A block's scan failed in a worker process; the message is the worker's traceback."""
 
 
-def start_worker(plan: ScanPlan, memory: str | None = None) -> None:
-    """In a worker process: the scanner every block of this scan goes through, and the shared memory the blocks
-    come in. Workers import this module only (no DuckDB, no Arrow), so they start quickly."""
-    global _worker, _blocks
-    _worker = BlockScanner(plan)
-    _blocks = shared_memory.SharedMemory(name=memory) if memory else None
-
-
-def scan_shared(offset: int, size: int) -> BlockResult:
-    """The whole lines at `offset` of the shared memory, copied out (bytes have the finds the scan is made of)."""
-    return _worker.scan(bytes(_blocks.buf[offset:offset + size]), 1)
-
-
-def scan_bytes(block: bytes, size: int) -> BlockResult:
-    return _worker.scan(block, 1, size)
+def serve_blocks(plan: ScanPlan, memory: str, conn: Connection) -> None:
+    """A worker process: scans the blocks the connection names, in the order they come, and sends back each
+    result (a WorkerFailed for a block that raised) until it receives None. A task is (offset, size) in the
+    shared memory, or the bytes of lines longer than a slot. Workers import this module only (no DuckDB, no
+    Arrow), so they start quickly."""
+    scanner, blocks = BlockScanner(plan), shared_memory.SharedMemory(name=memory)
+    try:
+        while (task := conn.recv()) is not None:
+            try:
+                if isinstance(task, bytes):
+                    result = scanner.scan(task, 1)
+                else:  # copied out: bytes have the finds the scan is made of
+                    offset, size = task
+                    result = scanner.scan(bytes(blocks.buf[offset:offset + size]), 1)
+            except Exception:
+                result = WorkerFailed(traceback.format_exc())
+            conn.send(result)
+    except (EOFError, KeyboardInterrupt):
+        pass  # the reading process stopped
+    finally:
+        blocks.close()
 
 
 def chosen_values(statements: Any) -> list[dict[str, Any]]:
