@@ -16,6 +16,7 @@ with the ids that kept entities name by DuckDB at the end.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -130,14 +131,21 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     skipped: Counter = Counter()
     counts = Counter()
     writers = _Writers(partial)
-    with open_dump(dump) as stream:
-        progress = ScanProgress(dump.name, size, stream.compressed_position, report)
-        for result, json_bytes in scan_dump(stream, plan, workers, block_bytes):
-            writers.add(result)
-            skipped.update(result.skipped)
-            counts.update(lines=result.lines, entities=len(result.entities), bad_rows=len(result.bad), json_bytes=json_bytes)
-            progress.update(counts["json_bytes"], counts["entities"])
-        decoder = stream.decoder
+    collecting = gc.isenabled()
+    gc.disable()  # results are rows without cycles; a step process's large heap made each collection cost
+    try:
+        with open_dump(dump) as stream:
+            progress = ScanProgress(dump.name, size, stream.compressed_position, report)
+            for result, json_bytes in scan_dump(stream, plan, workers, block_bytes):
+                writers.add(result)
+                skipped.update(result.skipped)
+                counts.update(lines=result.lines, entities=len(result.entities), bad_rows=len(result.bad),
+                              json_bytes=json_bytes)
+                progress.update(counts["json_bytes"], counts["entities"])
+            decoder = stream.decoder
+    finally:
+        if collecting:
+            gc.enable()
     writers.close()
     counts["labels"] = _join_labels(partial)
     (partial / "label_spill.parquet").unlink()
