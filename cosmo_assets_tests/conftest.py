@@ -77,6 +77,30 @@ def table(config_dir: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+# How often the daemon looks, for tests that wait on it: the shipped settings (a queued run leaves the
+# queue within 5 s, run monitoring looks every 15 s and frees a dead run's pool slots 15 s after it ended)
+# suit a machine left running, and a test would wait out each of them in turn. These are polling periods,
+# not limits: what the tests wait for is still an event, and each wait keeps its own generous limit.
+QUICK_DAEMON = {"dequeue_interval_seconds": 1, "poll_interval_seconds": 2, "free_slots_after_run_end_seconds": 2}
+
+
+def instance_config(home: Path, source: Path | None = None, **blocks) -> Path:
+    """`home`/dagster.yaml: the project's instance config (or `source`), polled at QUICK_DAEMON's periods,
+    with `blocks` (top-level sections, e.g. auto_materialize) added or replaced."""
+    from cosmo_assets.config import PROJECT_ROOT
+
+    data = yaml.safe_load((source or PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8"))
+    data["run_coordinator"]["config"]["dequeue_interval_seconds"] = QUICK_DAEMON["dequeue_interval_seconds"]
+    monitoring = data.get("run_monitoring", {})
+    for setting in ("poll_interval_seconds", "free_slots_after_run_end_seconds"):
+        if setting in monitoring:
+            monitoring[setting] = QUICK_DAEMON[setting]
+    data.update(blocks)
+    home.mkdir(exist_ok=True)
+    write_yaml(home / "dagster.yaml", data)
+    return home
+
+
 def instance_in(tmp_path: Path):
     """A real, SQLite-backed Dagster instance in its own folder."""
     home = tmp_path / "dagster_home"

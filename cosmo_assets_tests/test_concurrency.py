@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 
 from cosmo_assets.config import PROJECT_ROOT, load_config
-from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
+from cosmo_assets_tests.conftest import edit_yaml, instance_config, make_config_dir
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
 DOMAINS = ("alpha", "beta", "gamma", "delta")
@@ -41,18 +41,14 @@ def wait_for_runs(home: Path, count: int, daemon: subprocess.Popen, quiet_s: flo
             statuses = sorted(r.status.value for r in runs)
             assert now - last_change < quiet_s, f"no run made progress for {quiet_s} s; runs: {statuses}"
             assert now - started < total_s, f"{count} runs still not finished after {total_s} s; runs: {statuses}"
-            time.sleep(2)
+            time.sleep(0.5)
 
 
 def test_a_backfill_of_four_partitions_shares_one_duckdb_file_without_losing_rows(tmp_path, monkeypatch):
     config_dir = make_config_dir(tmp_path, DOMAINS)
     edit_yaml(config_dir / "project.yaml", lambda d: d["run"].update(seeds_per_partition=SEEDS))
     edit_yaml(config_dir / "model.yaml", lambda d: d.update(max_in_flight=IN_FLIGHT))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    with (home / "dagster.yaml").open("a", encoding="utf-8") as instance_config:
-        instance_config.write("\nauto_materialize:\n  enabled: false\n")  # releases are not what this test is about
+    home = instance_config(tmp_path / "dagster_home", auto_materialize={"enabled": False})  # releases are not what this test is about
     with dg.DagsterInstance.from_config(str(home)):
         pass  # create the instance's tables once, before two processes race to
 

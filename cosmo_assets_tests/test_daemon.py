@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from cosmo_assets.config import PROJECT_ROOT, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
 from cosmo_assets.run_health import worker_pid
-from cosmo_assets_tests.conftest import edit_yaml, latest_checks, make_config_dir, stale_only
+from cosmo_assets_tests.conftest import edit_yaml, instance_config, latest_checks, make_config_dir, stale_only
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer, Fault, default_reply
 from cosmo_assets_tests.services import postgres
 
@@ -76,7 +75,8 @@ def stop(daemon: subprocess.Popen) -> None:
 @pytest.fixture(params=["sqlite"])
 def project(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """One domain, two seeds, fast ticks; its partition and release made once before the daemon starts. The
-    instance is the project's dagster.yaml on SQLite, or the same with its storage on a throwaway Postgres."""
+    instance is the project's dagster.yaml on SQLite, or the same with its storage on a throwaway Postgres,
+    its daemon polling at the tests' pace (conftest.QUICK_DAEMON)."""
     config_dir = make_config_dir(tmp_path, domains=("alpha",))
     edit_yaml(config_dir / "project.yaml", lambda d: (
         d["run"].update(seeds_per_partition=2), d["schedule"].update(input_check_interval_s=TICK_S)))
@@ -84,15 +84,14 @@ def project(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     real_text.write_text("".join(line for line in real_text.read_text(encoding="utf-8").splitlines(keepends=True)
                                  if '"beta"' not in line), encoding="utf-8")
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     with contextlib.ExitStack() as stack:
         env = {}
         if request.param == "postgres":
             pg = stack.enter_context(postgres("dagster"))
-            with (home / "dagster.yaml").open("a", encoding="utf-8") as f:
-                f.write("\nstorage:\n  postgres:\n    postgres_url:\n      env: COSMO_DAGSTER_PG_URL\n")
+            instance_config(home, storage={"postgres": {"postgres_url": {"env": "COSMO_DAGSTER_PG_URL"}}})
             env["COSMO_DAGSTER_PG_URL"] = pg.url("dagster")
+        else:
+            instance_config(home)
         model = stack.enter_context(FakeLLMServer())
         env.update({
             "DAGSTER_HOME": str(home), "COSMO_CONFIG_DIR": str(config_dir), "COSMO_LLM_MODEL": "openai/test-model",

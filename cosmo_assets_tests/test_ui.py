@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +20,7 @@ import duckdb
 from playwright.sync_api import expect, sync_playwright
 
 from cosmo_assets.config import PROJECT_ROOT, load_config
-from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
+from cosmo_assets_tests.conftest import edit_yaml, instance_config, make_config_dir
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (.ci/run installs it); never `playwright install`
@@ -86,9 +85,7 @@ def test_the_ui_shows_every_stage_and_materialises_one_partition(tmp_path):
     assert CHROMIUM.is_file(), "Chromium is missing: `apt-get install -y chromium` (.ci/run installs it)"
     config_dir = make_config_dir(tmp_path)
     edit_yaml(config_dir / "project.yaml", lambda d: d["run"].update(seeds_per_partition=2))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    home = instance_config(tmp_path / "dagster_home")
     with dg.DagsterInstance.from_config(str(home)):
         pass  # create the instance's tables once, before the webserver and the daemon race to
     port = free_port()
