@@ -1,6 +1,7 @@
 """A decompressed dump cut into blocks of whole lines and scanned in dump order, in this process or by worker
-processes that take each block from shared memory: the reading process decompresses straight into it, where a
-pipe would copy every byte four times (pickle, write, read, unpickle) and cost as much as the scan.
+processes that read each block from a shared mapping of one file in memory (/dev/shm where there is one): the
+reading process decompresses straight into it, where a pipe would copy every byte four times (pickle, write,
+read, unpickle) and cost as much as the scan, and workers scan it where it lies.
 
 Workers get their blocks in turn, each over its own pipe, and answer in the order they got them, so the
 results come back in dump order without a pool's helper threads (multiprocessing.Pool's worker handler
@@ -9,13 +10,15 @@ wakes on every result waiting to be read: a second of CPU per 2 GB of dump on tw
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
+import os
 import sys
+import tempfile
 import types
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from multiprocessing import shared_memory
 
 from cosmo_assets.knowledge_base.dump_files import DumpStream
 from cosmo_assets.knowledge_base.wikidata_scan import BlockResult, BlockScanner, ScanPlan, WorkerFailed, serve_blocks
@@ -57,13 +60,24 @@ def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]
 
 
 def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_bytes: int) -> Iterator[tuple[BlockResult, int]]:
-    """At most two blocks per worker in flight, each in a slot of one shared memory, plus the slot being filled:
-    memory stays at (2 x workers + 1) blocks whatever the dump size."""
+    """At most two blocks per worker in flight, each in a slot of the shared block file, plus the slot being
+    filled: memory stays at (2 x workers + 1) blocks whatever the dump size."""
     slots = 2 * workers + 1
-    memory = shared_memory.SharedMemory(create=True, size=slots * block_bytes)
-    team = _Workers(plan, memory.name, workers)
+    fd, blocks_file = tempfile.mkstemp(prefix="cosmo-wikidata-scan-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
-        reader = _SlotReader(stream, memory, block_bytes)
+        os.ftruncate(fd, slots * block_bytes)
+        memory = mmap.mmap(fd, slots * block_bytes)
+    finally:
+        os.close(fd)
+    try:
+        team = _Workers(plan, blocks_file, workers)
+    except BaseException:
+        memory.close()
+        raise
+    finally:
+        os.unlink(blocks_file)  # every worker has mapped it, or failed: the memory goes with the last mapping
+    reader = _SlotReader(stream, memoryview(memory), block_bytes)
+    try:
         pending: deque = deque()  # (worker, JSON bytes, slot) in dump order
         free = deque(range(slots))
         turn = 0
@@ -96,17 +110,17 @@ def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_byt
             yield team.result(worker), size
     finally:
         team.close()
+        reader.buf.release()
         try:
             memory.close()
         except BufferError:  # a view of it still held by an exception's frames: freed with the process
             pass
-        memory.unlink()
 
 
 class _Workers:
     """Worker processes, each with its own pipe: blocks go to them in turn and each answers in order."""
 
-    def __init__(self, plan: ScanPlan, memory: str, workers: int):
+    def __init__(self, plan: ScanPlan, blocks_file: str, workers: int):
         # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
         context = multiprocessing.get_context("spawn")
         self.pipes, self.processes = [], []
@@ -114,12 +128,14 @@ class _Workers:
             with _main_not_imported():
                 for _ in range(workers):
                     ours, theirs = context.Pipe()
-                    process = context.Process(target=serve_blocks, args=(plan, memory, theirs), daemon=True,
+                    process = context.Process(target=serve_blocks, args=(plan, blocks_file, theirs), daemon=True,
                                               name="wikidata-scan")
                     process.start()
                     theirs.close()
                     self.pipes.append(ours)
                     self.processes.append(process)
+            for worker in range(workers):
+                self.result(worker)  # "ready": the block file is mapped
         except BaseException:
             self.close()
             raise
@@ -163,10 +179,10 @@ class _Workers:
 
 
 class _SlotReader:
-    """Fills a slot of the shared memory with whole lines of the dump; the partial line at its end starts the next."""
+    """Fills a slot of the shared block file with whole lines of the dump; the partial line at its end starts the next."""
 
-    def __init__(self, stream: DumpStream, memory: shared_memory.SharedMemory, slot_bytes: int):
-        self.stream, self.memory, self.slot_bytes = stream, memory, slot_bytes
+    def __init__(self, stream: DumpStream, buf: memoryview, slot_bytes: int):
+        self.stream, self.buf, self.slot_bytes = stream, buf, slot_bytes
         self.carry = b""
 
     def fill(self, offset: int) -> int | bytes | None:
@@ -175,7 +191,7 @@ class _SlotReader:
         carry = self.carry
         if len(carry) >= self.slot_bytes:
             return self._long_lines(carry)
-        buf = self.memory.buf
+        buf = self.buf
         buf[offset:offset + len(carry)] = carry
         filled = len(carry) + self._read_into(offset + len(carry), offset + self.slot_bytes)
         if filled == 0:
@@ -190,7 +206,7 @@ class _SlotReader:
         return cut
 
     def _read_into(self, start: int, end: int) -> int:
-        buf, read = self.memory.buf, 0
+        buf, read = self.buf, 0
         while start + read < end:
             n = self.stream.readinto(buf[start + read:end])
             if not n:
@@ -200,7 +216,7 @@ class _SlotReader:
 
     def _after_last_newline(self, start: int, end: int) -> int:
         """Where the slot's whole lines end, counted from `start`; 0 when it holds no newline."""
-        buf, window = self.memory.buf, end
+        buf, window = self.buf, end
         while window > start:
             low = max(start, window - _NEWLINE_WINDOW)
             at = bytes(buf[low:window]).rfind(b"\n")
