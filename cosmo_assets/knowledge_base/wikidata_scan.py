@@ -10,8 +10,10 @@ Per line, in this order:
 - the line's instance-of classes are read from its P31 claim where it stands (or, in another layout,
   searched around every P31 snak); the id or classes must be ones a domain wants before the line is
   parsed: most of a full dump (scholarly articles, stars, genes) stops here, unparsed;
-- a parsed entity is kept when a domain's id and class filters want it, slimmed to the languages,
-  properties and statements that seeds read. Keyword filters are applied per partition.
+- such a line is decoded into only what seeds read (msgspec checks the whole line as JSON but builds the
+  texts of the plan's languages and the statements of its properties, nothing else; a line it refuses
+  or does not expect is parsed by orjson, which says what is wrong), and kept when a domain's id and class
+  filters want it. Keyword filters are applied per partition.
 """
 
 from __future__ import annotations
