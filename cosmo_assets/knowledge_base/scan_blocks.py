@@ -80,24 +80,25 @@ def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_byt
     try:
         pending: deque = deque()  # (worker, JSON bytes, slot) in dump order
         free = deque(range(slots))
-        turn = 0
-        while True:
-            while pending and (not free or len(pending) >= 2 * workers or team.ready(pending[0][0])):
+
+        def collect(every: bool) -> Iterator[tuple[BlockResult, int]]:
+            """Results in dump order: those ready, or while no slot is free or every worker has two blocks;
+            with `every`, all."""
+            while pending and (every or not free or len(pending) >= 2 * workers or team.ready(pending[0][0])):
                 worker, size, slot = pending.popleft()
                 result = team.result(worker)
                 if slot is not None:
                     free.append(slot)
                 yield result, size
+
+        turn = 0
+        while True:
+            yield from collect(every=False)
             filled = reader.fill(free[0] * block_bytes)
             if filled is None:
                 break
             if isinstance(filled, bytes):  # a line longer than a slot: sent once every worker is idle, as a
-                while pending:  # big send to a worker busy sending its own result would wait for each other
-                    worker, size, slot = pending.popleft()
-                    result = team.result(worker)
-                    if slot is not None:
-                        free.append(slot)
-                    yield result, size
+                yield from collect(every=True)  # big send to a worker busy sending its own result would wait for each other
                 team.send(turn, filled)
                 pending.append((turn, len(filled), None))
             else:
@@ -105,9 +106,7 @@ def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_byt
                 team.send(turn, (slot * block_bytes, filled))
                 pending.append((turn, filled, slot))
             turn = (turn + 1) % workers
-        while pending:
-            worker, size, _ = pending.popleft()
-            yield team.result(worker), size
+        yield from collect(every=True)
     finally:
         team.close()
         reader.buf.release()

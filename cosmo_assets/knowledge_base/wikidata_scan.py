@@ -269,23 +269,16 @@ class BlockScanner:
         if entity.redirects:
             result.skipped[SKIPPED_REDIRECT] += 1
             return {}
-        values, refs = {}, set()
+        values = {}
         for pid, statements in zip(self.plan.properties, msgspec.structs.astuple(entity.claims)):
             chosen = statements and _chosen_decoded(statements)  # most of the plan's properties are absent
             if chosen:
                 values[pid] = chosen
-                for datavalue in chosen:
-                    ref = _value_ref(datavalue)
-                    if ref:
-                        refs.add(ref)
-        classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
-        slim = {key: {code: text for code, text in zip(self.plan.languages, msgspec.structs.astuple(texts))
-                      if text is not msgspec.UNSET}
-                for key, texts in (("labels", entity.labels), ("descriptions", entity.descriptions),
-                                   ("aliases", entity.aliases))}
-        slim["values"] = values
-        return {"line": line_no, "id": entity.id, "classes": classes, "refs": sorted(refs),
-                "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
+        texts = {key: {code: text for code, text in zip(self.plan.languages, msgspec.structs.astuple(entries))
+                       if text is not msgspec.UNSET}
+                 for key, entries in (("labels", entity.labels), ("descriptions", entity.descriptions),
+                                      ("aliases", entity.aliases))}
+        return _row(entity.id, texts, values, line, line_no)
 
     def _classes_named(self, block: bytes, a: int, b: int) -> frozenset[str]:
         """The domains' classes among the line's instance-of values, or a superset of them.
@@ -390,22 +383,15 @@ class BlockScanner:
     def _slim(self, obj: dict[str, Any], line: bytes, line_no: int) -> dict[str, Any]:
         """The entity as seeds read it: texts in the plan's languages, the chosen values of the plan's properties."""
         claims = obj.get("claims") or {}
-        values, refs = {}, set()
+        values = {}
         for pid in self.plan.properties:
             chosen = chosen_values(claims[pid]) if pid in claims else None
             if chosen:
                 values[pid] = chosen
-                for datavalue in chosen:
-                    ref = _value_ref(datavalue)
-                    if ref:
-                        refs.add(ref)
-        classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
         # By language, not by entry: a famous entity has labels in hundreds of languages.
-        slim = {key: {code: texts[code] for code in self.plan.languages if code in texts}
-                for key, texts in ((key, obj.get(key) or {}) for key in ("labels", "descriptions", "aliases"))}
-        slim["values"] = values
-        return {"line": line_no, "id": obj["id"], "classes": classes, "refs": sorted(refs),
-                "entity": orjson.dumps(slim).decode(), "raw": clip_raw(line)}
+        texts = {key: {code: entries[code] for code in self.plan.languages if code in entries}
+                 for key, entries in ((key, obj.get(key) or {}) for key in ("labels", "descriptions", "aliases"))}
+        return _row(obj["id"], texts, values, line, line_no)
 
 
 class WorkerFailed(Exception):
@@ -459,6 +445,14 @@ def chosen_values(statements: Any) -> list[dict[str, Any]]:
         if snak.get("snaktype") == "value":
             values.append(snak.get("datavalue") or {})
     return values
+
+
+def _row(qid: str, texts: dict[str, dict], values: dict[str, list], line: bytes, line_no: int) -> dict[str, Any]:
+    """An extract row: the slimmed entity as JSON, its classes, and the items its values name (whose labels it needs)."""
+    refs = {ref for chosen in values.values() for datavalue in chosen if (ref := _value_ref(datavalue))}
+    classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
+    return {"line": line_no, "id": qid, "classes": classes, "refs": sorted(refs),
+            "entity": orjson.dumps({**texts, "values": values}).decode(), "raw": clip_raw(line)}
 
 
 def _chosen_decoded(statements: list[_Statement]) -> list[Any]:
