@@ -16,7 +16,6 @@ with the ids that kept entities name by DuckDB at the end.
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from cosmo_assets.ids import content_hash
 from cosmo_assets.knowledge_base.dump_files import open_dump
 from cosmo_assets.knowledge_base.scan_blocks import scan_dump
 from cosmo_assets.knowledge_base.scan_progress import ScanProgress
-from cosmo_assets.knowledge_base.wikidata_scan import CLASS_PROPERTY, BlockResult, DomainPrefilter, ScanPlan
+from cosmo_assets.knowledge_base.wikidata_scan import CLASS_PROPERTY, BlockResult, DomainPrefilter, ScanPlan, without_gc
 
 EXTRACT_DIR = "wikidata_extract"
 BLOCK_BYTES = 8 << 20
@@ -131,9 +130,7 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     skipped: Counter = Counter()
     counts = Counter()
     writers = _Writers(partial)
-    collecting = gc.isenabled()
-    gc.disable()  # results are rows without cycles; a step process's large heap made each collection cost
-    try:
+    with without_gc():  # results are rows without cycles; a step process's large heap made each collection cost
         with open_dump(dump) as stream:
             progress = ScanProgress(dump.name, size, stream.compressed_position, report)
             for result, json_bytes in scan_dump(stream, plan, workers, block_bytes):
@@ -143,9 +140,6 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
                               json_bytes=json_bytes)
                 progress.update(counts["json_bytes"], counts["entities"])
             decoder = stream.decoder
-    finally:
-        if collecting:
-            gc.enable()
     writers.close()
     counts["labels"] = _join_labels(partial)
     (partial / "label_spill.parquet").unlink()
