@@ -78,20 +78,21 @@ class _Statement(msgspec.Struct):
     rank: Any = None
 
 
+def _keyed(name: str, prefix: str, keys: tuple[str, ...], kind: Any, default: Any) -> type:
+    """A struct of the object entries under `keys` (every other entry is skipped unbuilt), in their order."""
+    names = [f"{prefix}{i}" for i in range(len(keys))]  # a language code like zh-hans is no field name
+    return msgspec.defstruct(name, [(n, kind, default) for n in names], rename=dict(zip(names, keys)))
+
+
 def _entity_decoder(languages: tuple[str, ...], properties: tuple[str, ...]) -> msgspec.json.Decoder:
     """A decoder of the entities seeds read: it checks the whole line as JSON but builds only the texts in
     `languages` and the statements of `properties` (a line's bulk is other claims, other languages and
     sitelinks, which it skips unbuilt). Absent texts are UNSET; absent claims, empty."""
-    def fields(prefix: str, keys: tuple[str, ...], kind: Any, default: Any) -> tuple[list, dict]:
-        names = [f"{prefix}{i}" for i in range(len(keys))]  # a language code like zh-hans is no field name
-        return [(name, kind, default) for name in names], dict(zip(names, keys))
+    claims = _keyed("Claims", "p", properties, list[_Statement], msgspec.field(default_factory=list))
 
     def texts(name: str) -> type:
-        specs, rename = fields("t", languages, Any, msgspec.UNSET)
-        return msgspec.defstruct(name, specs, rename=rename)
+        return _keyed(name, "t", languages, Any, msgspec.UNSET)
 
-    specs, rename = fields("p", properties, list[_Statement], msgspec.field(default_factory=list))
-    claims = msgspec.defstruct("Claims", specs, rename=rename)
     entity = msgspec.defstruct("Entity", [
         ("id", str), ("type", Any, None),
         ("redirects", msgspec.Raw, msgspec.Raw()),  # empty: no such key
@@ -101,7 +102,6 @@ def _entity_decoder(languages: tuple[str, ...], properties: tuple[str, ...]) -> 
     return msgspec.json.Decoder(entity)
 
 
-_RAW_ENTRIES = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 @contextmanager
@@ -172,7 +172,10 @@ class BlockScanner:
         self.numbers = {c[1:].encode(): c for c in classes}
         # Every domain filtered on classes alone: a line is wanted when it names any of them (the usual case).
         self.by_class = all(d.ids is None and d.classes for d in plan.domains)
-        self.label_keys = [(code, b'"%s":' % code.encode()) for code in plan.languages]
+        self.label_keys = [b'"%s":' % code.encode() for code in plan.languages]
+        # The labels object decoded into the raw bytes of the plan's entries only (an entity has labels in up to
+        # hundreds of languages: a dict of them all cost 7% more scan time).
+        self.label_entries = msgspec.json.Decoder(_keyed("LabelEntries", "t", plan.languages, msgspec.Raw, msgspec.Raw()))
         self.entity = _entity_decoder(plan.languages, plan.properties)
 
     def scan(self, block: bytes | mmap.mmap, first_line: int, size: int | None = None, begin: int = 0) -> BlockResult:
@@ -331,16 +334,16 @@ class BlockScanner:
 
     def _labels(self, block: bytes, a: int, b: int) -> str | None:
         """The labels in the plan's languages as JSON. In the dump's layout the labels object is cut out and
-        decoded into its entries' raw bytes (checked as JSON, not built), and the wanted entries are kept as they
-        stand; otherwise the labels object is parsed."""
+        decoded into the raw bytes of the wanted entries only (the whole object checked as JSON, nothing else
+        built), which are kept as they stand; otherwise the labels object is parsed."""
         key = block.find(_LABELS_KEY, a, min(b, a + _ID_WINDOW + 200))
         if key >= 0:
             start = key + len(_LABELS_KEY)
             end = block.find(_LABELS_END, start, b)
             if end >= 0 and _LABEL_ENTRY.match(block, start):
                 try:
-                    entries = _RAW_ENTRIES.decode(block[start - 1:end + 1])
-                    parts = [name + bytes(entries[code]) for code, name in self.label_keys if code in entries]
+                    entries = msgspec.structs.astuple(self.label_entries.decode(block[start - 1:end + 1]))
+                    parts = [name + bytes(entry) for name, entry in zip(self.label_keys, entries) if entry]
                     return (b"{" + b",".join(parts) + b"}").decode() if parts else None
                 except (msgspec.DecodeError, UnicodeDecodeError):
                     pass  # the decoder does not check the UTF-8 of what it skips: the parse below says
