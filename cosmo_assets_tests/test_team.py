@@ -5,7 +5,6 @@ the LLM cache in Redis, and a backfill launched by the daemon. Then a worker is 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import yaml
 
 from cosmo_assets.config import PROJECT_ROOT, load_config
 from cosmo_assets.lake import LakeStorage, open_storage
-from cosmo_assets_tests.conftest import edit_yaml, make_config_dir
+from cosmo_assets_tests.conftest import edit_yaml, instance_config, make_config_dir
 from cosmo_assets_tests.fake_llm_server import FakeLLMServer
 from cosmo_assets_tests.services import postgres, redis_server, stop
 
@@ -26,20 +25,18 @@ FIRST = ("alpha", "beta", "gamma", "delta")
 SECOND = ("epsilon", "zeta")  # backfilled while a worker is killed
 SEEDS = 3
 IN_FLIGHT = 2
-REDELIVERY_S = 120  # Redis's visibility_timeout in this test
+REDELIVERY_S = 75  # Redis's visibility_timeout in this test
 BIN = Path(sys.executable).parent
 WORKSPACE = str(PROJECT_ROOT / "workspace.yaml")
 
 
 def team_env(tmp_path: Path, pg, redis_url: str, server: FakeLLMServer, config_dir: Path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "deploy" / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    with (home / "dagster.yaml").open("a", encoding="utf-8") as f:
-        f.write("\nauto_materialize:\n  enabled: false\n")  # releases are not what this test is about
+    # The team's instance settings at the tests' polling pace; releases are not what this test is about.
+    home = instance_config(tmp_path / "dagster_home", PROJECT_ROOT / "deploy" / "dagster_home" / "dagster.yaml",
+                           auto_materialize={"enabled": False})
     # The shipped worker settings, with a shorter redelivery time so a killed worker's step comes back
-    # within two minutes (still four times the longest step here on a loaded machine), and Redis swept
-    # for such steps every 2 s rather than every 100 s (kombu's default: 10 s x every 10th sweep).
+    # within REDELIVERY_S (still two and a half times the longest step here on a loaded machine, 30 s), and
+    # Redis swept for such steps every 2 s rather than every 100 s (kombu's default: 10 s x every 10th sweep).
     celery = yaml.safe_load((PROJECT_ROOT / "deploy" / "celery.yaml").read_text())
     celery["execution"]["config"]["config_source"]["broker_transport_options"].update(
         visibility_timeout=REDELIVERY_S, unacked_restore_interval=2, unacked_restore_throttle=1)
@@ -155,8 +152,9 @@ def test_a_team_backfills_on_two_workers_and_survives_a_killed_worker(tmp_path, 
         try:
             for name in ("w1", "w2"):
                 workers[name] = start_worker(name, env, logs / f"{name}.log")
+            # Its own session, as the workers: the code server it starts is stopped with it.
             daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE], cwd=PROJECT_ROOT, env=env,
-                                      stdout=(logs / "daemon.log").open("wb"), stderr=subprocess.STDOUT)
+                                      stdout=(logs / "daemon.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
             # 1. Four partitions, their steps spread over both workers: every row once.
             backfill(env, FIRST)
@@ -208,7 +206,7 @@ def test_a_team_backfills_on_two_workers_and_survives_a_killed_worker(tmp_path, 
             for worker in workers.values():
                 stop_group(worker)
             if daemon is not None:
-                stop(daemon)
+                stop_group(daemon)
             instance.dispose()
 
 

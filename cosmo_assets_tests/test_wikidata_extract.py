@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import multiprocessing
 import os
 import shutil
@@ -130,11 +132,25 @@ def test_every_partition_reads_one_extract_made_once(config_dir):
     assert ensure_extract(load_config(config_dir), dump).manifest["made"]
 
 
+def repeated(dump: Path, times: int) -> None:
+    """The dump's entity lines `times` over, in its own compression: a scan long enough for its workers to start
+    and take over from the reading process, which scans the first blocks itself meanwhile."""
+    entities = [line for line in _decompressed(dump).splitlines() if line.startswith(b"{")]
+    data = b"[\n" + b",\n".join(line.rstrip(b",") for line in entities * times) + b"\n]\n"
+    dump.write_bytes(gzip.compress(data, 1) if dump.suffix == ".gz" else bz2.compress(data, 1) if dump.suffix == ".bz2" else data)
+
+
+def _decompressed(dump: Path) -> bytes:
+    return gzip.decompress(dump.read_bytes()) if dump.suffix == ".gz" else \
+        bz2.decompress(dump.read_bytes()) if dump.suffix == ".bz2" else dump.read_bytes()
+
+
 # Blocks reach the workers through shared-memory slots of block_bytes: 700 makes most lines longer than a slot.
 @pytest.mark.parametrize(("name", "block_bytes"), [("wikidata_clean.json.gz", 4096), ("wikidata_dirty.json.bz2", 4096),
                                                    ("wikidata_sample.json", 700)])
 def test_worker_processes_give_the_extract_one_process_gives(config_dir, tmp_path, name, block_bytes):
     dump = with_dump(config_dir, name)
+    repeated(dump, 300)
     plan = scan_plan(load_config(config_dir), dump)
     lines: list[str] = []
     build_extract(dump, plan, tmp_path / "one", workers=1)
@@ -149,6 +165,7 @@ def test_worker_processes_give_the_extract_one_process_gives(config_dir, tmp_pat
 
 def test_a_scan_worker_killed_mid_scan_ends_the_extract_with_an_error_not_a_hang(config_dir, tmp_path):
     dump = with_dump(config_dir, "wikidata_sample.json")
+    repeated(dump, 300)
     plan = scan_plan(load_config(config_dir), dump)
     killed: list[int] = []
 
@@ -159,8 +176,9 @@ def test_a_scan_worker_killed_mid_scan_ends_the_extract_with_an_error_not_a_hang
             killed.append(workers[0].pid)
 
     with open_dump(dump) as stream, pytest.raises(RuntimeError, match=r"scan worker \(pid \d+\) died"):
-        for _ in scan_dump(stream, plan, workers=2, block_bytes=700):  # many blocks: the scan goes on after a kill
-            kill_a_worker()
+        for n, _ in enumerate(scan_dump(stream, plan, workers=2, block_bytes=700)):  # many blocks
+            if n >= 20:
+                kill_a_worker()
     assert killed
     assert not [p for p in multiprocessing.active_children() if p.name == "wikidata-scan"]  # the other one stopped
 

@@ -417,8 +417,11 @@ def serve_blocks(plan: ScanPlan, blocks_file: str, conn: Connection) -> None:
     than a slot. Blocks are scanned where they lie in the mapping, not copied out: on two cores the copy's
     memory traffic cost a sixth of the scan. Workers import this module only (no DuckDB, no Arrow), so they
     start quickly."""
-    with open(blocks_file, "rb") as file:
-        blocks = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        with open(blocks_file, "rb") as file:
+            blocks = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        return  # the reading process finished (or stopped) before this worker started: nothing to do
     scanner = BlockScanner(plan)
     try:
         conn.send("ready")
