@@ -107,10 +107,12 @@ def test_jobs_sensor_and_a_first_nightly_that_requests_every_missing_partition()
 def test_loading_definitions_does_not_load_heavy_libraries():
     code = (
         "import sys, json; import cosmo_assets.definitions; "
-        "print(json.dumps({m: m in sys.modules for m in ['litellm', 'great_expectations', 'xllamacpp']}))"
+        "print(json.dumps({m: m in sys.modules for m in ['litellm', 'great_expectations', 'xllamacpp', 'pandas']}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"litellm": False, "great_expectations": False, "xllamacpp": False}
+    # pandas: a third of a second of every Dagster process's start, pulled in by a table schema read at import
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "litellm": False, "great_expectations": False, "xllamacpp": False, "pandas": False}
 
 
 def test_the_stage_graph_stale_uses_without_definitions_matches_the_asset_graph():

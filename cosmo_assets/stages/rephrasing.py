@@ -19,11 +19,15 @@ from cosmo_assets.storage import frame_schema
 
 TEMPLATE_DIR = "rephrase"
 DOCUMENT_SOURCE = "documents"  # the seeds' `source` of document seeds
-# What a rewrite is held to, as the gates read an outline: facts kept (`required_facts`), no claim beyond
-# `facts`, `description` and `title`, typed as the outlines table types them.
-_FACTS = frame_schema("outlines")["required_facts"]
-PLAN_SCHEMA = {"outline_id": pl.String, "title": pl.String, "facts": _FACTS, "required_facts": _FACTS,
-               "description": pl.String, "prompt": pl.String, "sections": pl.List(pl.String), "content_type": pl.String}
+
+
+def plan_schema() -> dict[str, pl.DataType]:
+    """What a rewrite is held to, as the gates read an outline: facts kept (`required_facts`), no claim beyond
+    `facts`, `description` and `title`, typed as the outlines table types them. Built when first needed: the
+    table's types come from DuckDB, which costs a third of a second to start every process importing this."""
+    facts = frame_schema("outlines")["required_facts"]
+    return {"outline_id": pl.String, "title": pl.String, "facts": facts, "required_facts": facts,
+            "description": pl.String, "prompt": pl.String, "sections": pl.List(pl.String), "content_type": pl.String}
 
 
 def template_of(fmt: str) -> str:
@@ -136,7 +140,7 @@ def judge_rephrasings(
                 ("draft_id", "outline_id", "seed_id", "domain", "language", "model", "text", "status", "finish_reason")},
     )
     plans = pl.DataFrame([{**r.source.grounds, "outline_id": r.request.key, "title": r.source.title, "prompt": r.instruction,
-                           "sections": [], "content_type": r.format} for r in asked], schema=PLAN_SCHEMA)
+                           "sections": [], "content_type": r.format} for r in asked], schema=plan_schema())
     answered = drafts.filter(pl.col("status") == "ok")
     outcome = filter_drafts(answered, settings.model_copy(update={"min_section_coverage": 0.0}), language, plans)
     verdicts = {r["draft_id"]: (r, True) for r in outcome.kept.iter_rows(named=True)}
