@@ -249,3 +249,17 @@ def check_reports(instance) -> list[dg.AssetCheckEvaluation]:
 def latest_checks(instance) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
     """The latest `inputs_current` result per stage and partition, as the UI shows it."""
     return {(e.asset_key.to_user_string(), e.partition): e for e in check_reports(instance)}
+
+
+# --- test order ---------------------------------------------------------------------------------------
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "starts_first: a test of minutes, mostly waiting; run before the others")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of minutes that mostly wait (test_team, the UI) go first. In file order they came last, and under
+    `--dist worksteal` one worker ran them alone for minutes after the other had finished; first, the
+    other worker's share runs beside them. Only these: two heavy tests side by side slow each other down."""
+    first = [item for item in items if item.get_closest_marker("starts_first")]
+    items[:] = first + [item for item in items if not item.get_closest_marker("starts_first")]

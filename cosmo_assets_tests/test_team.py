@@ -130,6 +130,7 @@ def stage_counts(storage: LakeStorage, domains: tuple[str, ...]) -> list[tuple]:
         {"domains": list(domains)}).iter_rows()]
 
 
+@pytest.mark.starts_first
 @pytest.mark.timeout(3600)  # six partitions through a daemon, Postgres, Redis and two workers, one killed
 def test_a_team_backfills_on_two_workers_and_survives_a_killed_worker(tmp_path, monkeypatch):
     config_dir = make_config_dir(tmp_path, FIRST + SECOND)

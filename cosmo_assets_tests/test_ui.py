@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from cosmo_assets.config import PROJECT_ROOT, load_config
@@ -81,6 +82,7 @@ def stop(server: subprocess.Popen) -> None:
             server.wait(timeout=30)
 
 
+@pytest.mark.starts_first
 def test_the_ui_shows_every_stage_and_materialises_one_partition(tmp_path):
     assert CHROMIUM.is_file(), "Chromium is missing: `apt-get install -y chromium` (.ci/run installs it)"
     config_dir = make_config_dir(tmp_path)
