@@ -102,8 +102,6 @@ def _entity_decoder(languages: tuple[str, ...], properties: tuple[str, ...]) -> 
     return msgspec.json.Decoder(entity)
 
 
-
-
 @contextmanager
 def without_gc() -> Iterator[None]:
     """No garbage collection within: for loops that make many objects and no cycles (whole blocks of a dump)."""
