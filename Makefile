@@ -14,7 +14,7 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
 
-$(VENV_STAMP): pyproject.toml uv.lock | $(UV)
+$(VENV_STAMP): pyproject.toml uv.lock setup.py cosmo_assets/knowledge_base/_prefilter.c | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 	touch $@
 

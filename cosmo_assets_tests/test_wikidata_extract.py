@@ -176,7 +176,7 @@ def test_a_scan_worker_killed_mid_scan_ends_the_extract_with_an_error_not_a_hang
             killed.append(workers[0].pid)
 
     with open_dump(dump) as stream, pytest.raises(RuntimeError, match=r"scan worker \(pid \d+\) died"):
-        for n, _ in enumerate(scan_dump(stream, plan, workers=2, block_bytes=700)):  # many blocks
+        for n, _ in enumerate(scan_dump(stream, plan, workers=2, block_bytes=700, labels=tmp_path / "labels")):  # many blocks
             if n >= 20:
                 kill_a_worker()
     assert killed

@@ -11,6 +11,7 @@ the reading process scans the first blocks itself.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import multiprocessing
 import os
@@ -20,25 +21,45 @@ import types
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from cosmo_assets.knowledge_base.dump_files import DumpStream
-from cosmo_assets.knowledge_base.wikidata_scan import BlockResult, BlockScanner, ScanPlan, WorkerFailed, serve_blocks
+from cosmo_assets.knowledge_base.wikidata_scan import (
+    BlockResult,
+    BlockScanner,
+    ScanPlan,
+    WorkerFailed,
+    label_order,
+    serve_blocks,
+)
 
 _NEWLINE_WINDOW = 1 << 16
 
 
-def scan_dump(stream: DumpStream, plan: ScanPlan, workers: int, block_bytes: int) -> Iterator[tuple[BlockResult, int]]:
+def scan_dump(stream: DumpStream, plan: ScanPlan, workers: int, block_bytes: int, labels: Path) -> Iterator[tuple[BlockResult, int]]:
     """Block results in dump order, their lines numbered in the dump, with the JSON bytes of each block.
-    Blocks are scanned from line 1: a block's place is known only once those before it are scanned."""
-    if workers <= 1:
-        scanner = BlockScanner(plan)
-        results = ((scanner.scan(block, 1, end), end) for block, end in _blocks(stream, block_bytes))
-    else:
-        results = _scan_in_workers(stream, plan, workers, block_bytes)
-    lines = 0
-    for result, size in results:
-        yield BlockScanner.shifted(result, lines), size
-        lines += result.newlines
+    Blocks are scanned from line 1: a block's place is known only once those before it are scanned. The label
+    rows of every item are written to files in the folder `labels` (label_files), not yielded."""
+    labels.mkdir(parents=True, exist_ok=True)
+    with open(labels / "main.tsv", "ab") as own:
+        if workers <= 1:
+            scanner = BlockScanner(plan)
+            results = ((scanner.scan(block, 1, end, label_order=label_order(number)), end)
+                       for number, (block, end) in enumerate(_blocks(stream, block_bytes)))
+        else:
+            results = _scan_in_workers(stream, plan, workers, block_bytes, labels)
+        lines = 0
+        for result, size in results:
+            own.writelines(result.labels)  # the rows of blocks scanned in this process
+            result.labels = []
+            yield BlockScanner.shifted(result, lines), size
+            lines += result.newlines
+
+
+def label_files(labels: Path) -> list[Path]:
+    """The label rows' files in `labels`: "id<TAB>order<TAB>labels as JSON" per line, no quoting (JSON text
+    holds no raw tab or newline)."""
+    return sorted(labels.glob("*.tsv"))
 
 
 def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]:
@@ -60,7 +81,7 @@ def _blocks(stream: DumpStream, block_bytes: int) -> Iterator[tuple[bytes, int]]
         yield carry, len(carry)
 
 
-def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_bytes: int) -> Iterator[tuple[BlockResult, int]]:
+def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_bytes: int, labels: Path) -> Iterator[tuple[BlockResult, int]]:
     """At most two blocks per worker in flight, each in a slot of the shared block file, plus the slot being
     filled: memory stays at (2 x workers + 1) blocks whatever the dump size."""
     slots = 2 * workers + 1
@@ -71,15 +92,16 @@ def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_byt
     finally:
         os.close(fd)
     try:
-        team = _Workers(plan, blocks_file, workers)
+        team = _Workers(plan, blocks_file, workers, labels)
     except BaseException:
         os.unlink(blocks_file)
         memory.close()
         raise
     reader = _SlotReader(stream, memoryview(memory), block_bytes)
+    numbers = itertools.count()  # blocks in dump order
     try:
         try:
-            yield from _scan_while_starting(team, reader, memory, plan)
+            yield from _scan_while_starting(team, reader, memory, plan, numbers)
         finally:
             os.unlink(blocks_file)  # every worker has mapped it (or the dump ended first): the memory goes with the last mapping
         pending: deque = deque()  # (worker, JSON bytes, slot) in dump order
@@ -103,11 +125,11 @@ def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_byt
                 break
             if isinstance(filled, bytes):  # a line longer than a slot: sent once every worker is idle, as a
                 yield from collect(every=True)  # big send to a worker busy sending its own result would wait for each other
-                team.send(turn, filled)
+                team.send(turn, (next(numbers), filled))
                 pending.append((turn, len(filled), None))
             else:
                 slot = free.popleft()
-                team.send(turn, (slot * block_bytes, filled))
+                team.send(turn, (next(numbers), (slot * block_bytes, filled)))
                 pending.append((turn, filled, slot))
             turn = (turn + 1) % workers
         yield from collect(every=True)
@@ -120,7 +142,8 @@ def _scan_in_workers(stream: DumpStream, plan: ScanPlan, workers: int, block_byt
             pass
 
 
-def _scan_while_starting(team: _Workers, reader: _SlotReader, memory: mmap.mmap, plan: ScanPlan) -> Iterator[tuple[BlockResult, int]]:
+def _scan_while_starting(team: _Workers, reader: _SlotReader, memory: mmap.mmap, plan: ScanPlan,
+                         numbers: Iterator[int]) -> Iterator[tuple[BlockResult, int]]:
     """The first blocks, scanned in this process (in the first slot) until every worker has started: a
     worker's start (a new interpreter and its imports) takes a few tenths of a second, a tenth of a 2 GB scan.
     A worker that starts after the dump ended finds no block file and stops."""
@@ -130,23 +153,24 @@ def _scan_while_starting(team: _Workers, reader: _SlotReader, memory: mmap.mmap,
         if filled is None:
             return  # the whole dump is scanned: the workers are told to stop, wherever their start has got
         if isinstance(filled, bytes):
-            yield scanner.scan(filled, 1), len(filled)
+            yield scanner.scan(filled, 1, label_order=label_order(next(numbers))), len(filled)
         else:
-            yield scanner.scan(memory, 1, filled), filled
+            yield scanner.scan(memory, 1, filled, label_order=label_order(next(numbers))), filled
 
 
 class _Workers:
     """Worker processes, each with its own pipe: blocks go to them in turn and each answers in order."""
 
-    def __init__(self, plan: ScanPlan, blocks_file: str, workers: int):
+    def __init__(self, plan: ScanPlan, blocks_file: str, workers: int, labels: Path):
         # Spawned, not forked: a Dagster step process has threads, and a fork copies their locks.
         context = multiprocessing.get_context("spawn")
         self.pipes, self.processes, self.waiting = [], [], set(range(workers))
         try:
             with _main_not_imported():
-                for _ in range(workers):
+                for worker in range(workers):
                     ours, theirs = context.Pipe()
-                    process = context.Process(target=serve_blocks, args=(plan, blocks_file, theirs), daemon=True,
+                    process = context.Process(target=serve_blocks, daemon=True,
+                                              args=(plan, blocks_file, str(labels / f"worker-{worker}.tsv"), theirs),
                                               name="wikidata-scan")
                     process.start()
                     theirs.close()
@@ -163,7 +187,7 @@ class _Workers:
             self.waiting.discard(worker)
         return not self.waiting
 
-    def send(self, worker: int, task: tuple[int, int] | bytes) -> None:
+    def send(self, worker: int, task: tuple[int, tuple[int, int] | bytes]) -> None:
         try:
             self.pipes[worker].send(task)
         except OSError:

@@ -9,8 +9,8 @@ partitions wait for the one scan instead of each running their own.
 
 Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time
 through shared memory (scan_blocks.py),
-rows are written to Parquet as they come, and the labels every item has are spilled to disk and joined
-with the ids that kept entities name by DuckDB at the end.
+rows are written to Parquet as they come, and the labels every item has are spilled to disk (by the worker
+that read them) and joined with the ids that kept entities name by DuckDB at the end.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from cosmo_assets.config import CosmoConfig, WikidataSource
 from cosmo_assets.ids import content_hash
 from cosmo_assets.knowledge_base.dump_files import open_dump
-from cosmo_assets.knowledge_base.scan_blocks import scan_dump
+from cosmo_assets.knowledge_base.scan_blocks import label_files, scan_dump
 from cosmo_assets.knowledge_base.scan_progress import ScanProgress
 from cosmo_assets.knowledge_base.wikidata_scan import CLASS_PROPERTY, BlockResult, DomainPrefilter, ScanPlan, without_gc
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 # Batches are built with polars: pyarrow's own row conversion imports pandas (seconds) on first use.
 _ENTITIES = {"line": pl.Int64, "id": pl.String, "classes": pl.List(pl.String), "refs": pl.List(pl.String),
              "entity": pl.String, "raw": pl.String}
-_LABELS = {"id": pl.String, "line": pl.Int64, "labels": pl.String}
+_LABEL_SPILL = "label_spill"  # a folder of the labels of every item (scan_blocks.label_files), while the scan runs
 _SEP = " "  # ids hold no spaces
 _BAD = {"line": pl.Int64, "reason": pl.String, "detail": pl.String, "source_id": pl.String, "raw": pl.String,
         "classes": pl.List(pl.String)}
@@ -133,7 +133,7 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
     with without_gc():  # results are rows without cycles; a step process's large heap made each collection cost
         with open_dump(dump) as stream:
             progress = ScanProgress(dump.name, size, stream.compressed_position, report)
-            for result, json_bytes in scan_dump(stream, plan, workers, block_bytes):
+            for result, json_bytes in scan_dump(stream, plan, workers, block_bytes, partial / _LABEL_SPILL):
                 writers.add(result)
                 skipped.update(result.skipped)
                 counts.update(lines=result.lines, entities=len(result.entities), bad_rows=len(result.bad),
@@ -141,8 +141,8 @@ def build_extract(dump: Path, plan: ScanPlan, target: Path, report: Callable[[st
                 progress.update(counts["json_bytes"], counts["entities"])
             decoder = stream.decoder
     writers.close()
-    counts["labels"] = _join_labels(partial)
-    (partial / "label_spill.parquet").unlink()
+    counts["labels"] = _join_labels(partial, plan.row_bytes)
+    shutil.rmtree(partial / _LABEL_SPILL)
     seconds = time.monotonic() - started
     progress.finish(counts["json_bytes"], counts["entities"])
     manifest = {
@@ -160,41 +160,30 @@ class _Writers:
     """Parquet files written a batch at a time, so no more than a batch of rows is ever held."""
 
     def __init__(self, folder: Path):
-        self.schemas = {"entities": _ENTITIES, "label_spill": _LABELS, "bad_rows": _BAD}
+        self.schemas = {"entities": _ENTITIES, "bad_rows": _BAD}
         self.files = {name: pq.ParquetWriter(folder / f"{name}.parquet", pl.DataFrame(schema=schema).to_arrow().schema)
                       for name, schema in self.schemas.items()}
         self.rows: dict[str, list] = {"entities": [], "bad_rows": []}
-        self.label_columns: tuple[list, ...] = ([], [], [])
 
     def add(self, result: BlockResult) -> None:
         self.rows["entities"] += result.entities
         self.rows["bad_rows"] += result.bad
-        for column, values in zip(self.label_columns, (result.label_ids, result.label_lines, result.label_texts)):
-            column += values  # one label per item of the dump
-        for name, rows in (*self.rows.items(), ("label_spill", self.label_columns[0])):
+        for name, rows in self.rows.items():
             if len(rows) >= _BATCH_ROWS:
                 self._flush(name)
 
     def _flush(self, name: str) -> None:
-        schema = self.schemas[name]
-        if name == "label_spill":
-            if not self.label_columns[0]:
-                return
-            frame = pl.DataFrame(dict(zip(schema, self.label_columns)), schema=schema)
-            self.label_columns = ([], [], [])
-        else:
-            rows = self.rows[name]
-            if not rows:
-                return
-            # column by column: a list value read row by row costs polars a Series each
-            columns = {key: [row[key] for row in rows] for key in schema}
-            for key, dtype in schema.items():
-                if dtype == pl.List(pl.String):  # ids joined, then split in one vectorised step
-                    joined = pl.Series(key, [_SEP.join(ids) for ids in columns[key]], dtype=pl.String)
-                    columns[key] = joined.str.split(_SEP).list.eval(pl.element().filter(pl.element() != ""))
-            frame = pl.DataFrame(columns, schema=schema)
-            self.rows[name] = []
-        self.files[name].write_table(frame.to_arrow())
+        schema, rows = self.schemas[name], self.rows[name]
+        if not rows:
+            return
+        # column by column: a list value read row by row costs polars a Series each
+        columns = {key: [row[key] for row in rows] for key in schema}
+        for key, dtype in schema.items():
+            if dtype == pl.List(pl.String):  # ids joined, then split in one vectorised step
+                joined = pl.Series(key, [_SEP.join(ids) for ids in columns[key]], dtype=pl.String)
+                columns[key] = joined.str.split(_SEP).list.eval(pl.element().filter(pl.element() != ""))
+        self.rows[name] = []
+        self.files[name].write_table(pl.DataFrame(columns, schema=schema).to_arrow())
 
     def close(self) -> None:
         for name, writer in self.files.items():
@@ -202,19 +191,22 @@ class _Writers:
             writer.close()
 
 
-def _join_labels(folder: Path) -> int:
-    """Keep the labels of the ids that kept entities name (their values' items, units and classes)."""
+def _join_labels(folder: Path, row_bytes: int) -> int:
+    """Keep the labels of the ids that kept entities name (their values' items, units and classes); of an id
+    seen twice, its first labels."""
+    files = [str(f) for f in label_files(folder / _LABEL_SPILL)]
     with duckdb.connect() as con:
         con.execute(f"SET temp_directory = '{folder / 'tmp'}'")
         con.execute("SET memory_limit = '1GB'")
         con.execute(
             f"""COPY (
                 SELECT s.id, arg_min(s.labels, s.line) AS labels
-                FROM read_parquet('{folder / 'label_spill.parquet'}') s
+                FROM read_csv(?, delim = '\t', quote = '', escape = '', header = false, auto_detect = false,
+                              columns = {{'id': 'VARCHAR', 'line': 'BIGINT', 'labels': 'VARCHAR'}},
+                              max_line_size = {row_bytes + 64}) s
                 WHERE s.id IN (SELECT DISTINCT unnest(refs) FROM read_parquet('{folder / 'entities.parquet'}'))
                 GROUP BY s.id ORDER BY s.id
-            ) TO '{folder / 'labels.parquet'}' (FORMAT parquet)"""
-        )
+            ) TO '{folder / 'labels.parquet'}' (FORMAT parquet)""", [files])
         (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{folder / 'labels.parquet'}')").fetchone()
     shutil.rmtree(folder / "tmp", ignore_errors=True)
     return count

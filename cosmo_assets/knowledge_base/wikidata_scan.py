@@ -41,6 +41,11 @@ from cosmo_assets.knowledge_base.reasons import (
     clip_raw,
 )
 
+try:  # the byte tests compiled (_prefilter.c, built when the project is installed): half the scan's time
+    from cosmo_assets.knowledge_base import _prefilter
+except ImportError:  # installed without a C compiler: the same tests in Python
+    _prefilter = None
+
 _ENTITY_ID = re.compile(rb'"id"\s*:\s*"([QPL][0-9]+)"')
 _ID_KEY = b'"id":"'
 _ID_VALUE = re.compile(rb"[QPL][0-9]+")
@@ -62,6 +67,7 @@ _REDIRECT_BYTES = 1000
 _P31_SNAK = b'"property":"P31'
 _SNAK_WINDOW = 400  # a snak of an item value is about 250 bytes
 _ITEM_URI = "http://www.wikidata.org/entity/"
+_REF_KINDS = frozenset(("wikibase-entityid", "quantity"))  # the datavalues that name an item (_value_ref)
 CLASS_PROPERTY = "P31"
 
 # What a line that is not kept counts as (the scan's `skipped` figures).
@@ -87,8 +93,8 @@ def _keyed(name: str, prefix: str, keys: tuple[str, ...], kind: Any, default: An
 def _entity_decoder(languages: tuple[str, ...], properties: tuple[str, ...]) -> msgspec.json.Decoder:
     """A decoder of the entities seeds read: it checks the whole line as JSON but builds only the texts in
     `languages` and the statements of `properties` (a line's bulk is other claims, other languages and
-    sitelinks, which it skips unbuilt). Absent texts are UNSET; absent claims, empty."""
-    claims = _keyed("Claims", "p", properties, list[_Statement], msgspec.field(default_factory=list))
+    sitelinks, which it skips unbuilt). Absent texts are UNSET; absent claims, None."""
+    claims = _keyed("Claims", "p", properties, list[_Statement], None)  # None, not a new empty list per absent claim
 
     def texts(name: str) -> type:
         return _keyed(name, "t", languages, Any, msgspec.UNSET)
@@ -139,10 +145,10 @@ class BlockResult:
     """What one block of lines gave: kept entities, labels of every item, bad rows, and the counts."""
 
     entities: list[dict[str, Any]] = field(default_factory=list)
-    # The labels of every item as columns (a row of Python objects each would cost the writer more than the scan).
-    label_ids: list[str] = field(default_factory=list)
-    label_lines: list[int] = field(default_factory=list)
-    label_texts: list[str] = field(default_factory=list)  # JSON
+    # The labels of every item in the plan's languages, as rows "id<TAB>order<TAB>JSON\n" (order: the line's
+    # place in the dump, for the first of an id seen twice): written to a spill file as they come, not kept
+    # as Python objects, a few per item of the dump.
+    labels: list[bytes] = field(default_factory=list)
     bad: list[dict[str, Any]] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     lines: int = 0  # entities read
@@ -158,7 +164,7 @@ class _Problem(Exception):
 class BlockScanner:
     """Scans blocks of whole lines under one plan; the class tokens are built once per process."""
 
-    def __init__(self, plan: ScanPlan):
+    def __init__(self, plan: ScanPlan, compiled: bool = True):
         self.plan = plan
         self.languages = set(plan.languages)
         # One pattern for every domain's classes, as an id ("Q5") or, in old dumps, a numeric id (5).
@@ -175,27 +181,56 @@ class BlockScanner:
         # hundreds of languages: a dict of them all cost 7% more scan time).
         self.label_entries = msgspec.json.Decoder(_keyed("LabelEntries", "t", plan.languages, msgspec.Raw, msgspec.Raw()))
         self.entity = _entity_decoder(plan.languages, plan.properties)
+        # What the compiled tests need: the languages' codes and the classes' numeric ids, as bytes.
+        self.compiled = ((tuple(code.encode() for code in plan.languages), tuple(c[1:].encode() for c in classes))
+                         if _prefilter is not None and compiled else None)
 
-    def scan(self, block: bytes | mmap.mmap, first_line: int, size: int | None = None, begin: int = 0) -> BlockResult:
+    def scan(self, block: bytes | mmap.mmap, first_line: int, size: int | None = None, begin: int = 0,
+             label_order: int | None = None) -> BlockResult:
         """Every line of block[begin:size] (whole lines; the first is line `first_line` of the dump). Lines are
         read in place, as offsets into the block (bytes, or a mapping, which has the same finds): only those
-        parsed are copied out."""
-        result = BlockResult()
-        start, size, line_no = begin, len(block) if size is None else size, first_line
+        parsed are copied out. Label rows are ordered from `label_order` for the first line (default: its line)."""
+        size = len(block) if size is None else size
+        self.label_shift = (first_line if label_order is None else label_order) - first_line
         with without_gc():  # a parse makes thousands of objects, none in a cycle: collections would cost a sixth of the scan
+            if self.compiled is not None:
+                return self._scan_compiled(block, first_line, size, begin)
+            result = BlockResult()
+            start, line_no = begin, first_line
             while start < size:
                 end = block.find(b"\n", start, size)
                 end = size if end < 0 else end
-                if block[start] == 0x7B and block[end - 1] == 0x2C and block[end - 2] == 0x7D:  # the dump's `{...},`
-                    a, b = start, end - 1
-                else:
-                    a, b = _entity_span(block, start, end)
-                if a < b:
-                    result.lines += 1
-                    self._line(block, a, b, line_no, result)
+                self._raw_line(block, start, end, line_no, result)
                 start, line_no = end + 1, line_no + 1
         result.newlines = line_no - first_line
         return result
+
+    def _scan_compiled(self, block: bytes | mmap.mmap, first_line: int, size: int, begin: int) -> BlockResult:
+        """The compiled tests settle the lines in the dump's layout that no domain wants and cut out every item's
+        labels; the lines they hand back (candidates, other layouts) go through the same tests in Python."""
+        languages, classes = self.compiled
+        counts, labels, handed = _prefilter.scan(block, begin, size, first_line, languages, classes, self.plan.row_bytes,
+                                                 self.by_class, first_line + self.label_shift)
+        result = BlockResult(labels=[labels], lines=counts[0], newlines=counts[1])
+        for reason, count in zip((SKIPPED_LEXEME, SKIPPED_PROPERTY, OUTSIDE_DOMAINS), counts[2:]):
+            if count:
+                result.skipped[reason] += count
+        for kind, a, b, line_no, qid in handed:
+            if kind == 0:
+                self._raw_line(block, a, b, line_no, result)
+            else:
+                self._after_labels(block, a, b, qid, line_no, result, named_class=kind == 2)
+        return result
+
+    def _raw_line(self, block: bytes | mmap.mmap, start: int, end: int, line_no: int, result: BlockResult) -> None:
+        """The line block[start:end], newline excluded: an entity, or the array's brackets, or blank."""
+        if block[start] == 0x7B and block[end - 1] == 0x2C and block[end - 2] == 0x7D:  # the dump's `{...},`
+            a, b = start, end - 1
+        else:
+            a, b = _entity_span(block, start, end)
+        if a < b:
+            result.lines += 1
+            self._line(block, a, b, line_no, result)
 
     @staticmethod
     def shifted(result: BlockResult, lines: int) -> BlockResult:
@@ -203,7 +238,6 @@ class BlockScanner:
         if lines:
             for row in (*result.entities, *result.bad):
                 row["line"] += lines
-            result.label_lines = [line + lines for line in result.label_lines]
         return result
 
     def _line(self, block: bytes, a: int, b: int, line_no: int, result: BlockResult) -> None:
@@ -214,9 +248,13 @@ class BlockScanner:
         if qid and b - a <= self.plan.row_bytes:
             labels = self._labels(block, a, b)
             if labels:
-                result.label_ids.append(qid)
-                result.label_lines.append(line_no)
-                result.label_texts.append(labels)
+                result.labels.append(b"%s\t%d\t%s\n" % (qid.encode(), line_no + self.label_shift, labels.encode()))
+        self._after_labels(block, a, b, qid, line_no, result)
+
+    def _after_labels(self, block: bytes, a: int, b: int, qid: str | None, line_no: int, result: BlockResult,
+                      named_class: bool = False) -> None:
+        """The tests after the labels. `named_class`: the compiled tests read a domain's class in the line's P31
+        claim, so it is wanted when every domain filters on classes alone (its classes are read only if it is bad)."""
         if qid and qid[0] == "P":
             result.skipped[SKIPPED_PROPERTY] += 1
             return
@@ -227,10 +265,10 @@ class BlockScanner:
                     return
             except (orjson.JSONDecodeError, TypeError):
                 pass  # not valid JSON: parsed below if a domain may want it, and quarantined
-        found = self._classes_named(block, a, b)
-        if not (bool(found) if self.by_class else
-                any((d.ids is None or qid is None or qid in d.ids) and (d.classes is None or d.classes & found)
-                    for d in self.plan.domains)):
+        found = None if named_class and self.by_class else self._classes_named(block, a, b)
+        if found is not None and not (bool(found) if self.by_class else
+                                      any((d.ids is None or qid is None or qid in d.ids) and (d.classes is None or d.classes & found)
+                                          for d in self.plan.domains)):
             result.skipped[OUTSIDE_DOMAINS] += 1  # never parsed: the bulk of a full dump
             return
         line = block[a:b]
@@ -244,7 +282,7 @@ class BlockScanner:
             obj = self._parse(line)
         except _Problem as problem:
             result.bad.append({"line": line_no, "reason": problem.reason, "detail": problem.detail, "source_id": qid,
-                               "raw": clip_raw(line), "classes": sorted(found)})
+                               "raw": clip_raw(line), "classes": sorted(self._classes_named(block, a, b) if found is None else found)})
             return
         if obj.get("type") != "item":
             result.skipped[SKIPPED_LEXEME if obj.get("type") == "lexeme" else SKIPPED_PROPERTY] += 1
@@ -279,11 +317,8 @@ class BlockScanner:
         if entity.redirects:
             result.skipped[SKIPPED_REDIRECT] += 1
             return {}
-        values = {}
-        for pid, statements in zip(self.plan.properties, msgspec.structs.astuple(entity.claims)):
-            chosen = statements and _chosen_decoded(statements)  # most of the plan's properties are absent
-            if chosen:
-                values[pid] = chosen
+        values = {pid: chosen for pid, statements in zip(self.plan.properties, msgspec.structs.astuple(entity.claims))
+                  if statements and (chosen := _chosen_decoded(statements))}  # most of the plan's properties are absent
         texts = {key: {code: text for code, text in zip(self.plan.languages, msgspec.structs.astuple(entries))
                        if text is not msgspec.UNSET}
                  for key, entries in (("labels", entity.labels), ("descriptions", entity.descriptions),
@@ -408,13 +443,14 @@ class WorkerFailed(Exception):
     """A block's scan failed in a worker process; the message is the worker's traceback."""
 
 
-def serve_blocks(plan: ScanPlan, blocks_file: str, conn: Connection) -> None:
+def serve_blocks(plan: ScanPlan, blocks_file: str, label_file: str, conn: Connection) -> None:
     """A worker process: maps the reading process's block file, says it is ready, then scans the blocks the
     connection names in the order they come and sends back each result (a WorkerFailed for a block that
-    raised) until it receives None. A task is (offset, size) in the block file, or the bytes of lines longer
-    than a slot. Blocks are scanned where they lie in the mapping, not copied out: on two cores the copy's
-    memory traffic cost a sixth of the scan. Workers import this module only (no DuckDB, no Arrow), so they
-    start quickly."""
+    raised) until it receives None. A task is (block number, (offset, size) in the block file or the bytes of
+    lines longer than a slot). Blocks are scanned where they lie in the mapping, not copied out: on two cores
+    the copy's memory traffic cost a sixth of the scan. The labels of every item go to `label_file`, ordered
+    by block number and line, not back through the pipe (most are never wanted). Workers import this module
+    only (no DuckDB, no Arrow), so they start quickly."""
     try:
         with open(blocks_file, "rb") as file:
             blocks = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
@@ -422,21 +458,31 @@ def serve_blocks(plan: ScanPlan, blocks_file: str, conn: Connection) -> None:
         return  # the reading process finished (or stopped) before this worker started: nothing to do
     scanner = BlockScanner(plan)
     try:
-        conn.send("ready")
-        while (task := conn.recv()) is not None:
-            try:
-                if isinstance(task, bytes):
-                    result = scanner.scan(task, 1)
-                else:
-                    offset, size = task
-                    result = scanner.scan(blocks, 1, offset + size, begin=offset)
-            except Exception:
-                result = WorkerFailed(traceback.format_exc())
-            conn.send(result)
+        with open(label_file, "ab") as labels:
+            conn.send("ready")
+            while (task := conn.recv()) is not None:
+                number, work = task
+                try:
+                    if isinstance(work, bytes):
+                        result = scanner.scan(work, 1, label_order=label_order(number))
+                    else:
+                        offset, size = work
+                        result = scanner.scan(blocks, 1, offset + size, begin=offset, label_order=label_order(number))
+                    labels.writelines(result.labels)
+                    labels.flush()  # on disk before the result is: the reading process may stop this worker once it has them all
+                    result.labels = []
+                except Exception:
+                    result = WorkerFailed(traceback.format_exc())
+                conn.send(result)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the reading process stopped
     finally:
         blocks.close()
+
+
+def label_order(block_number: int) -> int:
+    """The order of a block's first label row: blocks in dump order, lines in block order."""
+    return block_number << 32
 
 
 def chosen_values(statements: Any) -> list[dict[str, Any]]:
@@ -462,7 +508,8 @@ def chosen_values(statements: Any) -> list[dict[str, Any]]:
 
 def _row(qid: str, texts: dict[str, dict], values: dict[str, list], line: bytes, line_no: int) -> dict[str, Any]:
     """An extract row: the slimmed entity as JSON, its classes, and the items its values name (whose labels it needs)."""
-    refs = {ref for chosen in values.values() for datavalue in chosen if (ref := _value_ref(datavalue))}
+    refs = {ref for chosen in values.values() for datavalue in chosen
+            if datavalue.__class__ is dict and datavalue.get("type") in _REF_KINDS and (ref := _value_ref(datavalue))}
     classes = [ref for ref in map(_item_ref, values.get(CLASS_PROPERTY, ())) if ref]
     return {"line": line_no, "id": qid, "classes": classes, "refs": sorted(refs),
             "entity": orjson.dumps({**texts, "values": values}).decode(), "raw": clip_raw(line)}
@@ -475,7 +522,9 @@ def _chosen_decoded(statements: list[_Statement]) -> list[Any]:
             if s.mainsnak is not None and s.mainsnak.snaktype == "value"]
 
 
-def _item_ref(datavalue: dict[str, Any]) -> str | None:
+def _item_ref(datavalue: Any) -> str | None:
+    if not isinstance(datavalue, dict):  # a dirty dump's datavalue may be any JSON
+        return None
     value = datavalue.get("value")
     if datavalue.get("type") != "wikibase-entityid" or not isinstance(value, dict):
         return None
