@@ -10,8 +10,9 @@ sizes and class mix, most entities in no domain), four domains reading it, and m
 - the extract: one pass for every partition (MB/s of JSON, entities kept, peak memory);
 - the reader it replaced, for one partition (people, instance_of Q5): its first pass over the dump, as
   MB/s of JSON (it made two passes per partition);
-- plain decompression of the same file through the same decoder (isal), the limit of any scan, before
-  and after the extract (the machine's load changes meanwhile), and through the standard library's gzip;
+- plain decompression of the same file through isal, the limit of any scan (the faster of isal's own
+  threaded reader and the extract's), before and after the extract (the machine's load changes
+  meanwhile), and through the standard library's gzip;
 - MB of JSON per CPU second of each, which says how many free cores the extract needs to meet each target.
 Targets: the extract at least 10x the old reader's single pass, and within 2x of plain decompression.
 """
@@ -31,6 +32,8 @@ import tempfile
 import time
 import types
 from pathlib import Path
+
+from isal import igzip_threaded
 
 from bench.wikidata_dump import DOMAIN_CLASSES, write_dump
 from cosmo_assets.config import load_config
@@ -144,6 +147,12 @@ def bench_config(workdir: Path, dump_path: Path):
     return load_config(config_dir)
 
 
+def plain_decompression(dump_path: Path) -> tuple[float, float]:
+    """The faster of isal's own threaded reader and the one the extract uses (dump_files: isal in a thread of its
+    own, further ahead), as decode_rate gives it: the limit is the fastest plain decompression there is."""
+    return max(decode_rate(lambda: igzip_threaded.open(dump_path, "rb", threads=1)), decode_rate(lambda: open_dump(dump_path)))
+
+
 def decode_rate(opener, block: int = 8 << 20) -> tuple[float, float]:
     """MB/s of JSON read through a decoder (wall clock), and MB of JSON per CPU second it took."""
     started, cpu, total = time.monotonic(), _cpu(), 0
@@ -200,14 +209,14 @@ def main() -> None:
               f"{dump_path.stat().st_size / 1e9:.2f} GB gzip, generated in {time.monotonic() - started:.0f} s")
         config = bench_config(workdir, dump_path)
         json_mb = made["json_bytes"] / 1e6
-        isal_before, isal_per_cpu = decode_rate(lambda: open_dump(dump_path))
+        isal_before, isal_per_cpu = plain_decompression(dump_path)
         stdlib_rate, _ = decode_rate(lambda: gzip.open(dump_path, "rb"))
         cpu = _cpu()
         manifest = build_extract(dump_path, scan_plan(config, dump_path), workdir / "extract", report=print,
                                  workers=args.workers)
         cpu_extract = _cpu() - cpu
         # The machine's load changes while the bench runs: the limit is measured on both sides of the extract.
-        isal_after, _ = decode_rate(lambda: open_dump(dump_path))
+        isal_after, _ = plain_decompression(dump_path)
         isal_rate, cpu = (isal_before + isal_after) / 2, _cpu()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the old reader, which holds its entities
         peak_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -221,8 +230,9 @@ def main() -> None:
               f"largest child {peak_workers:.0f} MB)")
         print(f"old reader, first pass of one partition (people|en): {old_rate:.1f} MB/s of JSON ({old_seconds:.0f} s); "
               "it made two passes per partition")
-        print(f"plain decompression of the same file: {isal_rate:.0f} MB/s (isal: {isal_before:.0f} before the extract, "
-              f"{isal_after:.0f} after), {stdlib_rate:.0f} MB/s (gzip module)")
+        print(f"plain decompression of the same file: {isal_rate:.0f} MB/s (isal, the faster of its own threaded reader "
+              f"and the extract's: {isal_before:.0f} before the extract, {isal_after:.0f} after), {stdlib_rate:.0f} MB/s "
+              "(gzip module)")
         print(f"extract vs old reader's single pass: {rate / old_rate:.1f}x (target >= 10x)")
         print(f"plain decompression vs extract: {isal_rate / rate:.2f}x (target <= 2x)")
         # CPU time depends little on what else the machine runs: MB of JSON per CPU second says how many free

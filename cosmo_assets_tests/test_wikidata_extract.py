@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +21,7 @@ import pytest
 from cosmo_assets.config import SeedLimits, load_config
 from cosmo_assets.definitions import build_definitions
 from cosmo_assets.defs.resources import CosmoResource
-from cosmo_assets.knowledge_base.dump_files import open_dump
+from cosmo_assets.knowledge_base.dump_files import DumpError, open_dump
 from cosmo_assets.knowledge_base.records import Entity, RowProblem, check_entity
 from cosmo_assets.knowledge_base.scan_blocks import scan_dump
 from cosmo_assets.knowledge_base.wikidata_extract import build_extract, ensure_extract, scan_plan
@@ -181,6 +182,20 @@ def test_a_scan_worker_killed_mid_scan_ends_the_extract_with_an_error_not_a_hang
                 kill_a_worker()
     assert killed
     assert not [p for p in multiprocessing.active_children() if p.name == "wikidata-scan"]  # the other one stopped
+
+
+def test_a_dump_cut_short_stops_the_extract_with_an_error_naming_the_file(config_dir, tmp_path):
+    dump = with_dump(config_dir, "wikidata_clean.json.gz")
+    repeated(dump, 300)
+    whole = dump.read_bytes()
+    dump.write_bytes(whole[: len(whole) * 2 // 3])  # a download that stopped
+    plan = scan_plan(load_config(config_dir), dump)
+    for workers in (1, 2):
+        with pytest.raises(DumpError, match=r"wikidata_clean\.json\.gz: cannot be read past byte .* cut short or damaged"):
+            build_extract(dump, plan, tmp_path / f"extract-{workers}", workers=workers, block_bytes=4096)
+        assert not (tmp_path / f"extract-{workers}").exists()
+    assert not [t for t in threading.enumerate() if t.name == "dump-decoder"]  # the decoder thread stopped with the scan
+    assert not [p for p in multiprocessing.active_children() if p.name == "wikidata-scan"]
 
 
 def test_the_extract_key_is_the_same_in_every_process(config_dir):

@@ -181,9 +181,11 @@ class BlockScanner:
         # hundreds of languages: a dict of them all cost 7% more scan time).
         self.label_entries = msgspec.json.Decoder(_keyed("LabelEntries", "t", plan.languages, msgspec.Raw, msgspec.Raw()))
         self.entity = _entity_decoder(plan.languages, plan.properties)
-        # What the compiled tests need: the languages' codes and the classes' numeric ids, as bytes.
-        self.compiled = ((tuple(code.encode() for code in plan.languages), tuple(c[1:].encode() for c in classes))
-                         if _prefilter is not None and compiled else None)
+        # What the compiled tests need: the languages' codes, the classes' numeric ids and the properties, as bytes.
+        self.compiled = ((tuple(code.encode() for code in plan.languages), tuple(c[1:].encode() for c in classes),
+                          tuple(pid.encode() for pid in plan.properties))
+                         if _prefilter is not None and compiled and len(plan.languages) <= 64 and len(classes) <= 1024
+                         and len(plan.properties) <= 1024 else None)
 
     def scan(self, block: bytes | mmap.mmap, first_line: int, size: int | None = None, begin: int = 0,
              label_order: int | None = None) -> BlockResult:
@@ -206,17 +208,21 @@ class BlockScanner:
         return result
 
     def _scan_compiled(self, block: bytes | mmap.mmap, first_line: int, size: int, begin: int) -> BlockResult:
-        """The compiled tests settle the lines in the dump's layout that no domain wants and cut out every item's
-        labels; the lines they hand back (candidates, other layouts) go through the same tests in Python."""
-        languages, classes = self.compiled
-        counts, labels, handed = _prefilter.scan(block, begin, size, first_line, languages, classes, self.plan.row_bytes,
-                                                 self.by_class, first_line + self.label_shift)
+        """The compiled tests settle the lines in the dump's layout that no domain wants, cut out every item's
+        labels and slim the candidates; the lines they hand back (other layouts, anything they cannot read as
+        Python would) go through the same tests in Python."""
+        languages, classes, properties = self.compiled
+        counts, labels, handed = _prefilter.scan(block, begin, size, first_line, languages, classes, properties,
+                                                 self.plan.row_bytes, self.by_class, first_line + self.label_shift)
         result = BlockResult(labels=[labels], lines=counts[0], newlines=counts[1])
         for reason, count in zip((SKIPPED_LEXEME, SKIPPED_PROPERTY, OUTSIDE_DOMAINS), counts[2:]):
             if count:
                 result.skipped[reason] += count
         for kind, a, b, line_no, qid in handed:
-            if kind == 0:
+            if kind == 3:  # slimmed: qid is (id, classes, refs, entity JSON)
+                self._keep({"line": line_no, "id": qid[0], "classes": qid[1], "refs": sorted(set(qid[2])), "entity": qid[3],
+                            "raw": clip_raw(block[a:b])}, result)
+            elif kind == 0:
                 self._raw_line(block, a, b, line_no, result)
             else:
                 self._after_labels(block, a, b, qid, line_no, result, named_class=kind == 2)
@@ -323,7 +329,10 @@ class BlockScanner:
                        if text is not msgspec.UNSET}
                  for key, entries in (("labels", entity.labels), ("descriptions", entity.descriptions),
                                       ("aliases", entity.aliases))}
-        return _row(entity.id, texts, values, line, line_no)
+        try:
+            return _row(entity.id, texts, values, line, line_no)
+        except orjson.JSONEncodeError:  # an integer past 64 bits: orjson's parse reads it as a float
+            return None
 
     def _classes_named(self, block: bytes, a: int, b: int) -> frozenset[str]:
         """The domains' classes among the line's instance-of values, or a superset of them.
@@ -523,25 +532,31 @@ def _chosen_decoded(statements: list[_Statement]) -> list[Any]:
 
 
 def _item_ref(datavalue: Any) -> str | None:
-    if not isinstance(datavalue, dict):  # a dirty dump's datavalue may be any JSON
+    if not isinstance(datavalue, dict) or datavalue.get("type") != "wikibase-entityid":  # a dirty dump's may be any JSON
         return None
-    value = datavalue.get("value")
-    if datavalue.get("type") != "wikibase-entityid" or not isinstance(value, dict):
-        return None
-    return value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
+    return _item_id(datavalue.get("value"))
 
 
 def _value_ref(datavalue: dict[str, Any]) -> str | None:
     """The item a value names (an item value, or a quantity's unit), whose label a fact needs."""
     kind, value = datavalue.get("type"), datavalue.get("value")
+    if kind == "wikibase-entityid":
+        return _item_id(value)
+    if kind == "quantity" and isinstance(value, dict):
+        unit = value.get("unit", "1")
+        return unit.removeprefix(_ITEM_URI) if isinstance(unit, str) and unit != "1" else None
+    return None
+
+
+def _item_id(value: Any) -> str | None:
+    """An item value's id, else Q and its numeric id; None when it has neither as a string or a number (a dirty
+    dump's may hold anything: an id that is no string once stopped the scan)."""
     if not isinstance(value, dict):
         return None
-    if kind == "wikibase-entityid":
-        return value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
-    if kind == "quantity":
-        unit = str(value.get("unit", "1"))
-        return unit.removeprefix(_ITEM_URI) if unit != "1" else None
-    return None
+    qid, number = value.get("id"), value.get("numeric-id")
+    if isinstance(qid, str) and qid:
+        return qid
+    return f"Q{number}" if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
 
 
 _SPACE = frozenset(b" \t\r\x0b\x0c")
