@@ -1,12 +1,14 @@
-/* The Wikidata scan's byte tests, compiled: what wikidata_scan.BlockScanner does to every line before it
- * parses one, without the Python interpreter's cost per line (about half the scan's time).
+/* The Wikidata scan's byte tests and slimming, compiled: what wikidata_scan.BlockScanner does to every line,
+ * without the Python interpreter's cost per line (three quarters of the scan's time in Python).
  *
  * For each line of a block in the dump's own layout (`{...},`) it reads the id, cuts the labels of the plan's
  * languages out of the labels object and, when every domain filters on classes, reads the instance-of classes
  * from the P31 claim, and so settles lexemes, properties and lines outside every domain, which are most of a
- * full dump. It answers only when a line is written exactly as dumps write it; a line in any other layout,
- * or one it cannot settle, is handed back to the Python scanner (which does the same tests in general form),
- * so the two give the same extract. Nothing here allocates per line but the labels kept.
+ * full dump. A line naming a domain's class is then checked as JSON and slimmed to the row seeds read (the
+ * texts of the plan's languages and the chosen values of its properties, as they stand in the line). It
+ * answers only when it reads a line exactly as the Python scanner would; a line in any other layout, or one
+ * it cannot settle, is handed back to the Python scanner (which does the same work in general form), so the
+ * two give the same extract (test_wikidata_prefilter.py). Nothing here allocates per line but what is kept.
  */
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
@@ -353,14 +355,12 @@ static const char *skip_ws(const char *p, const char *end) {
 static const char *skip_value(const char *p, const char *end, int depth);
 
 /* A key at `p` (its opening quote): its body in `key`, and what follows its colon; NULL for an escaped key. */
+static const char *plain_string(const char *p, const char *end, Span *body);
+
 static const char *object_key(const char *p, const char *end, Span *key) {
-    if (p >= end || *p != '"') return NULL;
-    const char *close = string_end(p + 1, end);
-    if (!close || memchr(p + 1, '\\', close - p - 1)) return NULL;
-    key->start = p + 1;
-    key->end = close;
-    p = skip_ws(close + 1, end);
-    if (p >= end || *p != ':') return NULL;
+    p = plain_string(p, end, key);
+    p = p ? skip_ws(p, end) : NULL;
+    if (!p || p >= end || *p != ':') return NULL;
     return skip_ws(p + 1, end);
 }
 
@@ -376,6 +376,31 @@ static int next_member(const char **at, const char *end, char close) {
         return 0;
     }
     return -1;
+}
+
+/* Walks an object's members: `p` starts at its '{'; each member() gives the next key (an escaped key refused)
+ * and leaves `p` at its value, which the caller steps over before asking for the next. 1: a member; 0: the
+ * end, `p` past the '}'; -1: not an object, or not JSON. */
+typedef struct {
+    const char *p, *end;
+    int started;
+} Walk;
+
+static int member(Walk *w, Span *key) {
+    if (!w->started) {
+        w->started = 1;
+        if (w->p >= w->end || *w->p != '{') return -1;
+        w->p = skip_ws(w->p + 1, w->end);
+        if (w->p < w->end && *w->p == '}') {
+            w->p++;
+            return 0;
+        }
+    } else {
+        int more = next_member(&w->p, w->end, '}');
+        if (more <= 0) return more;
+    }
+    w->p = object_key(w->p, w->end, key);
+    return w->p ? 1 : -1;
 }
 
 static const char *skip_number(const char *p, const char *end) {
@@ -463,26 +488,20 @@ static const char *plain_string(const char *p, const char *end, Span *body) {
  * or NULL when Python should read it (not an object, a key escaped or repeated, anything not JSON). */
 static const char *members(const char *p, const char *end, const Names *keys, Span *found) {
     for (int i = 0; i < keys->count; i++) found[i].start = found[i].end = NULL;
-    if (p >= end || *p != '{') return NULL;
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == '}') return p + 1;
-    while (1) {
-        Span key;
-        p = object_key(p, end, &key);
-        if (!p) return NULL;
-        const char *value = p;
-        p = skip_value(p, end, 1);
-        if (!p) return NULL;
+    Walk object = {p, end, 0};
+    Span key;
+    int more;
+    while ((more = member(&object, &key)) > 0) {
+        const char *value = object.p;
+        if (!(object.p = skip_value(value, end, 1))) return NULL;
         int i = index_of(keys, &key);
         if (i >= 0) {
             if (found[i].start) return NULL;
             found[i].start = value;
-            found[i].end = p;
+            found[i].end = object.p;
         }
-        int more = next_member(&p, end, '}');
-        if (more < 0) return NULL;
-        if (!more) return p;
     }
+    return more < 0 ? NULL : object.p;
 }
 
 static Names names_of(int count, const char *const *literals) {
@@ -587,68 +606,51 @@ static const char *statements_of(const char *p, const char *end, Slimmer *s, Py_
         }
         Statement *st = &s->statements[s->used];
         memset(st, 0, sizeof(*st));
-        int seen_snak = 0, seen_rank = 0;
-        p = skip_ws(p + 1, end);
-        if (p < end && *p == '}') {
-            p++;
-        } else {
-            while (1) {
-                Span key;
-                p = object_key(p, end, &key);
-                if (!p) return NULL;
-                if (SPAN_IS(&key, "mainsnak")) {
-                    if (seen_snak++) return NULL;
-                    if (STARTS(p, end, "null")) {
-                        p += 4;
-                    } else {
-                        if (p >= end || *p != '{') return NULL;
-                        int seen_type = 0, seen_value = 0;
-                        p = skip_ws(p + 1, end);
-                        if (p < end && *p == '}') {
-                            p++;
-                        } else {
-                            while (1) {
-                                Span field;
-                                p = object_key(p, end, &field);
-                                if (!p) return NULL;
-                                const char *value = p;
-                                p = skip_value(p, end, 5);
-                                if (!p) return NULL;
-                                if (SPAN_IS(&field, "snaktype")) {
-                                    Span kind;
-                                    if (seen_type++ || !plain_string(value, p, &kind)) return NULL;
-                                    st->value = SPAN_IS(&kind, "value");
-                                } else if (SPAN_IS(&field, "datavalue")) {
-                                    if (seen_value++) return NULL;
-                                    if (*value == '-' || (*value >= '0' && *value <= '9')) return NULL; /* Python says if it is falsy */
-                                    Span dv = {value, p};
-                                    if (!falsy(&dv)) st->datavalue = dv;
-                                }
-                                int more = next_member(&p, end, '}');
-                                if (more < 0) return NULL;
-                                if (!more) break;
-                            }
-                        }
-                    }
-                } else {
-                    const char *value = p;
-                    p = skip_value(p, end, 4);
-                    if (!p) return NULL;
-                    if (SPAN_IS(&key, "rank")) {
-                        Span rank;
-                        if (seen_rank++ || !plain_string(value, p, &rank)) return NULL;
-                        st->preferred = SPAN_IS(&rank, "preferred");
-                        st->deprecated = SPAN_IS(&rank, "deprecated");
+        int seen_snak = 0, seen_rank = 0, more;
+        Walk statement = {p, end, 0};
+        Span key;
+        while ((more = member(&statement, &key)) > 0) {
+            const char *value = statement.p;
+            if (SPAN_IS(&key, "mainsnak")) {
+                if (seen_snak++) return NULL;
+                if (STARTS(value, end, "null")) {
+                    statement.p += 4;
+                    continue;
+                }
+                int seen_type = 0, seen_value = 0;
+                Walk snak = {value, end, 0};
+                Span field;
+                while ((more = member(&snak, &field)) > 0) {
+                    const char *at = snak.p;
+                    if (!(snak.p = skip_value(at, end, 5))) return NULL;
+                    if (SPAN_IS(&field, "snaktype")) {
+                        Span kind;
+                        if (seen_type++ || !plain_string(at, snak.p, &kind)) return NULL;
+                        st->value = SPAN_IS(&kind, "value");
+                    } else if (SPAN_IS(&field, "datavalue")) {
+                        if (seen_value++) return NULL;
+                        if (*at == '-' || (*at >= '0' && *at <= '9')) return NULL; /* Python says if it is falsy */
+                        Span dv = {at, snak.p};
+                        if (!falsy(&dv)) st->datavalue = dv;
                     }
                 }
-                int more = next_member(&p, end, '}');
                 if (more < 0) return NULL;
-                if (!more) break;
+                statement.p = snak.p;
+            } else {
+                if (!(statement.p = skip_value(value, end, 4))) return NULL;
+                if (SPAN_IS(&key, "rank")) {
+                    Span rank;
+                    if (seen_rank++ || !plain_string(value, statement.p, &rank)) return NULL;
+                    st->preferred = SPAN_IS(&rank, "preferred");
+                    st->deprecated = SPAN_IS(&rank, "deprecated");
+                }
             }
         }
+        if (more < 0) return NULL;
+        p = statement.p;
         s->used++;
         (*count)++;
-        int more = next_member(&p, end, ']');
+        more = next_member(&p, end, ']');
         if (more < 0) return NULL;
         if (!more) return p;
     }
@@ -666,81 +668,44 @@ static PyObject *slim(const char *a, const char *b, const Names *languages, cons
     for (int c = 0; c < properties->count; c++) first[c] = count[c] = -1;
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < languages->count; i++) texts[k][i].start = NULL;
-    const char *p = skip_ws(a, b);
-    if (p >= b || *p != '{') return NULL;
-    p = skip_ws(p + 1, b);
-    if (p < b && *p == '}') return NULL; /* no id */
-    while (1) {
-        Span key;
-        p = object_key(p, b, &key);
-        if (!p) return NULL;
+    Walk entity = {skip_ws(a, b), b, 0};
+    Span key;
+    int more;
+    while ((more = member(&entity, &key)) > 0) {
+        const char *value = entity.p;
         int text = SPAN_IS(&key, "labels") ? 0 : SPAN_IS(&key, "descriptions") ? 1 : SPAN_IS(&key, "aliases") ? 2 : -1;
         if (text >= 0) {
-            if (seen[2 + text]++ || p >= b || *p != '{') return NULL;
-            p = skip_ws(p + 1, b);
-            if (p < b && *p == '}') {
-                p++;
-            } else {
-                while (1) {
-                    Span code;
-                    p = object_key(p, b, &code);
-                    if (!p) return NULL;
-                    const char *value = p;
-                    p = skip_value(p, b, 3);
-                    if (!p) return NULL;
-                    int i = index_of(languages, &code);
-                    if (i >= 0) {
-                        if (texts[text][i].start) return NULL;
-                        texts[text][i].start = value;
-                        texts[text][i].end = p;
-                    }
-                    int more = next_member(&p, b, '}');
-                    if (more < 0) return NULL;
-                    if (!more) break;
-                }
-            }
+            if (seen[2 + text]++ || !(entity.p = members(value, b, languages, texts[text]))) return NULL;
         } else if (SPAN_IS(&key, "claims")) {
-            if (seen[5]++ || p >= b || *p != '{') return NULL;
-            p = skip_ws(p + 1, b);
-            if (p < b && *p == '}') {
-                p++;
-            } else {
-                while (1) {
-                    Span pid;
-                    p = object_key(p, b, &pid);
-                    if (!p) return NULL;
-                    int c = index_of(properties, &pid);
-                    if (c >= 0) {
-                        if (first[c] >= 0) return NULL;
-                        first[c] = s->used;
-                        p = statements_of(p, b, s, &count[c]);
-                    } else {
-                        p = skip_value(p, b, 2);
-                    }
-                    if (!p) return NULL;
-                    int more = next_member(&p, b, '}');
-                    if (more < 0) return NULL;
-                    if (!more) break;
+            if (seen[5]++) return NULL;
+            Walk claims = {value, b, 0};
+            Span pid;
+            while ((more = member(&claims, &pid)) > 0) {
+                int c = index_of(properties, &pid);
+                if (c >= 0) {
+                    if (first[c] >= 0) return NULL;
+                    first[c] = s->used;
+                    claims.p = statements_of(claims.p, b, s, &count[c]);
+                } else {
+                    claims.p = skip_value(claims.p, b, 2);
                 }
+                if (!claims.p) return NULL;
             }
+            if (more < 0) return NULL;
+            entity.p = claims.p;
         } else {
-            const char *value = p;
-            p = skip_value(p, b, 1);
-            if (!p) return NULL;
+            if (!(entity.p = skip_value(value, b, 1))) return NULL;
+            Span text_value;
             if (SPAN_IS(&key, "id")) {
-                if (seen[0]++ || !plain_string(value, p, &id)) return NULL;
+                if (seen[0]++ || !plain_string(value, entity.p, &id)) return NULL;
             } else if (SPAN_IS(&key, "type")) {
-                Span kind;
-                if (seen[1]++ || !plain_string(value, p, &kind) || !SPAN_IS(&kind, "item")) return NULL; /* Python counts the others */
+                if (seen[1]++ || !plain_string(value, entity.p, &text_value) || !SPAN_IS(&text_value, "item")) return NULL; /* Python counts the others */
             } else if (SPAN_IS(&key, "redirects")) {
                 return NULL;
             }
         }
-        int more = next_member(&p, b, '}');
-        if (more < 0) return NULL;
-        if (!more) break;
     }
-    if (skip_ws(p, b) != b || !seen[0] || !seen[1]) return NULL;
+    if (more < 0 || skip_ws(entity.p, b) != b || !seen[0] || !seen[1]) return NULL;
     if (!valid_utf8((const unsigned char *)a, (const unsigned char *)b)) return NULL;
     Rows *out = &s->text;
     out->size = 0;
@@ -799,10 +764,10 @@ static PyObject *slim(const char *a, const char *b, const Names *languages, cons
     }
     if (PUT(out, "}}") < 0) goto done;
     PyObject *qid = PyUnicode_DecodeUTF8(id.start, id.end - id.start, NULL);
-    PyObject *entity = qid ? PyUnicode_DecodeUTF8(out->bytes, out->size, NULL) : NULL;
-    if (entity) result = PyTuple_Pack(4, qid, classes, refs, entity);
+    PyObject *json = qid ? PyUnicode_DecodeUTF8(out->bytes, out->size, NULL) : NULL;
+    if (json) result = PyTuple_Pack(4, qid, classes, refs, json);
     Py_XDECREF(qid);
-    Py_XDECREF(entity);
+    Py_XDECREF(json);
     goto done;
 bail:
     PyErr_Clear();

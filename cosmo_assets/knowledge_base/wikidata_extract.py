@@ -4,7 +4,7 @@ An extract lives in `<data dir>/wikidata_extract/<dump name>-<key>/`: `entities.
 reading the dump may want, slimmed), `labels.parquet` (the labels their values and classes name),
 `bad_rows.parquet` and `extract.json` (counts and timing). The key hashes the dump file (path, size,
 modification time), the domains' id and class filters, the languages, the properties, the row limit
-and this code, so an extract is re-made only when one of those changes; a lock lets parallel
+and this code (the scan's compiled part included), so an extract is re-made only when one of those changes; a lock lets parallel
 partitions wait for the one scan instead of each running their own.
 
 Memory stays bounded whatever the dump size: blocks of lines go to worker processes a few at a time
@@ -89,7 +89,8 @@ def scan_plan(config: CosmoConfig, dump: Path) -> ScanPlan:
 
 def extract_key(dump: Path, plan: ScanPlan) -> str:
     stat = dump.stat()
-    code = sorted((p.name, p.read_bytes()) for p in _CODE.glob("*.py") if p.name.startswith(("wikidata", "dump", "scan_blocks")))
+    code = sorted((p.name, p.read_bytes()) for p in _CODE.iterdir()
+                  if p.suffix in (".py", ".c") and p.name.startswith(("wikidata", "dump", "scan_blocks", "_prefilter")))
     plan_data = asdict(plan)
     plan_data["domains"] = sorted(({k: sorted(v) if v is not None else None for k, v in d.items()} for d in plan_data["domains"]),
                                   key=lambda d: json.dumps(d, sort_keys=True))

@@ -14,6 +14,10 @@ Per line, in this order:
   texts of the plan's languages and the statements of its properties, nothing else; a line it refuses
   or does not expect is parsed by orjson, which says what is wrong), and kept when a domain's id and class
   filters want it. Keyword filters are applied per partition.
+
+The same tests and slimming are compiled (_prefilter.c) for lines in the dump's own layout; what the compiled
+part cannot settle exactly as this module would comes back here. Without the compiled part (installed without
+a C compiler) this module does it all.
 """
 
 from __future__ import annotations
